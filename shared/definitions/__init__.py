@@ -1,0 +1,1 @@
+"""Declarative definitions loaded from the project's YAML config (scoring rules, audiences)."""
