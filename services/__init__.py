@@ -1,0 +1,1 @@
+"""One package per audiencesync service, each cut the same way (domain, handlers, adapters, entrypoints)."""

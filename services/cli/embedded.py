@@ -1,0 +1,134 @@
+"""The embedded stack behind ``audiencesync up``: broker, database, every service, one terminal.
+
+Services run as child processes (one per service, as in a deployment), each tied to this
+process with PDEATHSIG, logging to ``var/logs/<service>.log``. Ctrl-C or SIGTERM stops the
+services first (they finish their batch and commit), then the broker.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from shared.bus.broker import EmbeddedBroker, ensure_topics, free_port, spawn_tied
+from shared.bus.consumer import install_stop_signals
+from shared.bus.topics import ALL_TOPICS
+from shared.config import Settings
+from shared.log import get_logger
+from shared.store.migrate import upgrade
+
+log = get_logger(__name__)
+
+STACK_SERVICES = ("ingestor", "scorer", "syncer_meta", "syncer_google", "scheduler", "api")
+
+
+@dataclass
+class EmbeddedStack:
+    """Starts and stops the whole local stack."""
+
+    settings: Settings
+    api_port: int | None = None
+    services: tuple[str, ...] = STACK_SERVICES
+    broker: EmbeddedBroker | None = None
+    children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def log_dir(self) -> Path:
+        """Where each process writes its log."""
+        return self.settings.var_dir / "logs"
+
+    def start(self) -> Settings:
+        """Broker, topics, migrations, services; returns the settings the children run with."""
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        settings = self.settings
+        if not settings.kafka_bootstrap:
+            self.broker = EmbeddedBroker(log_file=self.log_dir / "broker.log").start()
+            settings = settings.with_overrides(kafka_bootstrap=self.broker.bootstrap)
+        assert settings.kafka_bootstrap
+        ensure_topics(settings.kafka_bootstrap, ALL_TOPICS, partitions=settings.kafka_partitions)
+        upgrade(settings.database_url)
+        port = self.api_port or free_port()
+        self.api_url = f"http://127.0.0.1:{port}"
+        env = settings.child_environ()
+        for name in self.services:
+            argv = [sys.executable, "-m", "services.cli.main", "serve", name]
+            if name == "api":
+                argv += ["--port", str(port)]
+            out = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child
+            try:
+                self.children[name] = spawn_tied(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
+            finally:
+                out.close()
+        self.settings = settings
+        log.info("stack.started", services=list(self.children), bootstrap=settings.kafka_bootstrap)
+        return settings
+
+    def dead_children(self) -> list[str]:
+        """Services whose process has exited."""
+        return [name for name, proc in self.children.items() if proc.poll() is not None]
+
+    def stop(self, *, grace: float = 15.0) -> None:
+        """SIGTERM every service, wait for them, SIGKILL stragglers, then stop the broker."""
+        for proc in self.children.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for name, proc in self.children.items():
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log.warning("service.killed", service=name)
+                proc.kill()
+                proc.wait()
+        self.children.clear()
+        if self.broker:
+            self.broker.stop()
+            self.broker = None
+
+    def run_forever(self) -> int:
+        """Run until Ctrl-C / SIGTERM, or until a service dies (then stop all and fail)."""
+        stop = threading.Event()
+        install_stop_signals(stop)
+        try:
+            self.start()
+            print(self.where_to_look(), flush=True)
+            while not stop.wait(0.5):
+                dead = self.dead_children()
+                if dead:
+                    print(f"service(s) exited: {', '.join(dead)}; see {self.log_dir}", file=sys.stderr)
+                    return 1
+            return 0
+        finally:
+            self.stop()
+
+    def run_demo(self) -> int:
+        """Start, run the demo pipeline once, print its summary, stop everything."""
+        from services.cli.demo import run_demo
+
+        install_stop_signals(threading.Event())  # Ctrl-C still unwinds through ``finally``
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        try:
+            self.start()
+            ok = run_demo(self)
+            print(self.where_to_look(), flush=True)
+            return 0 if ok else 1
+        finally:
+            self.stop()
+
+    def where_to_look(self) -> str:
+        """The lines that tell a user where everything is."""
+        db = self.settings.database_url
+        return "\n".join([
+            "",
+            f"  logs      {self.log_dir}/<service>.log",
+            f"  database  {db}",
+            f"  broker    {self.settings.kafka_bootstrap}",
+            f"  api       {self.api_url}/health",
+            f"  pid       {os.getpid()}",
+        ])

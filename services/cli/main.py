@@ -1,0 +1,52 @@
+"""Builds the ``audiencesync`` argument parser from each owning module and dispatches.
+
+Each module in ``COMMAND_MODULES`` exposes ``register(subparsers)`` and sets ``func`` on its
+parsers; ``func(args, settings) -> int`` is the exit code. Registration must stay cheap: heavy
+imports happen inside the command functions, so ``audiencesync version`` starts instantly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from shared.config import Settings, SettingsError
+from shared.log import configure_logging
+
+COMMAND_MODULES: tuple[str, ...] = (
+    "services.cli.stack",  # version, broker, serve, up
+    "services.cli.db",  # db upgrade / downgrade / current
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full parser; exposed for tests and ``--help``."""
+    parser = argparse.ArgumentParser(
+        prog="audiencesync",
+        description="Order history in, ICP / negative-ICP ad audiences out.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console-script entry point."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"audiencesync: configuration error: {exc}", file=sys.stderr)
+        return 2
+    service = getattr(args, "service", None) or args.command
+    configure_logging(fmt=settings.log_format, level=settings.log_level, service=service)
+    code: int = args.func(args, settings)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

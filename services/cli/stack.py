@@ -1,0 +1,79 @@
+"""``audiencesync version | broker | serve SERVICE | up``: running the services and the stack."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import threading
+from importlib.metadata import version as dist_version
+
+from shared.config import Settings
+
+# Each module exposes ``serve(settings)``: the service in the foreground until SIGTERM.
+SERVICES: dict[str, str] = {
+    "ingestor": "services.ingestor.bootstrap",
+    "scorer": "services.scorer.bootstrap",
+    "syncer_meta": "services.syncer_meta.bootstrap",
+    "syncer_google": "services.syncer_google.bootstrap",
+    "api": "services.api.bootstrap",
+    "scheduler": "services.scheduler.bootstrap",
+}
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add ``version``, ``broker``, ``serve`` and ``up``."""
+    sub.add_parser("version", help="print the version").set_defaults(func=_version)
+
+    broker = sub.add_parser("broker", help="run the embedded Kafka-compatible broker in the foreground")
+    broker.add_argument("--port", type=int, default=9092)
+    broker.set_defaults(func=_broker)
+
+    serve = sub.add_parser("serve", help="run one service in the foreground")
+    serve.add_argument("service", choices=sorted(SERVICES))
+    serve.add_argument("--port", type=int, default=None, help="api only: port to listen on")
+    serve.set_defaults(func=_serve)
+
+    up = sub.add_parser("up", help="run the whole embedded stack in the foreground until Ctrl-C")
+    up.add_argument("--api-port", type=int, default=None)
+    up.add_argument("--demo", action="store_true",
+                    help="run the demo pipeline once, print a summary, stop everything and exit")
+    up.set_defaults(func=_up)
+
+
+def _version(args: argparse.Namespace, settings: Settings) -> int:
+    print(f"audiencesync {dist_version('audiencesync')}")
+    return 0
+
+
+def _broker(args: argparse.Namespace, settings: Settings) -> int:
+    from shared.bus.broker import EmbeddedBroker
+    from shared.bus.consumer import install_stop_signals
+    from shared.bus.topics import ALL_TOPICS
+    from shared.bus.broker import ensure_topics
+
+    stop = threading.Event()
+    install_stop_signals(stop)
+    with EmbeddedBroker(port=args.port) as broker:
+        ensure_topics(broker.bootstrap, ALL_TOPICS, partitions=settings.kafka_partitions)
+        print(f"broker listening on {broker.bootstrap} (memory storage; Ctrl-C stops it)", flush=True)
+        while not stop.wait(0.5):
+            if not broker.running:
+                print("broker exited", flush=True)
+                return 1
+    return 0
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    module = importlib.import_module(SERVICES[args.service])
+    if args.service == "api":
+        module.serve(settings, port=args.port)
+    else:
+        module.serve(settings)
+    return 0
+
+
+def _up(args: argparse.Namespace, settings: Settings) -> int:
+    from services.cli.embedded import EmbeddedStack
+
+    stack = EmbeddedStack(settings, api_port=args.api_port)
+    return stack.run_demo() if args.demo else stack.run_forever()

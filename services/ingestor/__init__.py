@@ -1,0 +1,1 @@
+"""Ingestor: validates, normalizes and hashes orders, stores facts once, announces changed customers."""

@@ -1,0 +1,1 @@
+"""Scheduler: runs the nightly full refresh (rescore everything, resync every audience)."""

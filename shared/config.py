@@ -1,0 +1,124 @@
+"""Process settings from the environment (12-factor), validated once at start.
+
+This is the only module that reads ``os.environ``; everything else receives a ``Settings``.
+Defaults give the embedded mode: SQLite under ``./var/``, an embedded broker, the sandboxes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+def _secret(environ: Mapping[str, str], name: str) -> str | None:
+    """A secret from ``NAME`` or from the file named by ``NAME_FILE`` (Docker/K8s secrets)."""
+    path = environ.get(f"{name}_FILE")
+    if path:
+        try:
+            return Path(path).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise SettingsError(f"{name}_FILE: cannot read secret file ({exc.strerror})") from exc
+    return environ.get(name) or None
+
+
+def _int(environ: Mapping[str, str], name: str, default: int) -> int:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(f"{name}: expected an integer, got {raw!r}") from None
+
+
+def _bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if raw.lower() in {"0", "false", "no", "off"}:
+        return False
+    raise SettingsError(f"{name}: expected true or false, got {raw!r}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a service needs to start; secrets are excluded from ``repr``."""
+
+    var_dir: Path = Path("var")
+    database_url: str = ""
+    kafka_bootstrap: str | None = None  # None: start the embedded broker
+    kafka_partitions: int = 4
+    config_file: Path | None = None  # YAML with ICP rules and audience definitions
+    log_format: str = "console"  # console | json
+    log_level: str = "INFO"
+    shop: str = "default"
+    base_currency: str = "USD"
+    shopify_webhook_secret: str | None = field(default=None, repr=False)
+    api_port: int = 8080
+    ci: bool = False
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read and validate settings; a bad value raises ``SettingsError`` naming the variable."""
+        env = os.environ if environ is None else environ
+        var_dir = Path(env.get("AUDIENCESYNC_VAR_DIR", "var"))
+        database_url = env.get("DATABASE_URL") or f"sqlite:///{var_dir / 'audiencesync.db'}"
+        if not database_url.startswith(("sqlite", "postgresql")):
+            raise SettingsError("DATABASE_URL: only sqlite:/// and postgresql:// URLs are supported")
+        log_format = env.get("LOG_FORMAT", "console")
+        if log_format not in {"console", "json"}:
+            raise SettingsError(f"LOG_FORMAT: expected console or json, got {log_format!r}")
+        log_level = env.get("LOG_LEVEL", "INFO").upper()
+        if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise SettingsError(f"LOG_LEVEL: expected DEBUG, INFO, WARNING or ERROR, got {log_level!r}")
+        partitions = _int(env, "KAFKA_PARTITIONS", 4)
+        if partitions < 1:
+            raise SettingsError("KAFKA_PARTITIONS: must be at least 1")
+        currency = env.get("BASE_CURRENCY", "USD").upper()
+        if len(currency) != 3 or not currency.isalpha():
+            raise SettingsError(f"BASE_CURRENCY: expected an ISO 4217 code, got {currency!r}")
+        config_file = env.get("AUDIENCESYNC_CONFIG")
+        return cls(
+            var_dir=var_dir,
+            database_url=database_url,
+            kafka_bootstrap=env.get("KAFKA_BOOTSTRAP_SERVERS") or None,
+            kafka_partitions=partitions,
+            config_file=Path(config_file) if config_file else None,
+            log_format=log_format,
+            log_level=log_level,
+            shop=env.get("SHOP", "default"),
+            base_currency=currency,
+            shopify_webhook_secret=_secret(env, "SHOPIFY_WEBHOOK_SECRET"),
+            api_port=_int(env, "API_PORT", 8080),
+            ci=_bool(env, "CI", False),
+        )
+
+    def with_overrides(self, **changes: object) -> Settings:
+        """A copy with some fields changed (CLI flags win over the environment)."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    def child_environ(self) -> dict[str, str]:
+        """The environment that gives a child process these same settings."""
+        env = dict(os.environ)
+        env["AUDIENCESYNC_VAR_DIR"] = str(self.var_dir)
+        env["DATABASE_URL"] = self.database_url
+        env["KAFKA_PARTITIONS"] = str(self.kafka_partitions)
+        env["LOG_FORMAT"] = self.log_format
+        env["LOG_LEVEL"] = self.log_level
+        env["SHOP"] = self.shop
+        env["BASE_CURRENCY"] = self.base_currency
+        if self.kafka_bootstrap:
+            env["KAFKA_BOOTSTRAP_SERVERS"] = self.kafka_bootstrap
+        if self.config_file:
+            env["AUDIENCESYNC_CONFIG"] = str(self.config_file)
+        if self.shopify_webhook_secret:
+            env["SHOPIFY_WEBHOOK_SECRET"] = self.shopify_webhook_secret
+        return env

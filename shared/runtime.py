@@ -1,0 +1,65 @@
+"""Wiring shared by every consumer service: store, publisher, runner, signals, metrics port.
+
+A service's ``bootstrap`` supplies its handler and topics; this module owns the rest once.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from shared.bus.consumer import ConsumerRunner, Handler, RunnerConfig, install_stop_signals
+from shared.bus.producer import Publisher
+from shared.config import Settings
+from shared.log import get_logger
+from shared.store.db import Store
+from shared.store.messages import SqlDeadLetterSink, SqlSeenMessages
+
+log = get_logger(__name__)
+
+
+class StartupError(RuntimeError):
+    """The service cannot start (no broker configured, database not migrated)."""
+
+
+@dataclass
+class ConsumerService:
+    """What a consumer service declares: its group, input topics, next hop and handler factory."""
+
+    name: str
+    topics: tuple[str, ...]
+    heartbeat_forward_to: str | None
+    make_handler: Callable[[Store, Publisher], Handler]
+    batch_size: int = 500
+    make_on_idle: Callable[[Store, Publisher], Callable[[], None]] | None = None
+
+
+def run_consumer_service(service: ConsumerService, settings: Settings, *,
+                         stop: threading.Event | None = None, install_signals: bool = True) -> None:
+    """Run ``service`` in the foreground until SIGTERM/SIGINT (or ``stop`` is set)."""
+    if not settings.kafka_bootstrap:
+        raise StartupError("KAFKA_BOOTSTRAP_SERVERS is not set (use `audiencesync up` for the embedded stack)")
+    store = Store(settings.database_url)
+    publisher = Publisher(settings.kafka_bootstrap, client_id=service.name)
+    runner = ConsumerRunner(
+        RunnerConfig(name=service.name, topics=service.topics, bootstrap=settings.kafka_bootstrap,
+                     batch_size=service.batch_size, heartbeat_forward_to=service.heartbeat_forward_to),
+        service.make_handler(store, publisher),
+        publisher=publisher,
+        seen=SqlSeenMessages(store),
+        dead_letters=SqlDeadLetterSink(store),
+        on_idle=service.make_on_idle(store, publisher) if service.make_on_idle else None,
+        service=service.name,
+    )
+    if stop is not None:
+        runner.stop = stop
+    if install_signals:
+        install_stop_signals(runner.stop)
+    log.info("service.started", service=service.name)
+    try:
+        runner.run()
+    finally:
+        publisher.close()
+        store.dispose()
+        log.info("service.stopped", service=service.name)

@@ -1,0 +1,106 @@
+"""Store adapters for the bus: redelivery de-duplication, dead letters, and the outbox relay."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from shared.bus.consumer import DeadLetter
+from shared.bus.envelope import Envelope, encode
+from shared.bus.producer import Publisher
+from shared.store.db import Store
+from shared.store.dialect import insert_ignoring_conflicts
+from shared.store.models import DeadLetterRecord, OutboxMessage, ProcessedMessage
+
+_CHUNK = 500  # bound the IN (...) list; SQLite's variable limit is 32766 but plans degrade earlier
+
+
+class SqlSeenMessages:
+    """``SeenMessages`` backed by the ``processed_messages`` table."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def seen(self, consumer: str, ids: Sequence[str]) -> set[str]:
+        """Which of ``ids`` this consumer already handled."""
+        found: set[str] = set()
+        with self.store.session() as session:
+            for start in range(0, len(ids), _CHUNK):
+                chunk = list(ids[start:start + _CHUNK])
+                rows = session.scalars(
+                    select(ProcessedMessage.message_id).where(
+                        ProcessedMessage.consumer == consumer, ProcessedMessage.message_id.in_(chunk)
+                    )
+                )
+                found.update(rows)
+        return found
+
+    def mark(self, consumer: str, ids: Sequence[str]) -> None:
+        """Remember ``ids`` as handled by this consumer."""
+        now = datetime.now(UTC)
+        rows = [{"consumer": consumer, "message_id": i, "processed_at": now} for i in dict.fromkeys(ids)]
+        with self.store.transaction() as session:
+            insert_ignoring_conflicts(session, ProcessedMessage.__table__, rows)  # type: ignore[arg-type]
+
+    def prune(self, older_than: timedelta) -> int:
+        """Forget ids older than the topics' retention (redeliveries cannot be that old)."""
+        cutoff = datetime.now(UTC) - older_than
+        with self.store.transaction() as session:
+            result = session.execute(delete(ProcessedMessage).where(ProcessedMessage.processed_at < cutoff))
+            return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+class SqlDeadLetterSink:
+    """``DeadLetterSink`` writing to the ``dead_letters`` table (idempotent per source offset)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def record(self, consumer: str, letters: Sequence[DeadLetter]) -> None:
+        """Persist dead letters; a redelivered one is stored once."""
+        rows = [
+            {
+                "consumer": consumer, "topic": d.topic, "partition": d.partition, "offset": d.offset,
+                "reason": d.reason, "field_path": d.field_path, "message_id": d.message_id,
+                "message_type": d.message_type, "key": d.key, "created_at": d.at,
+            }
+            for d in letters
+        ]
+        with self.store.transaction() as session:
+            insert_ignoring_conflicts(session, DeadLetterRecord.__table__, rows)  # type: ignore[arg-type]
+
+
+def add_to_outbox(session: Session, topic: str, envelopes: Sequence[Envelope]) -> None:
+    """Queue envelopes in the caller's transaction; they are published only if it commits."""
+    now = datetime.now(UTC)
+    session.add_all(
+        OutboxMessage(topic=topic, key=e.key, body=encode(e), created_at=now) for e in envelopes
+    )
+
+
+def relay_outbox(store: Store, publisher: Publisher, *, limit: int = 5000) -> int:
+    """Publish committed outbox messages in order, then delete them; returns how many.
+
+    A crash between publish and delete publishes them again: consumers de-duplicate by id.
+    """
+    total = 0
+    while True:
+        with store.session() as session:
+            batch = session.execute(
+                select(OutboxMessage.id, OutboxMessage.topic, OutboxMessage.key, OutboxMessage.body)
+                .order_by(OutboxMessage.id).limit(limit)
+            ).all()
+        if not batch:
+            return total
+        for _, topic, key, body in batch:
+            publisher.publish_raw(topic, key.encode(), body)
+        publisher.flush()
+        with store.transaction() as session:
+            ids = [row[0] for row in batch]
+            session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(ids)))
+        total += len(batch)
+        if len(batch) < limit:
+            return total

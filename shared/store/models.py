@@ -1,0 +1,404 @@
+"""Tables. Customers are known only by hashes: no raw email, phone or name is ever stored.
+
+Money columns are ``Numeric(18, 4)`` (Decimal in Python); ``*_base`` columns are in the shop's base
+currency. Times are timezone-aware UTC. The ledger (``audience_memberships``) records exactly the
+hashed rows each platform audience holds, so removals send what was added.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from shared.store.types import UtcDateTime
+
+Id = BigInteger().with_variant(Integer, "sqlite")  # SQLite autoincrements INTEGER PRIMARY KEY only
+Money = Numeric(18, 4)
+Hash = String(64)
+Stamp = UtcDateTime()
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base with deterministic constraint names (portable migrations)."""
+
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+# --- facts ---------------------------------------------------------------------------------------
+
+
+class Customer(Base):
+    """A shop's customer, keyed by a hash of the normalized email (or the shop's customer id)."""
+
+    __tablename__ = "customers"
+    customer_key: Mapped[str] = mapped_column(Hash, primary_key=True)
+    shop: Mapped[str] = mapped_column(String(255), index=True)
+    shop_customer_id: Mapped[str | None] = mapped_column(String(64))
+    country: Mapped[str | None] = mapped_column(String(2))
+    accepts_email_marketing: Mapped[bool | None] = mapped_column(Boolean)
+    accepts_sms_marketing: Mapped[bool | None] = mapped_column(Boolean)
+    first_seen_at: Mapped[datetime] = mapped_column(Stamp)
+    updated_at: Mapped[datetime] = mapped_column(Stamp)
+    __table_args__ = (Index("ix_customers_shop_customer_id", "shop", "shop_customer_id"),)
+
+
+class CustomerIdentifier(Base):
+    """One platform-ready identifier of a customer: a SHA-256 hex, or an unhashed code (country)."""
+
+    __tablename__ = "customer_identifiers"
+    customer_key: Mapped[str] = mapped_column(
+        ForeignKey("customers.customer_key", ondelete="CASCADE"), primary_key=True
+    )
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    field: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[str] = mapped_column(String(128), primary_key=True)
+    added_at: Mapped[datetime] = mapped_column(Stamp)
+
+
+class Order(Base):
+    """One order at its latest seen version (``updated_at``); older versions never overwrite it."""
+
+    __tablename__ = "orders"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    shop: Mapped[str] = mapped_column(String(255))
+    order_id: Mapped[str] = mapped_column(String(64))
+    customer_key: Mapped[str] = mapped_column(
+        ForeignKey("customers.customer_key", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(Stamp)
+    updated_at: Mapped[datetime] = mapped_column(Stamp)
+    currency: Mapped[str] = mapped_column(String(3))
+    gross: Mapped[Decimal] = mapped_column(Money)
+    gross_base: Mapped[Decimal] = mapped_column(Money)
+    discount_base: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
+    refunded_base: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
+    financial_status: Mapped[str | None] = mapped_column(String(32))
+    cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_test: Mapped[bool] = mapped_column(Boolean, default=False)
+    channel: Mapped[str | None] = mapped_column(String(32))
+    categories: Mapped[list[Any] | None] = mapped_column(JSON)
+    country: Mapped[str | None] = mapped_column(String(2))
+    accepts_marketing: Mapped[bool | None] = mapped_column(Boolean)
+    line_count: Mapped[int] = mapped_column(Integer, default=0)
+    source: Mapped[str] = mapped_column(String(16))  # webhook | import
+    ingested_at: Mapped[datetime] = mapped_column(Stamp)
+    __table_args__ = (UniqueConstraint("shop", "order_id"),)
+
+
+class OrderLine(Base):
+    """A line item: what was bought, for the category and discount features."""
+
+    __tablename__ = "order_lines"
+    order_pk: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True)
+    line_no: Mapped[int] = mapped_column(Integer, primary_key=True)
+    product_type: Mapped[str | None] = mapped_column(String(255))
+    vendor: Mapped[str | None] = mapped_column(String(255))
+    quantity: Mapped[int] = mapped_column(Integer)
+    price_base: Mapped[Decimal] = mapped_column(Money)
+    discount_base: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
+
+
+class Refund(Base):
+    """A refund of (part of) an order, in the base currency."""
+
+    __tablename__ = "refunds"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    shop: Mapped[str] = mapped_column(String(255))
+    refund_id: Mapped[str] = mapped_column(String(64))
+    order_id: Mapped[str] = mapped_column(String(64))
+    customer_key: Mapped[str] = mapped_column(
+        ForeignKey("customers.customer_key", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(Stamp)
+    amount_base: Mapped[Decimal] = mapped_column(Money)
+    __table_args__ = (UniqueConstraint("shop", "refund_id"), Index("ix_refunds_order", "shop", "order_id"))
+
+
+class SupportTicket(Base):
+    """A helpdesk ticket counted against a customer (support load)."""
+
+    __tablename__ = "support_tickets"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(32))
+    ticket_id: Mapped[str] = mapped_column(String(64))
+    customer_key: Mapped[str] = mapped_column(
+        ForeignKey("customers.customer_key", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(Stamp)
+    __table_args__ = (UniqueConstraint("source", "ticket_id"),)
+
+
+class Checkout(Base):
+    """A checkout with a contact; one never followed by an order is an abandoned checkout."""
+
+    __tablename__ = "checkouts"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    shop: Mapped[str] = mapped_column(String(255))
+    checkout_id: Mapped[str] = mapped_column(String(64))
+    customer_key: Mapped[str] = mapped_column(
+        ForeignKey("customers.customer_key", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(Stamp)
+    updated_at: Mapped[datetime] = mapped_column(Stamp)
+    completed_at: Mapped[datetime | None] = mapped_column(Stamp)
+    value_base: Mapped[Decimal | None] = mapped_column(Money)
+    __table_args__ = (UniqueConstraint("shop", "checkout_id"),)
+
+
+class Erasure(Base):
+    """Tombstone of an erased customer: only the key hash, so late events cannot resurrect them."""
+
+    __tablename__ = "erasures"
+    customer_key: Mapped[str] = mapped_column(Hash, primary_key=True)
+    shop: Mapped[str] = mapped_column(String(255))
+    requested_at: Mapped[datetime] = mapped_column(Stamp)
+    source: Mapped[str] = mapped_column(String(32))
+
+
+class FxRate(Base):
+    """Units of the base currency per one unit of ``currency`` from ``valid_from`` on."""
+
+    __tablename__ = "fx_rates"
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    valid_from: Mapped[date] = mapped_column(Date, primary_key=True)
+    rate: Mapped[Decimal] = mapped_column(Numeric(20, 10))
+
+
+# --- scoring -------------------------------------------------------------------------------------
+
+
+class Label(Base):
+    """A customer's current label, lifecycle stage, predicted value and the reasons."""
+
+    __tablename__ = "labels"
+    customer_key: Mapped[str] = mapped_column(
+        ForeignKey("customers.customer_key", ondelete="CASCADE"), primary_key=True
+    )
+    label: Mapped[str] = mapped_column(String(16), index=True)
+    stage: Mapped[str | None] = mapped_column(String(24), index=True)
+    reasons: Mapped[list[Any]] = mapped_column(JSON)
+    value: Mapped[Decimal | None] = mapped_column(Money)
+    p_alive: Mapped[float | None] = mapped_column(Float)
+    features: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    as_of: Mapped[datetime] = mapped_column(Stamp)
+    scored_at: Mapped[datetime] = mapped_column(Stamp)
+
+
+class LabelHistory(Base):
+    """Every label change, for movements between labels and audits."""
+
+    __tablename__ = "label_history"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    customer_key: Mapped[str] = mapped_column(Hash, index=True)
+    label: Mapped[str] = mapped_column(String(16))
+    stage: Mapped[str | None] = mapped_column(String(24))
+    reasons: Mapped[list[Any]] = mapped_column(JSON)
+    value: Mapped[Decimal | None] = mapped_column(Money)
+    scored_at: Mapped[datetime] = mapped_column(Stamp, index=True)
+
+
+# --- audiences and syncing -----------------------------------------------------------------------
+
+
+class Audience(Base):
+    """A declarative audience definition (from the YAML file or the API)."""
+
+    __tablename__ = "audiences"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))  # include | exclusion
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    origin: Mapped[str] = mapped_column(String(16))  # config | api
+    created_at: Mapped[datetime] = mapped_column(Stamp)
+    updated_at: Mapped[datetime] = mapped_column(Stamp)
+
+
+class DestinationAudience(Base):
+    """An audience as it exists on one platform account (a custom audience, a lookalike, a list)."""
+
+    __tablename__ = "destination_audiences"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    audience_key: Mapped[str] = mapped_column(ForeignKey("audiences.key", ondelete="CASCADE"))
+    platform: Mapped[str] = mapped_column(String(16))  # meta | google
+    account_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))  # custom | lookalike | user_list
+    variant: Mapped[str] = mapped_column(String(64), default="")  # e.g. lookalike country
+    platform_audience_id: Mapped[str | None] = mapped_column(String(64))
+    spec: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(32), default="pending")
+    created_at: Mapped[datetime] = mapped_column(Stamp)
+    __table_args__ = (
+        UniqueConstraint("audience_key", "platform", "account_id", "kind", "variant"),
+    )
+
+
+class AudienceMembership(Base):
+    """The ledger: one row per customer a platform audience holds, with the exact row sent."""
+
+    __tablename__ = "audience_memberships"
+    destination_audience_id: Mapped[int] = mapped_column(
+        ForeignKey("destination_audiences.id", ondelete="CASCADE"), primary_key=True
+    )
+    customer_key: Mapped[str] = mapped_column(Hash, primary_key=True)
+    row: Mapped[list[Any]] = mapped_column(JSON)  # hashed identifiers as uploaded, schema order
+    value: Mapped[Decimal | None] = mapped_column(Money)
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("sync_batches.id", ondelete="SET NULL"))
+    synced_at: Mapped[datetime] = mapped_column(Stamp)
+
+
+class SyncRun(Base):
+    """One sync of one destination audience: counts, status, the platform's feedback, timings."""
+
+    __tablename__ = "sync_runs"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    destination_audience_id: Mapped[int] = mapped_column(
+        ForeignKey("destination_audiences.id", ondelete="CASCADE"), index=True
+    )
+    mode: Mapped[str] = mapped_column(String(16))  # incremental | full | repair | dry_run
+    status: Mapped[str] = mapped_column(String(24), index=True)
+    started_at: Mapped[datetime] = mapped_column(Stamp)
+    finished_at: Mapped[datetime | None] = mapped_column(Stamp)
+    desired: Mapped[int] = mapped_column(Integer, default=0)
+    added: Mapped[int] = mapped_column(Integer, default=0)
+    removed: Mapped[int] = mapped_column(Integer, default=0)
+    invalid: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[int] = mapped_column(Integer, default=0)
+    api_calls: Mapped[int] = mapped_column(Integer, default=0)
+    message: Mapped[str | None] = mapped_column(Text)
+    feedback: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class SyncBatch(Base):
+    """One request's worth of adds or removes; acknowledged before the next is sent."""
+
+    __tablename__ = "sync_batches"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    sync_run_id: Mapped[int] = mapped_column(ForeignKey("sync_runs.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    direction: Mapped[str] = mapped_column(String(8))  # add | remove | replace
+    size: Mapped[int] = mapped_column(Integer)
+    session_id: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))  # sent | acknowledged | failed
+    num_received: Mapped[int | None] = mapped_column(Integer)
+    num_invalid: Mapped[int | None] = mapped_column(Integer)
+    response: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(Stamp)
+    __table_args__ = (UniqueConstraint("sync_run_id", "seq"),)
+
+
+class AudienceSnapshot(Base):
+    """What the platform reports about an audience after a run (size bounds, status): reconciliation."""
+
+    __tablename__ = "audience_snapshots"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    destination_audience_id: Mapped[int] = mapped_column(
+        ForeignKey("destination_audiences.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(Stamp)
+    size_lower: Mapped[int | None] = mapped_column(BigInteger)
+    size_upper: Mapped[int | None] = mapped_column(BigInteger)
+    operation_status: Mapped[int | None] = mapped_column(Integer)
+    delivery_status: Mapped[int | None] = mapped_column(Integer)
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+# --- operations ----------------------------------------------------------------------------------
+
+
+class DeadLetterRecord(Base):
+    """A message set aside with its reason and source coordinates; no payload (raw topics hold PII)."""
+
+    __tablename__ = "dead_letters"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    consumer: Mapped[str] = mapped_column(String(64))
+    topic: Mapped[str] = mapped_column(String(128))
+    partition: Mapped[int] = mapped_column(Integer)
+    offset: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(Text)
+    field_path: Mapped[str | None] = mapped_column(String(255))
+    message_id: Mapped[str | None] = mapped_column(String(128))
+    message_type: Mapped[str | None] = mapped_column(String(100))
+    key: Mapped[str | None] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(Stamp, index=True)
+    __table_args__ = (UniqueConstraint("consumer", "topic", "partition", "offset"),)
+
+
+class ProcessedMessage(Base):
+    """Envelope ids a consumer has fully handled, to drop redeliveries cheaply."""
+
+    __tablename__ = "processed_messages"
+    consumer: Mapped[str] = mapped_column(String(64), primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    processed_at: Mapped[datetime] = mapped_column(Stamp, index=True)
+
+
+class OutboxMessage(Base):
+    """Messages written in the same transaction as the facts, published after commit."""
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    topic: Mapped[str] = mapped_column(String(128))
+    key: Mapped[str] = mapped_column(String(256))
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(Stamp)
+
+
+class WebhookReceipt(Base):
+    """``X-Shopify-Webhook-Id`` values already accepted (Shopify retries deliver the same id)."""
+
+    __tablename__ = "webhook_receipts"
+    webhook_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    topic: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(Stamp, index=True)
+
+
+class ApiToken(Base):
+    """An API token, stored as its SHA-256 only."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    token_sha256: Mapped[str] = mapped_column(Hash, unique=True)
+    scopes: Mapped[list[Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(Stamp)
+    last_used_at: Mapped[datetime | None] = mapped_column(Stamp)
+    revoked_at: Mapped[datetime | None] = mapped_column(Stamp)
+
+
+class AuditEntry(Base):
+    """Who did what to which object, and when (API actions, erasures, forced syncs)."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(Stamp, index=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str | None] = mapped_column(String(255))
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
