@@ -1,0 +1,1 @@
+"""Entry points that start the Meta sandbox (the ``audiencesync sandbox meta`` command)."""
