@@ -200,11 +200,7 @@ class ConsumerRunner:
                                           exc.field_path, key=key))
                 continue
             deliveries.append(Delivery(env, rec.topic, rec.partition, rec.offset))
-        if self.seen is not None and deliveries:
-            done = self.seen.seen(self.config.name, [d.envelope.id for d in deliveries])
-            if done:
-                metrics.DUPLICATES.labels(self.config.name).inc(len(done))
-                deliveries = [d for d in deliveries if d.envelope.id not in done]
+        deliveries = self._drop_duplicates(deliveries)
         beats = [d for d in deliveries if d.envelope.type == HEARTBEAT]
         work = [d for d in deliveries if d.envelope.type != HEARTBEAT]
         if work:
@@ -218,6 +214,18 @@ class ConsumerRunner:
             self.seen.mark(self.config.name, [d.envelope.id for d in deliveries])
         for rec in records:
             metrics.MESSAGES.labels(self.config.name, rec.topic).inc()
+
+    def _drop_duplicates(self, deliveries: list[Delivery]) -> list[Delivery]:
+        """Drop repeats of an id within the batch and ids already handled in earlier batches."""
+        first: dict[str, Delivery] = {}
+        for d in deliveries:
+            first.setdefault(d.envelope.id, d)
+        unique = list(first.values())
+        done = self.seen.seen(self.config.name, [d.envelope.id for d in unique]) if self.seen and unique else set()
+        fresh = [d for d in unique if d.envelope.id not in done]
+        if len(fresh) < len(deliveries):
+            metrics.DUPLICATES.labels(self.config.name).inc(len(deliveries) - len(fresh))
+        return fresh
 
     def _forward_heartbeat(self, beat: Delivery) -> None:
         hops = [*beat.envelope.payload.get("hops", []),

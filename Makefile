@@ -1,0 +1,48 @@
+# audiencesync: `make run` shows the whole pipeline on this machine, `make test` proves it.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test test-fast lint format bench migration clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+install: $(STAMP) ## create .venv and install audiencesync with its dev tools
+
+run: $(STAMP) ## run the whole pipeline on the embedded default and print where to look
+	$(BIN)/audiencesync up --demo
+
+test: $(STAMP) ## run the test suite (unit, integration on SQLite and PostgreSQL, e2e)
+	$(BIN)/pytest
+
+test-fast: $(STAMP) ## unit tests only
+	$(BIN)/pytest tests/unit -q
+
+lint: $(STAMP) ## ruff, format check, mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy shared services
+
+format: $(STAMP) ## apply ruff's formatting and safe fixes
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: $(STAMP) ## print throughput, latency and memory figures (asserts nothing)
+	$(BIN)/python -m bench $(BENCH)
+
+migration: $(STAMP) ## regenerate the initial migration from the models (pre-release only)
+	$(BIN)/python -m shared.store.regenerate_initial
+	$(BIN)/ruff format shared/store/migrations/versions
+
+clean: ## remove local state (var/) and caches, keep .venv
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache

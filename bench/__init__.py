@@ -1,0 +1,1 @@
+"""Benchmarks: each module's ``main()`` prints figures; nothing here asserts on speed."""

@@ -1,0 +1,90 @@
+"""Fixtures shared by every tier: the embedded broker, SQLite and PostgreSQL databases."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from shared.bus.broker import EmbeddedBroker, ensure_topics
+
+DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture(scope="session")
+def broker() -> Iterator[EmbeddedBroker]:
+    """One real Kafka-compatible broker for the whole session, on a free loopback port."""
+    with EmbeddedBroker() as running:
+        yield running
+
+
+@pytest.fixture
+def new_topic(broker: EmbeddedBroker):  # type: ignore[no-untyped-def]
+    """Factory for fresh topics (unique names keep tests independent on the shared broker)."""
+
+    def make(prefix: str = "t", partitions: int = 4) -> str:
+        name = f"{prefix}.{uuid.uuid4().hex[:10]}"
+        ensure_topics(broker.bootstrap, [name, f"{name}.dlq"], partitions=partitions)
+        return name
+
+    return make
+
+
+def _postgres_server() -> str | None:
+    """URL of a reachable PostgreSQL server, or None (skip) / fail under CI=true."""
+    url = os.environ.get("TEST_POSTGRES_URL", DEFAULT_POSTGRES)
+    try:
+        import psycopg
+
+        with psycopg.connect(url.replace("+psycopg", ""), connect_timeout=3):
+            return url
+    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true but PostgreSQL at {url} is unreachable: {exc}")
+        pytest.skip(f"PostgreSQL unreachable at {url}; set TEST_POSTGRES_URL=postgresql://user@host:5432/db")
+    return None
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str | None:
+    """The PostgreSQL server used by ``postgresql`` database fixtures."""
+    return _postgres_server()
+
+
+def _postgres_schema_url(server: str) -> Iterator[str]:
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    plain = server.replace("+psycopg", "")
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    sep = "&" if "?" in server else "?"
+    try:
+        yield f"{server}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(plain, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """An empty database of each kind: a SQLite file, or a PostgreSQL schema dropped afterwards."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'audiencesync.db'}"
+        return
+    server = request.getfixturevalue("postgres_server")
+    yield from _postgres_schema_url(server)
+
+
+@pytest.fixture
+def store(database_url: str):  # type: ignore[no-untyped-def]
+    """A migrated ``Store`` on each database kind."""
+    from shared.store.db import Store
+    from shared.store.migrate import upgrade
+
+    upgrade(database_url)
+    db = Store(database_url)
+    yield db
+    db.dispose()
