@@ -12,9 +12,18 @@ import pytest
 pytestmark = pytest.mark.e2e
 
 
-def _our_processes(marker: str) -> list[str]:
-    out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True, check=True).stdout
-    return [line for line in out.splitlines() if marker in line]
+def processes_with_env(needle: str) -> list[int]:
+    """Pids whose environment contains ``needle`` (children inherit the test's var dir)."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            if needle.encode() in (proc / "environ").read_bytes():
+                pids.append(int(proc.name))
+        except OSError:
+            continue
+    return pids
 
 
 def test_up_demo_runs_the_pipeline_and_leaves_no_process_behind(tmp_path: Path) -> None:
@@ -31,6 +40,5 @@ def test_up_demo_runs_the_pipeline_and_leaves_no_process_behind(tmp_path: Path) 
     assert {"ingestor", "scorer", "syncer_meta", "syncer_google", "api", "scheduler"} <= logs
     for name in ("ingestor", "scorer", "syncer_meta", "syncer_google", "scheduler", "api"):
         assert "service.stopped" in (tmp_path / "var" / "logs" / f"{name}.log").read_text(), name
-    # every child ran with our var dir in its environment; none of them may survive
-    leftovers = [line for line in _our_processes("services.cli.main serve") if str(tmp_path) in line]
-    assert leftovers == []
+    # the broker and every service inherited our var dir in their environment: none may survive
+    assert processes_with_env(f"AUDIENCESYNC_VAR_DIR={tmp_path}") == []
