@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import sys
 import threading
 from importlib.metadata import version as dist_version
+from pathlib import Path
 
 from shared.config import Settings
 
@@ -32,6 +34,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     serve.add_argument("service", choices=sorted(SERVICES))
     serve.add_argument("--port", type=int, default=None, help="api only: port to listen on")
     serve.set_defaults(func=_serve)
+
+    check = sub.add_parser("config", help="validate the YAML file with rules and audiences")
+    check.add_argument("file", nargs="?", type=Path, default=None,
+                       help="YAML file (default: AUDIENCESYNC_CONFIG, else the packaged default)")
+    check.set_defaults(func=_config_check)
 
     up = sub.add_parser("up", help="run the whole embedded stack in the foreground until Ctrl-C")
     up.add_argument("--api-port", type=int, default=None)
@@ -72,8 +79,28 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _config_check(args: argparse.Namespace, settings: Settings) -> int:
+    from shared.definitions import DefinitionsError, load_definitions
+
+    try:
+        definitions = load_definitions(args.file or settings.config_file)
+    except DefinitionsError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    keys = ", ".join(a.key for a in definitions.audiences) or "none"
+    print(f"ok: scoring profile {definitions.scoring.profile!r}; audiences: {keys}")
+    return 0
+
+
 def _up(args: argparse.Namespace, settings: Settings) -> int:
     from services.cli.embedded import EmbeddedStack
 
+    from shared.definitions import DefinitionsError, load_definitions
+
+    try:
+        load_definitions(settings.config_file)  # fail before starting anything
+    except DefinitionsError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     stack = EmbeddedStack(settings, api_port=args.api_port)
     return stack.run_demo() if args.demo else stack.run_forever()
