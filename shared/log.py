@@ -77,7 +77,11 @@ def configure_logging(*, fmt: str = "console", level: str = "INFO", service: str
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, pii_guard, renderer],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                pii_guard,
+                renderer,
+            ],
             foreign_pre_chain=shared,
         )
     )

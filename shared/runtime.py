@@ -35,16 +35,28 @@ class ConsumerService:
     make_on_idle: Callable[[Store, Publisher], Callable[[], None]] | None = None
 
 
-def run_consumer_service(service: ConsumerService, settings: Settings, *,
-                         stop: threading.Event | None = None, install_signals: bool = True) -> None:
+def run_consumer_service(
+    service: ConsumerService,
+    settings: Settings,
+    *,
+    stop: threading.Event | None = None,
+    install_signals: bool = True,
+) -> None:
     """Run ``service`` in the foreground until SIGTERM/SIGINT (or ``stop`` is set)."""
     if not settings.kafka_bootstrap:
-        raise StartupError("KAFKA_BOOTSTRAP_SERVERS is not set (use `audiencesync up` for the embedded stack)")
+        raise StartupError(
+            "KAFKA_BOOTSTRAP_SERVERS is not set (use `audiencesync up` for the embedded stack)"
+        )
     store = Store(settings.database_url)
     publisher = Publisher(settings.kafka_bootstrap, client_id=service.name)
     runner = ConsumerRunner(
-        RunnerConfig(name=service.name, topics=service.topics, bootstrap=settings.kafka_bootstrap,
-                     batch_size=service.batch_size, heartbeat_forward_to=service.heartbeat_forward_to),
+        RunnerConfig(
+            name=service.name,
+            topics=service.topics,
+            bootstrap=settings.kafka_bootstrap,
+            batch_size=service.batch_size,
+            heartbeat_forward_to=service.heartbeat_forward_to,
+        ),
         service.make_handler(store, publisher),
         publisher=publisher,
         seen=SqlSeenMessages(store),

@@ -40,7 +40,7 @@ def _postgres_server() -> str | None:
 
         with psycopg.connect(url.replace("+psycopg", ""), connect_timeout=3):
             return url
-    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+    except Exception as exc:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"CI=true but PostgreSQL at {url} is unreachable: {exc}")
         pytest.skip(f"PostgreSQL unreachable at {url}; set TEST_POSTGRES_URL=postgresql://user@host:5432/db")

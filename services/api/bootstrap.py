@@ -21,8 +21,13 @@ def serve(settings: Settings, *, host: str = "127.0.0.1", port: int | None = Non
 
     from services.api.app import create_app
 
-    server: Any = create_server(create_app(settings), host=host, port=port or settings.api_port,
-                                threads=8, clear_untrusted_proxy_headers=True)
+    server: Any = create_server(
+        create_app(settings),
+        host=host,
+        port=port or settings.api_port,
+        threads=8,
+        clear_untrusted_proxy_headers=True,
+    )
 
     def _handler(signum: int, _frame: Any) -> None:
         raise _Stop

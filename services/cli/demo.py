@@ -37,8 +37,14 @@ def heartbeat(bootstrap: str, *, timeout: float = 60.0) -> list[dict[str, Any]]:
     ping = uuid.uuid4().hex
     sent_at = datetime.now().astimezone()
     with Publisher(bootstrap) as publisher:
-        publisher.publish(ORDERS_RAW, Envelope(type=HEARTBEAT, key=ping,
-                                               payload={"ping": ping, "sent_at": sent_at.isoformat(), "hops": []}))
+        publisher.publish(
+            ORDERS_RAW,
+            Envelope(
+                type=HEARTBEAT,
+                key=ping,
+                payload={"ping": ping, "sent_at": sent_at.isoformat(), "hops": []},
+            ),
+        )
         publisher.flush()
     replies: list[dict[str, Any]] = []
     deadline = time.monotonic() + timeout
@@ -74,6 +80,8 @@ def run_demo(stack: EmbeddedStack) -> bool:
     answered = {r["hops"][-1]["service"] for r in replies}
     ok = answered >= LAST_HOPS
     missing = ", ".join(sorted(LAST_HOPS - answered)) or "none"
-    console.print(f"[{'green' if ok else 'red'}]pipeline {'OK' if ok else 'INCOMPLETE'}[/] "
-                  f"(missing: {missing}) in {time.monotonic() - started:.1f}s")
+    console.print(
+        f"[{'green' if ok else 'red'}]pipeline {'OK' if ok else 'INCOMPLETE'}[/] "
+        f"(missing: {missing}) in {time.monotonic() - started:.1f}s"
+    )
     return ok

@@ -124,11 +124,13 @@ class EmbeddedStack:
     def where_to_look(self) -> str:
         """The lines that tell a user where everything is."""
         db = self.settings.database_url
-        return "\n".join([
-            "",
-            f"  logs      {self.log_dir}/<service>.log",
-            f"  database  {db}",
-            f"  broker    {self.settings.kafka_bootstrap}",
-            f"  api       {self.api_url}/health",
-            f"  pid       {os.getpid()}",
-        ])
+        return "\n".join(
+            [
+                "",
+                f"  logs      {self.log_dir}/<service>.log",
+                f"  database  {db}",
+                f"  broker    {self.settings.kafka_bootstrap}",
+                f"  api       {self.api_url}/health",
+                f"  pid       {os.getpid()}",
+            ]
+        )

@@ -36,14 +36,22 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     serve.set_defaults(func=_serve)
 
     check = sub.add_parser("config", help="validate the YAML file with rules and audiences")
-    check.add_argument("file", nargs="?", type=Path, default=None,
-                       help="YAML file (default: AUDIENCESYNC_CONFIG, else the packaged default)")
+    check.add_argument(
+        "file",
+        nargs="?",
+        type=Path,
+        default=None,
+        help="YAML file (default: AUDIENCESYNC_CONFIG, else the packaged default)",
+    )
     check.set_defaults(func=_config_check)
 
     up = sub.add_parser("up", help="run the whole embedded stack in the foreground until Ctrl-C")
     up.add_argument("--api-port", type=int, default=None)
-    up.add_argument("--demo", action="store_true",
-                    help="run the demo pipeline once, print a summary, stop everything and exit")
+    up.add_argument(
+        "--demo",
+        action="store_true",
+        help="run the demo pipeline once, print a summary, stop everything and exit",
+    )
     up.set_defaults(func=_up)
 
 
@@ -53,10 +61,9 @@ def _version(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _broker(args: argparse.Namespace, settings: Settings) -> int:
-    from shared.bus.broker import EmbeddedBroker
+    from shared.bus.broker import EmbeddedBroker, ensure_topics
     from shared.bus.consumer import install_stop_signals
     from shared.bus.topics import ALL_TOPICS
-    from shared.bus.broker import ensure_topics
 
     stop = threading.Event()
     install_stop_signals(stop)
@@ -94,7 +101,6 @@ def _config_check(args: argparse.Namespace, settings: Settings) -> int:
 
 def _up(args: argparse.Namespace, settings: Settings) -> int:
     from services.cli.embedded import EmbeddedStack
-
     from shared.definitions import DefinitionsError, load_definitions
 
     try:

@@ -48,12 +48,14 @@ def _die_with_parent() -> None:
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def spawn_tied(argv: list[str], *, env: Mapping[str, str] | None = None, **kwargs: object) -> subprocess.Popen[bytes]:
+def spawn_tied(
+    argv: list[str], *, env: Mapping[str, str] | None = None, **kwargs: object
+) -> subprocess.Popen[bytes]:
     """Start a child process that is killed when this process dies (used for broker and services)."""
     return subprocess.Popen(  # type: ignore[call-overload, no-any-return]
         argv,
         env=dict(env) if env is not None else None,
-        preexec_fn=_die_with_parent,  # noqa: PLW1509 - no threads started by us before this in children
+        preexec_fn=_die_with_parent,
         **kwargs,
     )
 
@@ -93,8 +95,12 @@ def list_topics(bootstrap: str) -> set[str]:
     """
     from kafka import KafkaConsumer
 
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=3000,
-                             api_version_auto_timeout_ms=2000, enable_auto_commit=False)
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap,
+        request_timeout_ms=3000,
+        api_version_auto_timeout_ms=2000,
+        enable_auto_commit=False,
+    )
     try:
         return set(consumer.topics())
     finally:
@@ -139,8 +145,16 @@ class EmbeddedBroker:
         if not self.port:
             self.port = free_port()
         url = f"tcp://127.0.0.1:{self.port}"
-        argv = [broker_binary(), "broker", "--listener-url", url,
-                "--advertised-listener-url", url, "--storage-engine", self.storage]
+        argv = [
+            broker_binary(),
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+            "--storage-engine",
+            self.storage,
+        ]
         env = {**os.environ, **self.extra_env}
         out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
         try:

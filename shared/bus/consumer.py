@@ -12,9 +12,9 @@ Failure policy, written in exception types:
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
-import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -63,8 +63,16 @@ class DeadLetter:
     def of(cls, delivery: Delivery, reason: str, field_path: str | None = None) -> DeadLetter:
         """A dead letter for a decoded delivery the handler rejected."""
         env = delivery.envelope
-        return cls(delivery.topic, delivery.partition, delivery.offset, reason, field_path,
-                   env.id, env.type, env.key)
+        return cls(
+            delivery.topic,
+            delivery.partition,
+            delivery.offset,
+            reason,
+            field_path,
+            env.id,
+            env.type,
+            env.key,
+        )
 
     def to_envelope(self) -> Envelope:
         """The envelope published on the dead-letter topic."""
@@ -127,9 +135,17 @@ def install_stop_signals(stop: threading.Event) -> None:
 class ConsumerRunner:
     """Runs one handler over a consumer group until ``stop`` is set."""
 
-    def __init__(self, config: RunnerConfig, handler: Handler, *, publisher: Publisher,
-                 seen: SeenMessages | None = None, dead_letters: DeadLetterSink | None = None,
-                 on_idle: Callable[[], None] | None = None, service: str | None = None) -> None:
+    def __init__(
+        self,
+        config: RunnerConfig,
+        handler: Handler,
+        *,
+        publisher: Publisher,
+        seen: SeenMessages | None = None,
+        dead_letters: DeadLetterSink | None = None,
+        on_idle: Callable[[], None] | None = None,
+        service: str | None = None,
+    ) -> None:
         self.config = config
         self.handler = handler
         self.publisher = publisher
@@ -162,8 +178,9 @@ class ConsumerRunner:
         attempt = 0
         try:
             while not self.stop.is_set():
-                polled = self._consumer.poll(timeout_ms=self.config.poll_timeout_ms,
-                                             max_records=self.config.batch_size)
+                polled = self._consumer.poll(
+                    timeout_ms=self.config.poll_timeout_ms, max_records=self.config.batch_size
+                )
                 records = [r for batch in polled.values() for r in batch]
                 if not records:
                     if self.on_idle:
@@ -175,11 +192,16 @@ class ConsumerRunner:
                     attempt = 0
                 except TransientError as exc:
                     attempt += 1
-                    delay = min(self.config.backoff_cap, self.config.backoff_base * 2 ** attempt)
-                    delay *= random.uniform(0.5, 1.0)  # noqa: S311 - jitter
+                    delay = min(self.config.backoff_cap, self.config.backoff_base * 2**attempt)
+                    delay *= random.uniform(0.5, 1.0)
                     metrics.RETRIES.labels(self.config.name).inc()
-                    log.warning("batch.retry", consumer=self.config.name, attempt=attempt,
-                                delay=round(delay, 2), error=str(exc))
+                    log.warning(
+                        "batch.retry",
+                        consumer=self.config.name,
+                        attempt=attempt,
+                        delay=round(delay, 2),
+                        error=str(exc),
+                    )
                     self._rewind(records)
                     self.stop.wait(delay)
                     continue
@@ -196,8 +218,9 @@ class ConsumerRunner:
                 env = decode(rec.value)
             except InvalidMessage as exc:
                 key = rec.key.decode("utf-8", "replace") if rec.key else None
-                letters.append(DeadLetter(rec.topic, rec.partition, rec.offset, exc.reason,
-                                          exc.field_path, key=key))
+                letters.append(
+                    DeadLetter(rec.topic, rec.partition, rec.offset, exc.reason, exc.field_path, key=key)
+                )
                 continue
             deliveries.append(Delivery(env, rec.topic, rec.partition, rec.offset))
         deliveries = self._drop_duplicates(deliveries)
@@ -221,15 +244,21 @@ class ConsumerRunner:
         for d in deliveries:
             first.setdefault(d.envelope.id, d)
         unique = list(first.values())
-        done = self.seen.seen(self.config.name, [d.envelope.id for d in unique]) if self.seen and unique else set()
+        done = (
+            self.seen.seen(self.config.name, [d.envelope.id for d in unique])
+            if self.seen and unique
+            else set()
+        )
         fresh = [d for d in unique if d.envelope.id not in done]
         if len(fresh) < len(deliveries):
             metrics.DUPLICATES.labels(self.config.name).inc(len(deliveries) - len(fresh))
         return fresh
 
     def _forward_heartbeat(self, beat: Delivery) -> None:
-        hops = [*beat.envelope.payload.get("hops", []),
-                {"service": self.service, "topic": beat.topic, "at": datetime.now(UTC).isoformat()}]
+        hops = [
+            *beat.envelope.payload.get("hops", []),
+            {"service": self.service, "topic": beat.topic, "at": datetime.now(UTC).isoformat()},
+        ]
         env = Envelope(type=HEARTBEAT, key=beat.envelope.key, payload={**beat.envelope.payload, "hops": hops})
         self.publisher.publish(self.config.heartbeat_forward_to or HEARTBEATS, env)
 
@@ -237,9 +266,15 @@ class ConsumerRunner:
         for letter in letters:
             self.publisher.publish(dead_letter_topic(letter.topic), letter.to_envelope())
             metrics.DEAD_LETTERS.labels(self.config.name, letter.topic).inc()
-            log.warning("message.dead_lettered", consumer=self.config.name, topic=letter.topic,
-                        partition=letter.partition, offset=letter.offset, reason=letter.reason,
-                        field_path=letter.field_path)
+            log.warning(
+                "message.dead_lettered",
+                consumer=self.config.name,
+                topic=letter.topic,
+                partition=letter.partition,
+                offset=letter.offset,
+                reason=letter.reason,
+                field_path=letter.field_path,
+            )
         if self.sink is not None:
             self.sink.record(self.config.name, letters)
 
@@ -257,17 +292,17 @@ class ConsumerRunner:
         from kafka.errors import IllegalStateError
 
         for tp, (first, _) in self._last_offsets(records).items():
-            try:
+            # A partition revoked meanwhile cannot be sought: its new owner starts from the commit.
+            with contextlib.suppress(IllegalStateError, AssertionError):
                 self._consumer.seek(tp, first)
-            except (IllegalStateError, AssertionError):
-                pass  # partition revoked meanwhile: its new owner starts from the committed offset
 
     def _commit(self, records: list[Any]) -> None:
         from kafka.errors import CommitFailedError, IllegalGenerationError, RebalanceInProgressError
         from kafka.structs import OffsetAndMetadata
 
-        offsets = {tp: OffsetAndMetadata(last + 1, "", -1)
-                   for tp, (_, last) in self._last_offsets(records).items()}
+        offsets = {
+            tp: OffsetAndMetadata(last + 1, "", -1) for tp, (_, last) in self._last_offsets(records).items()
+        }
         try:
             self._consumer.commit(offsets)
         except (CommitFailedError, RebalanceInProgressError, IllegalGenerationError) as exc:
@@ -279,5 +314,7 @@ class ConsumerRunner:
 
 def unhandled(deliveries: Sequence[Delivery]) -> list[DeadLetter]:
     """Handler for a service with nothing to do yet: every message type is unknown to it."""
-    return [DeadLetter.of(d, f"no handler for message type {d.envelope.type!r} v{d.envelope.version}")
-            for d in deliveries]
+    return [
+        DeadLetter.of(d, f"no handler for message type {d.envelope.type!r} v{d.envelope.version}")
+        for d in deliveries
+    ]

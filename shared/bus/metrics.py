@@ -7,7 +7,9 @@ from prometheus_client import Counter, Histogram
 MESSAGES = Counter("audiencesync_messages_total", "Messages handled", ["consumer", "topic"])
 DUPLICATES = Counter("audiencesync_duplicates_total", "Redelivered messages skipped by id", ["consumer"])
 DEAD_LETTERS = Counter("audiencesync_dead_letters_total", "Messages dead-lettered", ["consumer", "topic"])
-RETRIES = Counter("audiencesync_handler_retries_total", "Batches retried after a transient error", ["consumer"])
+RETRIES = Counter(
+    "audiencesync_handler_retries_total", "Batches retried after a transient error", ["consumer"]
+)
 COMMIT_REFUSED = Counter(
     "audiencesync_commit_refused_total", "Offset commits refused during a rebalance", ["consumer"]
 )

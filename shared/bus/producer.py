@@ -15,8 +15,14 @@ class Publisher:
     batching (``linger_ms``) recovers the throughput this costs.
     """
 
-    def __init__(self, bootstrap: str, *, linger_ms: int = 5, batch_size: int = 65536,
-                 client_id: str = "audiencesync") -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        *,
+        linger_ms: int = 5,
+        batch_size: int = 65536,
+        client_id: str = "audiencesync",
+    ) -> None:
         from kafka import KafkaProducer
 
         self._producer = KafkaProducer(
@@ -41,8 +47,13 @@ class Publisher:
             count += 1
         return count
 
-    def publish_raw(self, topic: str, key: bytes | None, value: bytes,
-                    headers: list[tuple[str, bytes]] | None = None) -> Any:
+    def publish_raw(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> Any:
         """Queue raw bytes (the webhook edge publishes bodies as received)."""
         return self._producer.send(topic, key=key, value=value, headers=headers or [])
 

@@ -12,7 +12,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
+from marshmallow import (
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    validate,
+    validates_schema,
+)
 
 from shared.definitions.scoring import LABELS, STAGES
 
@@ -97,7 +105,12 @@ class _SelectSchema(Schema):
 
     @validates_schema
     def _check(self, data: dict[str, Any], **_: Any) -> None:
-        for name, allowed in (("label", LABELS), ("label_not", LABELS), ("stage", STAGES), ("stage_not", STAGES)):
+        for name, allowed in (
+            ("label", LABELS),
+            ("label_not", LABELS),
+            ("stage", STAGES),
+            ("stage_not", STAGES),
+        ):
             for item in _as_set(data.get(name)):
                 if item not in allowed:
                     raise ValidationError(f"unknown value {item!r}; one of {', '.join(allowed)}", name)
@@ -117,8 +130,11 @@ class _LookalikeSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    countries = fields.List(fields.Str(validate=validate.Regexp(r"^[A-Z]{2}$", error="ISO-3166 alpha-2")),
-                            required=True, validate=validate.Length(min=1))
+    countries = fields.List(
+        fields.Str(validate=validate.Regexp(r"^[A-Z]{2}$", error="ISO-3166 alpha-2")),
+        required=True,
+        validate=validate.Length(min=1),
+    )
     # Meta: ratio 0.01-0.20 in 0.01 steps; starting_ratio below ratio (tiers).
     ratio = fields.Float(load_default=0.01, validate=validate.Range(min=0.01, max=0.20))
     starting_ratio = fields.Float(load_default=None, validate=validate.Range(min=0.0, max=0.19))
@@ -135,8 +151,10 @@ class _MetaSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    accounts = fields.List(fields.Str(validate=validate.Regexp(r"^act_\d+$", error="must look like act_123")),
-                           load_default=list)
+    accounts = fields.List(
+        fields.Str(validate=validate.Regexp(r"^act_\d+$", error="must look like act_123")),
+        load_default=list,
+    )
     value_based = fields.Bool(load_default=False)
     lookalike = fields.Nested(_LookalikeSchema, load_default=None)
 
@@ -145,8 +163,10 @@ class _GoogleSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    accounts = fields.List(fields.Str(validate=validate.Regexp(r"^\d{10}$", error="10-digit customer id")),
-                           load_default=list)
+    accounts = fields.List(
+        fields.Str(validate=validate.Regexp(r"^\d{10}$", error="10-digit customer id")),
+        load_default=list,
+    )
     # Customer Match: membership_life_span 0..540 days (v26 proto; 10000 "no expiry" is out of range).
     membership_days = fields.Int(load_default=540, validate=validate.Range(min=1, max=540))
 
@@ -173,7 +193,9 @@ class _AudienceSchema(Schema):
     def _check(self, data: dict[str, Any], **_: Any) -> None:
         meta = (data.get("destinations") or {}).get("meta")
         if meta and data.get("role") == "exclusion" and (meta["value_based"] or meta["lookalike"]):
-            raise ValidationError("an exclusion audience cannot be a value-based seed or lookalike", "destinations")
+            raise ValidationError(
+                "an exclusion audience cannot be a value-based seed or lookalike", "destinations"
+            )
 
     @post_load
     def _make(self, data: dict[str, Any], **_: Any) -> AudienceDefinition:
@@ -185,12 +207,25 @@ class _AudienceSchema(Schema):
             key=data["key"],
             description=data["description"],
             role=data["role"],
-            select=Selection(_as_set(sel["label"]), _as_set(sel["label_not"]), _as_set(sel["stage"]),
-                             _as_set(sel["stage_not"]), sel["min_value"]),
-            meta=MetaDestination(tuple(meta["accounts"]), meta["value_based"],
-                                 Lookalike(tuple(lookalike["countries"]), lookalike["ratio"], lookalike["starting_ratio"])
-                                 if lookalike else None) if meta is not None else None,
-            google=GoogleDestination(tuple(google["accounts"]), google["membership_days"]) if google is not None else None,
+            select=Selection(
+                _as_set(sel["label"]),
+                _as_set(sel["label_not"]),
+                _as_set(sel["stage"]),
+                _as_set(sel["stage_not"]),
+                sel["min_value"],
+            ),
+            meta=MetaDestination(
+                tuple(meta["accounts"]),
+                meta["value_based"],
+                Lookalike(tuple(lookalike["countries"]), lookalike["ratio"], lookalike["starting_ratio"])
+                if lookalike
+                else None,
+            )
+            if meta is not None
+            else None,
+            google=GoogleDestination(tuple(google["accounts"]), google["membership_days"])
+            if google is not None
+            else None,
         )
 
 

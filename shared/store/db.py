@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session, sessionmaker
 def normalize_url(url: str) -> str:
     """Pick the psycopg 3 driver for bare ``postgresql://`` URLs."""
     if url.startswith("postgresql://"):
-        return "postgresql+psycopg://" + url[len("postgresql://"):]
+        return "postgresql+psycopg://" + url[len("postgresql://") :]
     if url.startswith("postgres://"):
-        return "postgresql+psycopg://" + url[len("postgres://"):]
+        return "postgresql+psycopg://" + url[len("postgres://") :]
     return url
 
 

@@ -29,10 +29,11 @@ class SqlSeenMessages:
         found: set[str] = set()
         with self.store.session() as session:
             for start in range(0, len(ids), _CHUNK):
-                chunk = list(ids[start:start + _CHUNK])
+                chunk = list(ids[start : start + _CHUNK])
                 rows = session.scalars(
                     select(ProcessedMessage.message_id).where(
-                        ProcessedMessage.consumer == consumer, ProcessedMessage.message_id.in_(chunk)
+                        ProcessedMessage.consumer == consumer,
+                        ProcessedMessage.message_id.in_(chunk),
                     )
                 )
                 found.update(rows)
@@ -63,9 +64,16 @@ class SqlDeadLetterSink:
         """Persist dead letters; a redelivered one is stored once."""
         rows = [
             {
-                "consumer": consumer, "topic": d.topic, "partition": d.partition, "offset": d.offset,
-                "reason": d.reason, "field_path": d.field_path, "message_id": d.message_id,
-                "message_type": d.message_type, "key": d.key, "created_at": d.at,
+                "consumer": consumer,
+                "topic": d.topic,
+                "partition": d.partition,
+                "offset": d.offset,
+                "reason": d.reason,
+                "field_path": d.field_path,
+                "message_id": d.message_id,
+                "message_type": d.message_type,
+                "key": d.key,
+                "created_at": d.at,
             }
             for d in letters
         ]
@@ -76,9 +84,7 @@ class SqlDeadLetterSink:
 def add_to_outbox(session: Session, topic: str, envelopes: Sequence[Envelope]) -> None:
     """Queue envelopes in the caller's transaction; they are published only if it commits."""
     now = datetime.now(UTC)
-    session.add_all(
-        OutboxMessage(topic=topic, key=e.key, body=encode(e), created_at=now) for e in envelopes
-    )
+    session.add_all(OutboxMessage(topic=topic, key=e.key, body=encode(e), created_at=now) for e in envelopes)
 
 
 def relay_outbox(store: Store, publisher: Publisher, *, limit: int = 5000) -> int:
@@ -91,7 +97,8 @@ def relay_outbox(store: Store, publisher: Publisher, *, limit: int = 5000) -> in
         with store.session() as session:
             batch = session.execute(
                 select(OutboxMessage.id, OutboxMessage.topic, OutboxMessage.key, OutboxMessage.body)
-                .order_by(OutboxMessage.id).limit(limit)
+                .order_by(OutboxMessage.id)
+                .limit(limit)
             ).all()
         if not batch:
             return total

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -49,7 +49,7 @@ class Base(DeclarativeBase):
     """Declarative base with deterministic constraint names (portable migrations)."""
 
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[Any]: JSON}
 
 
 # --- facts ---------------------------------------------------------------------------------------
@@ -139,7 +139,10 @@ class Refund(Base):
     )
     created_at: Mapped[datetime] = mapped_column(Stamp)
     amount_base: Mapped[Decimal] = mapped_column(Money)
-    __table_args__ = (UniqueConstraint("shop", "refund_id"), Index("ix_refunds_order", "shop", "order_id"))
+    __table_args__ = (
+        UniqueConstraint("shop", "refund_id"),
+        Index("ix_refunds_order", "shop", "order_id"),
+    )
 
 
 class SupportTicket(Base):
@@ -254,9 +257,7 @@ class DestinationAudience(Base):
     spec: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(32), default="pending")
     created_at: Mapped[datetime] = mapped_column(Stamp)
-    __table_args__ = (
-        UniqueConstraint("audience_key", "platform", "account_id", "kind", "variant"),
-    )
+    __table_args__ = (UniqueConstraint("audience_key", "platform", "account_id", "kind", "variant"),)
 
 
 class AudienceMembership(Base):

@@ -30,8 +30,14 @@ def test_up_demo_runs_the_pipeline_and_leaves_no_process_behind(tmp_path: Path) 
     env = {**os.environ, "AUDIENCESYNC_VAR_DIR": str(tmp_path / "var"), "LOG_FORMAT": "console"}
     env.pop("DATABASE_URL", None)
     env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
-    done = subprocess.run([sys.executable, "-m", "services.cli.main", "up", "--demo"], env=env,
-                          cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=240)
+    done = subprocess.run(
+        [sys.executable, "-m", "services.cli.main", "up", "--demo"],
+        env=env,
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "pipeline OK" in done.stdout
     assert str(tmp_path / "var" / "logs") in done.stdout

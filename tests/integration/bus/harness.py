@@ -51,11 +51,20 @@ class Recorder:
         return []
 
 
-def start_runner(bootstrap: str, topic: str, group: str, handler: Handler, **kwargs: Any) -> tuple[ConsumerRunner, threading.Thread]:
+def start_runner(
+    bootstrap: str, topic: str, group: str, handler: Handler, **kwargs: Any
+) -> tuple[ConsumerRunner, threading.Thread]:
     """A runner on its own thread (stop with ``runner.stop.set()`` and join)."""
     publisher = Publisher(bootstrap)
-    config = RunnerConfig(name=group, topics=(topic,), bootstrap=bootstrap, batch_size=kwargs.pop("batch_size", 200),
-                          poll_timeout_ms=200, session_timeout_ms=6000, backoff_base=0.05)
+    config = RunnerConfig(
+        name=group,
+        topics=(topic,),
+        bootstrap=bootstrap,
+        batch_size=kwargs.pop("batch_size", 200),
+        poll_timeout_ms=200,
+        session_timeout_ms=6000,
+        backoff_base=0.05,
+    )
     runner = ConsumerRunner(config, handler, publisher=publisher, **kwargs)
     thread = threading.Thread(target=runner.run, daemon=True)
     thread.start()

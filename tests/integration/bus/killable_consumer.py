@@ -29,8 +29,14 @@ def main(bootstrap: str, topic: str, group: str, db: str) -> None:
             conn.execute("COMMIT")
             time.sleep(0.004)  # make a batch take long enough to be killed in the middle
 
-    config = RunnerConfig(name=group, topics=(topic,), bootstrap=bootstrap, batch_size=200,
-                          poll_timeout_ms=200, session_timeout_ms=6000)
+    config = RunnerConfig(
+        name=group,
+        topics=(topic,),
+        bootstrap=bootstrap,
+        batch_size=200,
+        poll_timeout_ms=200,
+        session_timeout_ms=6000,
+    )
     runner = ConsumerRunner(config, handle, publisher=Publisher(bootstrap))
     install_stop_signals(runner.stop)
     runner.run()

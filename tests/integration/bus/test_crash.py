@@ -26,20 +26,38 @@ def _count(db: Path, sql: str) -> int:
         return int(conn.execute(sql).fetchone()[0])
 
 
-def test_sigkill_mid_batch_then_takeover_is_exactly_once_in_effect(broker: EmbeddedBroker, new_topic, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_sigkill_mid_batch_then_takeover_is_exactly_once_in_effect(
+    broker: EmbeddedBroker, new_topic, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     topic, group, db = new_topic("crash"), f"g-{uuid.uuid4().hex[:6]}", tmp_path / "effects.db"
     with sqlite3.connect(db) as conn:
-        conn.executescript("CREATE TABLE attempts(id TEXT); CREATE TABLE effects(id TEXT PRIMARY KEY);"
-                           "CREATE TABLE balance(total INTEGER); INSERT INTO balance VALUES (0);")
+        conn.executescript(
+            "CREATE TABLE attempts(id TEXT); CREATE TABLE effects(id TEXT PRIMARY KEY);"
+            "CREATE TABLE balance(total INTEGER); INSERT INTO balance VALUES (0);"
+        )
     amounts = list(range(1, 1501))
     with Publisher(broker.bootstrap) as pub:
-        pub.publish_many(topic, [Envelope(type="T", key=f"c{i % 37}", payload={"amount": a}) for i, a in enumerate(amounts)])
+        pub.publish_many(
+            topic,
+            [Envelope(type="T", key=f"c{i % 37}", payload={"amount": a}) for i, a in enumerate(amounts)],
+        )
         pub.flush()
 
     def consumer() -> subprocess.Popen[bytes]:
-        return subprocess.Popen([sys.executable, "-m", "tests.integration.bus.killable_consumer",
-                                 broker.bootstrap, topic, group, str(db)], cwd=ROOT,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.integration.bus.killable_consumer",
+                broker.bootstrap,
+                topic,
+                group,
+                str(db),
+            ],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
     first = consumer()
     try:

@@ -19,12 +19,22 @@ pytestmark = pytest.mark.integration
 
 
 def _read_all(bootstrap: str, topic: str, expected: int, timeout: float = 20.0) -> list[Envelope]:
-    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                             enable_auto_commit=False, group_id=f"reader-{uuid.uuid4().hex[:6]}")
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=f"reader-{uuid.uuid4().hex[:6]}",
+    )
     out: list[Envelope] = []
     try:
-        wait_for(lambda: out.extend(decode(r.value) for b in consumer.poll(300).values() for r in b) or len(out) >= expected,
-                 timeout)
+        wait_for(
+            lambda: (
+                out.extend(decode(r.value) for b in consumer.poll(300).values() for r in b)
+                or len(out) >= expected
+            ),
+            timeout,
+        )
     finally:
         consumer.close()
     return out
@@ -55,17 +65,33 @@ def test_per_key_order_is_kept_across_partitions(broker: EmbeddedBroker, new_top
     assert len({p for ps in partitions.values() for p in ps}) == 4  # keys really spread out
 
 
-def test_malformed_envelope_goes_to_dead_letter_topic_and_consumer_keeps_going(broker: EmbeddedBroker, new_topic) -> None:  # type: ignore[no-untyped-def]
+def test_malformed_envelope_goes_to_dead_letter_topic_and_consumer_keeps_going(
+    broker: EmbeddedBroker, new_topic
+) -> None:  # type: ignore[no-untyped-def]
     topic = new_topic("dlq")
     with Publisher(broker.bootstrap) as pub:
         pub.publish(topic, Envelope(type="T", key="a", payload={"n": 1}))
         pub.publish_raw(topic, b"a", b'{"type": "T", "version": "one"')
-        pub.publish_raw(topic, b"a", json.dumps({"type": "T", "version": 1, "id": "x", "key": "a",
-                                                  "occurred_at": "2026-01-01T00:00:00Z", "payload": []}).encode())
+        pub.publish_raw(
+            topic,
+            b"a",
+            json.dumps(
+                {
+                    "type": "T",
+                    "version": 1,
+                    "id": "x",
+                    "key": "a",
+                    "occurred_at": "2026-01-01T00:00:00Z",
+                    "payload": [],
+                }
+            ).encode(),
+        )
         pub.publish(topic, Envelope(type="T", key="a", payload={"n": 2}))
         pub.flush()
     rec, sink = Recorder(), MemorySink()
-    runner, thread = start_runner(broker.bootstrap, topic, f"g-{uuid.uuid4().hex[:6]}", rec, dead_letters=sink)
+    runner, thread = start_runner(
+        broker.bootstrap, topic, f"g-{uuid.uuid4().hex[:6]}", rec, dead_letters=sink
+    )
     try:
         wait_for(lambda: len(rec.deliveries) == 2 and len(sink.letters) == 2)
     finally:
@@ -73,7 +99,9 @@ def test_malformed_envelope_goes_to_dead_letter_topic_and_consumer_keeps_going(b
         thread.join(10)
     assert [d.envelope.payload["n"] for d in rec.deliveries] == [1, 2]
     letters = _read_all(broker.bootstrap, f"{topic}.dlq", 2)
-    sources = sorted((e.payload["source"]["offset"], e.payload["reason"], e.payload["field_path"]) for e in letters)
+    sources = sorted(
+        (e.payload["source"]["offset"], e.payload["reason"], e.payload["field_path"]) for e in letters
+    )
     assert sources[0][0] == 1 and sources[0][1].startswith("body is not JSON")
     assert sources[1] == (2, "Not a valid mapping type.", "payload")
     assert all(e.payload["source"]["topic"] == topic for e in letters)
@@ -89,7 +117,9 @@ def test_redelivered_envelope_ids_are_handled_once(broker: EmbeddedBroker, new_t
         pub.publish(topic, Envelope(type="T", key="k", payload={"last": True}))
         pub.flush()
     rec = Recorder()
-    runner, thread = start_runner(broker.bootstrap, topic, f"g-{uuid.uuid4().hex[:6]}", rec, seen=MemorySeen())
+    runner, thread = start_runner(
+        broker.bootstrap, topic, f"g-{uuid.uuid4().hex[:6]}", rec, seen=MemorySeen()
+    )
     try:
         wait_for(lambda: any(d.envelope.payload.get("last") for d in rec.deliveries))
     finally:
@@ -128,8 +158,13 @@ def test_two_consumers_in_one_group_share_the_partitions(broker: EmbeddedBroker,
     r1, t1 = start_runner(broker.bootstrap, topic, group, first)
     r2, t2 = start_runner(broker.bootstrap, topic, group, second)
     try:
-        wait_for(lambda: len(r1._consumer.assignment() if r1._consumer else ()) == 2  # noqa: SLF001
-                 and len(r2._consumer.assignment() if r2._consumer else ()) == 2, timeout=40)  # noqa: SLF001
+        wait_for(
+            lambda: (
+                len(r1._consumer.assignment() if r1._consumer else ()) == 2
+                and len(r2._consumer.assignment() if r2._consumer else ()) == 2
+            ),
+            timeout=40,
+        )
         with Publisher(broker.bootstrap) as pub:
             pub.publish_many(topic, [Envelope(type="T", key=f"k{i}", payload={"i": i}) for i in range(400)])
             pub.flush()

@@ -47,9 +47,20 @@ def test_times_come_back_timezone_aware_utc_and_money_exact(store: Store) -> Non
     at = datetime(2026, 3, 1, 12, 0, tzinfo=paris)
     with store.transaction() as s:
         s.add(Customer(customer_key="c" * 64, shop="s", first_seen_at=at, updated_at=at))
-        s.add(Order(shop="s", order_id="1", customer_key="c" * 64, created_at=at, updated_at=at,
-                    currency="EUR", gross=Decimal("19.99"), gross_base=Decimal("21.6292"), source="import",
-                    ingested_at=at))
+        s.add(
+            Order(
+                shop="s",
+                order_id="1",
+                customer_key="c" * 64,
+                created_at=at,
+                updated_at=at,
+                currency="EUR",
+                gross=Decimal("19.99"),
+                gross_base=Decimal("21.6292"),
+                source="import",
+                ingested_at=at,
+            )
+        )
     with store.session() as s:
         order = s.scalars(select(Order)).one()
     assert order.created_at == at and order.created_at.tzinfo is not None
@@ -59,8 +70,14 @@ def test_times_come_back_timezone_aware_utc_and_money_exact(store: Store) -> Non
 
 def test_naive_datetimes_are_refused(store: Store) -> None:
     with pytest.raises(Exception, match="naive datetime"), store.transaction() as s:
-        s.add(Customer(customer_key="d" * 64, shop="s", first_seen_at=datetime(2026, 1, 1),  # noqa: DTZ001
-                       updated_at=datetime.now(UTC)))
+        s.add(
+            Customer(
+                customer_key="d" * 64,
+                shop="s",
+                first_seen_at=datetime(2026, 1, 1),
+                updated_at=datetime.now(UTC),
+            )
+        )
 
 
 def test_seen_messages_remember_ids_per_consumer(store: Store) -> None:
@@ -75,12 +92,16 @@ def test_seen_messages_remember_ids_per_consumer(store: Store) -> None:
 
 def test_dead_letters_are_stored_once_per_source_offset(store: Store) -> None:
     sink = SqlDeadLetterSink(store)
-    letter = DeadLetter("orders.raw", 2, 41, "gross: must not be negative", "gross", "m1", "OrderReceived", "k")
+    letter = DeadLetter(
+        "orders.raw", 2, 41, "gross: must not be negative", "gross", "m1", "OrderReceived", "k"
+    )
     sink.record("ingestor", [letter])
     sink.record("ingestor", [letter])
     with store.session() as s:
         rows = s.scalars(select(DeadLetterRecord)).all()
-    assert [(r.offset, r.reason, r.field_path) for r in rows] == [(41, "gross: must not be negative", "gross")]
+    assert [(r.offset, r.reason, r.field_path) for r in rows] == [
+        (41, "gross: must not be negative", "gross")
+    ]
 
 
 def test_outbox_publishes_only_committed_messages(store: Store, broker: EmbeddedBroker, new_topic) -> None:  # type: ignore[no-untyped-def]
@@ -90,14 +111,24 @@ def test_outbox_publishes_only_committed_messages(store: Store, broker: Embedded
     committed = Envelope(type="CustomerChanged", key="k1", payload={})
     with store.transaction() as s:
         add_to_outbox(s, topic, [committed])
-    with pytest.raises(RuntimeError), store.transaction() as s:
-        add_to_outbox(s, topic, [Envelope(type="CustomerChanged", key="k2", payload={})])
-        raise RuntimeError("rolled back")
+
+    def rolled_back() -> None:
+        with store.transaction() as s:
+            add_to_outbox(s, topic, [Envelope(type="CustomerChanged", key="k2", payload={})])
+            raise RuntimeError("rolled back")
+
+    with pytest.raises(RuntimeError):
+        rolled_back()
     with Publisher(broker.bootstrap) as pub:
         assert relay_outbox(store, pub) == 1
         assert relay_outbox(store, pub) == 0
-    consumer = KafkaConsumer(topic, bootstrap_servers=broker.bootstrap, auto_offset_reset="earliest",
-                             enable_auto_commit=False, consumer_timeout_ms=3000)
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=broker.bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=3000,
+    )
     got = [decode(r.value) for r in consumer]
     consumer.close()
     assert [e.id for e in got] == [committed.id]

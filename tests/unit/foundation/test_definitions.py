@@ -11,7 +11,11 @@ from shared.definitions import DefinitionsError, load_definitions, parse_definit
 
 def test_packaged_default_has_the_designs_three_audiences() -> None:
     d = load_definitions()
-    assert [a.key for a in d.audiences] == ["icp_seed", "abandoned_checkout_retarget", "negative_icp_exclusion"]
+    assert [a.key for a in d.audiences] == [
+        "icp_seed",
+        "abandoned_checkout_retarget",
+        "negative_icp_exclusion",
+    ]
     seed = d.audience("icp_seed")
     assert seed.meta is not None and seed.meta.value_based and seed.meta.lookalike is not None
     assert seed.meta.lookalike.countries == ("US", "GB", "DE")
@@ -34,18 +38,39 @@ def _audience(**overrides: object) -> dict[str, object]:
         ({"audience": []}, "audience: unknown section"),
         ({"audiences": {"key": "a"}}, "audiences: must be a list"),
         ({"audiences": [_audience(key="Bad Key")]}, "audiences.0.key:"),
-        ({"audiences": [_audience(select={"label": "vip"})]}, "audiences.0.select.label: unknown value 'vip'"),
-        ({"audiences": [_audience(select={"stage": "loyal"})]}, "audiences.0.select.stage: unknown value"),
+        (
+            {"audiences": [_audience(select={"label": "vip"})]},
+            "audiences.0.select.label: unknown value 'vip'",
+        ),
+        (
+            {"audiences": [_audience(select={"stage": "loyal"})]},
+            "audiences.0.select.stage: unknown value",
+        ),
         ({"audiences": [_audience(role="suppress")]}, "audiences.0.role:"),
-        ({"audiences": [_audience(destinations={"tiktok": {}})]}, "audiences.0.destinations.tiktok:"),
-        ({"audiences": [_audience(destinations={"meta": {"lookalike": {"countries": ["US"], "ratio": 0.015}}})]},
-         "audiences.0.destinations.meta.lookalike.ratio: must be a multiple of 0.01"),
-        ({"audiences": [_audience(destinations={"meta": {"accounts": ["123"]}})]},
-         "audiences.0.destinations.meta.accounts.0: must look like act_123"),
-        ({"audiences": [_audience(destinations={"google": {"membership_days": 10000}})]},
-         "audiences.0.destinations.google.membership_days:"),
-        ({"audiences": [_audience(role="exclusion", destinations={"meta": {"value_based": True}})]},
-         "audiences.0.destinations: an exclusion audience cannot be"),
+        (
+            {"audiences": [_audience(destinations={"tiktok": {}})]},
+            "audiences.0.destinations.tiktok:",
+        ),
+        (
+            {
+                "audiences": [
+                    _audience(destinations={"meta": {"lookalike": {"countries": ["US"], "ratio": 0.015}}})
+                ]
+            },
+            "audiences.0.destinations.meta.lookalike.ratio: must be a multiple of 0.01",
+        ),
+        (
+            {"audiences": [_audience(destinations={"meta": {"accounts": ["123"]}})]},
+            "audiences.0.destinations.meta.accounts.0: must look like act_123",
+        ),
+        (
+            {"audiences": [_audience(destinations={"google": {"membership_days": 10000}})]},
+            "audiences.0.destinations.google.membership_days:",
+        ),
+        (
+            {"audiences": [_audience(role="exclusion", destinations={"meta": {"value_based": True}})]},
+            "audiences.0.destinations: an exclusion audience cannot be",
+        ),
         ({"audiences": [_audience(), _audience()]}, "audiences: duplicate key 'a'"),
     ],
 )

@@ -11,14 +11,25 @@ from shared.bus.envelope import Envelope, InvalidMessage, decode, encode
 
 
 def test_envelope_round_trips_through_the_wire_format() -> None:
-    env = Envelope(type="OrderIngested", key="k1", payload={"n": 1, "s": "é"}, version=2,
-                   occurred_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
+    env = Envelope(
+        type="OrderIngested",
+        key="k1",
+        payload={"n": 1, "s": "é"},
+        version=2,
+        occurred_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+    )
     assert decode(encode(env)) == env
 
 
 def _wire(**overrides: object) -> bytes:
-    body = {"type": "T", "version": 1, "id": "abc", "occurred_at": "2026-01-01T00:00:00+00:00",
-            "key": "k", "payload": {}}
+    body = {
+        "type": "T",
+        "version": 1,
+        "id": "abc",
+        "occurred_at": "2026-01-01T00:00:00+00:00",
+        "key": "k",
+        "payload": {},
+    }
     body.update(overrides)
     return json.dumps({k: v for k, v in body.items() if v is not ...}).encode()
 
@@ -37,7 +48,9 @@ def _wire(**overrides: object) -> bytes:
         (_wire(occurred_at="yesterday"), "Not a valid datetime.", "occurred_at"),
     ],
 )
-def test_malformed_envelopes_are_rejected_with_a_precise_reason(raw: bytes, reason: str, path: str | None) -> None:
+def test_malformed_envelopes_are_rejected_with_a_precise_reason(
+    raw: bytes, reason: str, path: str | None
+) -> None:
     with pytest.raises(InvalidMessage) as info:
         decode(raw)
     assert info.value.reason.startswith(reason)

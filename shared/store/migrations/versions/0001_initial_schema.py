@@ -12,7 +12,6 @@ from alembic import op
 
 import shared.store.types
 
-
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -81,9 +80,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("customers", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_customers_shop"), ["shop"], unique=False)
-        batch_op.create_index(
-            "ix_customers_shop_customer_id", ["shop", "shop_customer_id"], unique=False
-        )
+        batch_op.create_index("ix_customers_shop_customer_id", ["shop", "shop_customer_id"], unique=False)
 
     op.create_table(
         "dead_letters",
@@ -109,9 +106,7 @@ def upgrade() -> None:
         ),
     )
     with op.batch_alter_table("dead_letters", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_dead_letters_created_at"), ["created_at"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_dead_letters_created_at"), ["created_at"], unique=False)
 
     op.create_table(
         "erasures",
@@ -145,9 +140,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_label_history")),
     )
     with op.batch_alter_table("label_history", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_label_history_customer_key"), ["customer_key"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_label_history_customer_key"), ["customer_key"], unique=False)
         batch_op.create_index(batch_op.f("ix_label_history_scored_at"), ["scored_at"], unique=False)
 
     op.create_table(
@@ -184,9 +177,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("webhook_id", name=op.f("pk_webhook_receipts")),
     )
     with op.batch_alter_table("webhook_receipts", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_webhook_receipts_received_at"), ["received_at"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_webhook_receipts_received_at"), ["received_at"], unique=False)
 
     op.create_table(
         "checkouts",
@@ -213,9 +204,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("shop", "checkout_id", name=op.f("uq_checkouts_shop")),
     )
     with op.batch_alter_table("checkouts", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_checkouts_customer_key"), ["customer_key"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_checkouts_customer_key"), ["customer_key"], unique=False)
 
     op.create_table(
         "customer_identifiers",
@@ -379,9 +368,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("source", "ticket_id", name=op.f("uq_support_tickets_source")),
     )
     with op.batch_alter_table("support_tickets", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_support_tickets_customer_key"), ["customer_key"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_support_tickets_customer_key"), ["customer_key"], unique=False)
 
     op.create_table(
         "audience_snapshots",
@@ -483,9 +470,7 @@ def upgrade() -> None:
             autoincrement=True,
             nullable=False,
         ),
-        sa.Column(
-            "sync_run_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
+        sa.Column("sync_run_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("seq", sa.Integer(), nullable=False),
         sa.Column("direction", sa.String(length=8), nullable=False),
         sa.Column("size", sa.Integer(), nullable=False),
