@@ -16,29 +16,44 @@ MIN_DELIVERABLE = 100  # below this delivery_status is 300 "too small"
 SIZE_FLOOR = 1_000  # Meta does not reveal sizes under 1,000; small audiences report the floor
 REPLACE_MAX_MEMBERS = 100_000_000  # usersreplace refuses audiences of 100M+ (2650/1870144)
 
-FILE_SOURCES = frozenset(
-    {"USER_PROVIDED_ONLY", "PARTNER_PROVIDED_ONLY", "BOTH_USER_AND_PARTNER_PROVIDED"}
-)
+FILE_SOURCES = frozenset({"USER_PROVIDED_ONLY", "PARTNER_PROVIDED_ONLY", "BOTH_USER_AND_PARTNER_PROVIDED"})
 AUDIENCE_LABELS = frozenset(
-    {"APP_USERS", "AT_RISK", "CART_ABANDONERS", "DISENGAGED", "DISQUALIFIED_LEADS",
-     "ENGAGED_USERS", "GENERAL_CUSTOMERS", "HIGH_VALUE_CUSTOMERS", "LOW_VALUE_CUSTOMERS",
-     "OTHER_1", "OTHER_2", "OTHER_3", "QUALIFIED_LEADS", "RECENT_PURCHASERS", "TRIAL_USERS"}
+    {
+        "APP_USERS",
+        "AT_RISK",
+        "CART_ABANDONERS",
+        "DISENGAGED",
+        "DISQUALIFIED_LEADS",
+        "ENGAGED_USERS",
+        "GENERAL_CUSTOMERS",
+        "HIGH_VALUE_CUSTOMERS",
+        "LOW_VALUE_CUSTOMERS",
+        "OTHER_1",
+        "OTHER_2",
+        "OTHER_3",
+        "QUALIFIED_LEADS",
+        "RECENT_PURCHASERS",
+        "TRIAL_USERS",
+    }
 )
 
 NORMAL = (200, "Normal")
-REPLACE_IN_PROGRESS = (414, "Replace in progress: the audience is being replaced with a new "
-                            "set of users.")
-REPLACE_ERROR = (415, "Replace error: the last replace did not finish; the audience holds the "
-                      "users received before the session ended.")
-BUILDING = (441, "We're finding people who are similar to your source audience. This may take "
-                 "up to 6 hours.")
-FLAGGED = (471, "The custom audience or lookalike is blocked because it suggests the use of "
-                "information (e.g., health, financial) not allowed under Meta's terms, and is "
-                "restricted from running ads. Review the audience and remove prohibited "
-                "information, or choose a different one.")
+REPLACE_IN_PROGRESS = (414, "Replace in progress: the audience is being replaced with a new set of users.")
+REPLACE_ERROR = (
+    415,
+    "Replace error: the last replace did not finish; the audience holds the "
+    "users received before the session ended.",
+)
+BUILDING = (441, "We're finding people who are similar to your source audience. This may take up to 6 hours.")
+FLAGGED = (
+    471,
+    "The custom audience or lookalike is blocked because it suggests the use of "
+    "information (e.g., health, financial) not allowed under Meta's terms, and is "
+    "restricted from running ads. Review the audience and remove prohibited "
+    "information, or choose a different one.",
+)
 DELIVERY_READY = (200, "This audience is ready for use.")
-DELIVERY_TOO_SMALL = (300, "This audience is too small to use. It needs to have at least 100 "
-                           "people.")
+DELIVERY_TOO_SMALL = (300, "This audience is too small to use. It needs to have at least 100 people.")
 DELIVERY_RESTRICTED = (400, "This audience can't be used because it has integrity restrictions.")
 
 
@@ -126,17 +141,25 @@ def spec_countries(spec: dict[str, Any]) -> list[str]:
     if "country" in spec:
         return [str(spec["country"])]
     geo = spec.get("location_spec", {}).get("geo_locations", {})
-    return [str(c) for c in geo.get("countries", [])] + [
-        str(g) for g in geo.get("country_groups", [])
-    ]
+    return [str(c) for c in geo.get("countries", [])] + [str(g) for g in geo.get("country_groups", [])]
 
 
 # Rough monthly audiences per country for lookalike sizes; unknown countries use the default.
 COUNTRY_POPULATION: dict[str, int] = {
-    "US": 240_000_000, "IN": 370_000_000, "BR": 130_000_000, "ID": 120_000_000,
-    "MX": 90_000_000, "GB": 50_000_000, "DE": 45_000_000, "FR": 45_000_000,
-    "IT": 35_000_000, "ES": 30_000_000, "CA": 30_000_000, "AU": 20_000_000,
-    "NL": 12_000_000, "SE": 7_000_000,
+    "US": 240_000_000,
+    "IN": 370_000_000,
+    "BR": 130_000_000,
+    "ID": 120_000_000,
+    "MX": 90_000_000,
+    "GB": 50_000_000,
+    "DE": 45_000_000,
+    "FR": 45_000_000,
+    "IT": 35_000_000,
+    "ES": 30_000_000,
+    "CA": 30_000_000,
+    "AU": 20_000_000,
+    "NL": 12_000_000,
+    "SE": 7_000_000,
 }
 DEFAULT_POPULATION = 10_000_000
 

@@ -78,8 +78,7 @@ def expired_token(expired_at: str, now: str) -> GraphError:
     """A known token that has expired (190 / 463)."""
     return GraphError(
         190,
-        f"Error validating access token: Session has expired on {expired_at}. "
-        f"The current time is {now}.",
+        f"Error validating access token: Session has expired on {expired_at}. The current time is {now}.",
         subcode=463,
         user_title="Session expired",
         user_msg="Your access token has expired. Refresh the token and try again.",
@@ -126,9 +125,7 @@ def unknown_path(path: str) -> GraphError:
     return GraphError(2500, f"Unknown path components: {path}")
 
 
-def invalid_parameter(
-    detail: str, *, subcode: int | None = None, title: str | None = None
-) -> GraphError:
+def invalid_parameter(detail: str, *, subcode: int | None = None, title: str | None = None) -> GraphError:
     """Code 100: the request itself is wrong and will keep failing until it is fixed."""
     return GraphError(
         100,
@@ -191,8 +188,7 @@ def account_not_linked() -> GraphError:
         "(#200) Permissions error",
         subcode=1870050,
         user_title="Ad Account Not Linked to a Business",
-        user_msg="This ad account must be part of a Business Manager to use customer file "
-        "Custom Audiences.",
+        user_msg="This ad account must be part of a Business Manager to use customer file Custom Audiences.",
     )
 
 
@@ -214,11 +210,16 @@ def audience_flagged() -> GraphError:
 THROTTLE_MESSAGES: dict[int, tuple[int | None, str]] = {
     4: (None, "(#4) Application request limit reached"),
     17: (2446079, "(#17) User request limit reached"),
-    613: (1487742, "(#613) There have been too many calls from this ad-account. "
-          "Please wait a bit and try again."),
-    80003: (2446079, "(#80003) There have been too many calls to this ad-account. Wait a bit "
-            "and try again. For more info, please refer to "
-            "https://developers.facebook.com/docs/graph-api/overview/rate-limiting."),
+    613: (
+        1487742,
+        "(#613) There have been too many calls from this ad-account. Please wait a bit and try again.",
+    ),
+    80003: (
+        2446079,
+        "(#80003) There have been too many calls to this ad-account. Wait a bit "
+        "and try again. For more info, please refer to "
+        "https://developers.facebook.com/docs/graph-api/overview/rate-limiting.",
+    ),
 }
 
 
@@ -238,28 +239,43 @@ def throttled(code: int) -> GraphError:
 def transient(code: int) -> GraphError:
     """Code 1 (unknown, possibly temporary) or 2 (service temporarily unavailable)."""
     if code == 1:
-        return GraphError(1, "An unknown error occurred", subcode=99, is_transient=True,
-                          http_status=500)
-    return GraphError(2, "An unexpected error has occurred. Please retry your request later.",
-                      is_transient=True, http_status=503)
+        return GraphError(1, "An unknown error occurred", subcode=99, is_transient=True, http_status=500)
+    return GraphError(
+        2,
+        "An unexpected error has occurred. Please retry your request later.",
+        is_transient=True,
+        http_status=503,
+    )
 
 
 # --- custom audience update and creation failures ------------------------------------------
 
 REPLACE_SUBCODES: dict[int, tuple[str, str]] = {
-    1870145: ("Audience Update In Progress", "This audience is being updated. Wait until its "
-              "operation_status is Normal, then try again."),
-    1870158: ("Replace Session Timed Out", "The replace session passed its 90-minute window. "
-              "The audience was replaced with the batches received so far; add the rest with "
-              "the /users endpoint once the replace has finished."),
-    1870147: ("Invalid Upload Batch", "The first batch of a replace session must have "
-              "batch_seq 1."),
-    1870159: ("Session Already Finished", "This session already received its last batch "
-              "(last_batch_flag). Wait for it to finish, then add users with /users."),
-    1870148: ("Audience Not Fully Updated", "Something went wrong and the list was not fully "
-              "updated. Retry the replace."),
-    1870144: ("Audience Too Large To Replace", "Replacing users is not supported for audiences "
-              "of 100 million people or more. Use add and remove instead."),
+    1870145: (
+        "Audience Update In Progress",
+        "This audience is being updated. Wait until its operation_status is Normal, then try again.",
+    ),
+    1870158: (
+        "Replace Session Timed Out",
+        "The replace session passed its 90-minute window. "
+        "The audience was replaced with the batches received so far; add the rest with "
+        "the /users endpoint once the replace has finished.",
+    ),
+    1870147: ("Invalid Upload Batch", "The first batch of a replace session must have batch_seq 1."),
+    1870159: (
+        "Session Already Finished",
+        "This session already received its last batch "
+        "(last_batch_flag). Wait for it to finish, then add users with /users.",
+    ),
+    1870148: (
+        "Audience Not Fully Updated",
+        "Something went wrong and the list was not fully updated. Retry the replace.",
+    ),
+    1870144: (
+        "Audience Too Large To Replace",
+        "Replacing users is not supported for audiences "
+        "of 100 million people or more. Use add and remove instead.",
+    ),
 }
 
 

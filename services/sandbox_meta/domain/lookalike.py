@@ -30,8 +30,10 @@ def parse_spec(raw: str | None) -> dict[str, Any]:
         raise _bad("lookalike_spec must be a JSON object")
     for key in spec:
         if key in UNSUPPORTED_SEED_KEYS:
-            raise _bad(f"lookalike_spec.{key}: only custom audience seeds (origin_audience_id) "
-                       "are supported by this sandbox")
+            raise _bad(
+                f"lookalike_spec.{key}: only custom audience seeds (origin_audience_id) "
+                "are supported by this sandbox"
+            )
         if key not in SPEC_KEYS:
             raise _bad(f"lookalike_spec has an unknown field {key!r}")
     kind = spec.get("type")
@@ -52,9 +54,7 @@ def parse_spec(raw: str | None) -> dict[str, Any]:
         if starting >= ratio:
             raise _bad("lookalike_spec.starting_ratio must be less than ratio")
     _check_location(spec)
-    if "allow_international_seeds" in spec and not isinstance(
-        spec["allow_international_seeds"], bool
-    ):
+    if "allow_international_seeds" in spec and not isinstance(spec["allow_international_seeds"], bool):
         raise _bad("lookalike_spec.allow_international_seeds must be a boolean")
     normalised = dict(spec)
     normalised["ratio"] = ratio
@@ -74,8 +74,7 @@ def check_seed(seed: Audience, spec: dict[str, Any], matched: int) -> None:
             "lookalike cannot be created or updated from it.",
         )
     if seed.is_value_based and spec.get("type") != "custom_ratio":
-        raise _bad("A lookalike from a value-based source audience must use "
-                   "lookalike_spec.type custom_ratio")
+        raise _bad("A lookalike from a value-based source audience must use lookalike_spec.type custom_ratio")
     if matched < MIN_SEED_MATCHED:
         raise errors.create_failed(
             "Source Audience Is Too Small",

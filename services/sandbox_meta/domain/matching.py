@@ -43,6 +43,4 @@ class MatchModel:
 
 def load_known_hashes(lines: Iterable[str]) -> frozenset[str]:
     """One identifier per line (hashes compared lower-case); blank lines and # comments skipped."""
-    return frozenset(
-        line.strip().lower() for line in lines if line.strip() and not line.startswith("#")
-    )
+    return frozenset(line.strip().lower() for line in lines if line.strip() and not line.startswith("#"))

@@ -28,8 +28,7 @@ SINGLE_KEY: dict[str, str] = {
 }
 # Multi-key fields that must be SHA-256 of the normalised value.
 HASHED_KEYS = frozenset(
-    {"EMAIL", "PHONE", "GEN", "DOBY", "DOBM", "DOBD", "LN", "FN", "FI", "CT", "ST", "ZIP",
-     "COUNTRY"}
+    {"EMAIL", "PHONE", "GEN", "DOBY", "DOBM", "DOBD", "LN", "FN", "FI", "CT", "ST", "ZIP", "COUNTRY"}
 )
 # Fields sent unhashed: the advertiser's id, device ids and app/page-scoped user ids.
 RAW_ID_KEYS = frozenset({"EXTERN_ID", "MADID", "APPUID", "PAGEUID"})
@@ -37,8 +36,7 @@ RAW_ID_KEYS = frozenset({"EXTERN_ID", "MADID", "APPUID", "PAGEUID"})
 STRONG_KEYS = frozenset({"EMAIL", "PHONE", "MADID", "EXTERN_ID", "UID", "APPUID", "PAGEUID"})
 VALUE_KEY = "LOOKALIKE_VALUE"
 DPO_KEYS = frozenset(
-    {"DATA_PROCESSING_OPTIONS", "DATA_PROCESSING_OPTIONS_COUNTRY",
-     "DATA_PROCESSING_OPTIONS_STATE"}
+    {"DATA_PROCESSING_OPTIONS", "DATA_PROCESSING_OPTIONS_COUNTRY", "DATA_PROCESSING_OPTIONS_STATE"}
 )
 MULTI_KEYS = HASHED_KEYS | RAW_ID_KEYS | DPO_KEYS | {VALUE_KEY}
 
@@ -162,9 +160,7 @@ def _check_id_sources(schema: tuple[str, ...], payload: dict[str, Any]) -> None:
     """App- and page-scoped user ids need the app_ids / page_ids they were collected by."""
     app_ids, page_ids = payload.get("app_ids"), payload.get("page_ids")
     for name, value in (("app_ids", app_ids), ("page_ids", page_ids)):
-        if value is not None and not (
-            isinstance(value, list) and all(_DIGITS.match(str(v)) for v in value)
-        ):
+        if value is not None and not (isinstance(value, list) and all(_DIGITS.match(str(v)) for v in value)):
             raise errors.invalid_parameter(f"payload.{name} must be a list of ids")
     if "UID" in schema and not (app_ids or page_ids):
         raise errors.invalid_parameter("Custom Audiences with schema UID require app_ids")

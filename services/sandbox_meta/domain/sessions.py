@@ -66,8 +66,7 @@ class UploadSession:
             "num_matched": self.num_matched,
             "num_invalid_entries": self.num_invalid,
             "progress": progress,
-            "stage": ("timed_out" if self.timed_out else "finished") if self.closed
-            else "uploading",
+            "stage": ("timed_out" if self.timed_out else "finished") if self.closed else "uploading",
         }
 
 
@@ -90,8 +89,9 @@ def parse_session(raw: str | None, *, required: bool) -> SessionParam | None:
     if not isinstance(flag, bool):
         raise errors.invalid_parameter("session.last_batch_flag must be a boolean")
     total = data.get("estimated_num_total")
-    estimated = None if total is None else _int(total, "session.estimated_num_total", low=0,
-                                                high=MAX_SESSION_ID)
+    estimated = (
+        None if total is None else _int(total, "session.estimated_num_total", low=0, high=MAX_SESSION_ID)
+    )
     return SessionParam(str(session_id), batch_seq, flag, estimated)
 
 

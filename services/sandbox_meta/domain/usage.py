@@ -66,8 +66,11 @@ def usage_headers(account_id: str | None, usage: Usage | None, app_pct: float) -
     """The three usage headers; values are JSON strings and percentages 0-100."""
     headers = {
         "X-App-Usage": json.dumps(
-            {"call_count": round(app_pct), "total_cputime": round(app_pct / 2),
-             "total_time": round(app_pct / 2)}
+            {
+                "call_count": round(app_pct),
+                "total_cputime": round(app_pct / 2),
+                "total_time": round(app_pct / 2),
+            }
         )
     }
     if account_id is None or usage is None:
@@ -75,17 +78,24 @@ def usage_headers(account_id: str | None, usage: Usage | None, app_pct: float) -
     numeric = account_id.removeprefix("act_")
     pct = round(usage.pct)
     headers["X-Business-Use-Case-Usage"] = json.dumps(
-        {numeric: [{
-            "type": "custom_audience",
-            "call_count": pct,
-            "total_cputime": pct // 2,
-            "total_time": pct // 2,
-            "estimated_time_to_regain_access": usage.regain_minutes,
-            "ads_api_access_tier": "standard_access",
-        }]}
+        {
+            numeric: [
+                {
+                    "type": "custom_audience",
+                    "call_count": pct,
+                    "total_cputime": pct // 2,
+                    "total_time": pct // 2,
+                    "estimated_time_to_regain_access": usage.regain_minutes,
+                    "ads_api_access_tier": "standard_access",
+                }
+            ]
+        }
     )
     headers["X-Ad-Account-Usage"] = json.dumps(
-        {"acc_id_util_pct": usage.pct, "reset_time_duration": usage.reset_seconds,
-         "ads_api_access_tier": "standard_access"}
+        {
+            "acc_id_util_pct": usage.pct,
+            "reset_time_duration": usage.reset_seconds,
+            "ads_api_access_tier": "standard_access",
+        }
     )
     return headers

@@ -1,0 +1,67 @@
+"""Read access to sandbox state for tests and demos (``sandbox.state.members(id)``).
+
+Every read takes the store's transaction, so it sees a consistent state while the server runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from services.sandbox_meta.adapters.members import Member
+from services.sandbox_meta.adapters.store import SandboxStore
+from services.sandbox_meta.domain.audience import Audience
+from services.sandbox_meta.domain.sessions import UploadSession
+from services.sandbox_meta.runtime import SandboxClock
+
+
+class SandboxState:
+    """What the sandbox holds: audiences, their live members and sessions."""
+
+    def __init__(self, store: SandboxStore, clock: SandboxClock) -> None:
+        self._store = store
+        self._clock = clock
+
+    def audience(self, audience_id: str) -> Audience | None:
+        """The stored audience, or None (deleted or never created)."""
+        with self._store.transaction():
+            return self._store.audience(audience_id)
+
+    def audiences(self, account_id: str | None = None) -> list[Audience]:
+        """Audiences of one account (``act_N``) or all of them."""
+        with self._store.transaction():
+            return self._store.audiences(account_id)
+
+    def members(self, audience_id: str) -> list[Member]:
+        """The live members (a running replace's staged members are not visible)."""
+        with self._store.transaction():
+            audience = self._store.audience(audience_id)
+            if audience is None:
+                return []
+            return self._store.members.of(audience_id, audience.live_gen)
+
+    def values(self, audience_id: str, key: str = "EMAIL") -> dict[str, float | None]:
+        """Live members by one field (default the email hash) -> LOOKALIKE_VALUE or None."""
+        return {m.fields[key]: m.value for m in self.members(audience_id) if key in m.fields}
+
+    def counts(self, audience_id: str) -> tuple[int, int]:
+        """``(members, matched members)`` of the live generation."""
+        with self._store.transaction():
+            audience = self._store.audience(audience_id)
+            if audience is None:
+                return 0, 0
+            return self._store.members.counts(audience_id, audience.live_gen)
+
+    def sessions(self, audience_id: str) -> list[UploadSession]:
+        """Upload and replace sessions of an audience, oldest first."""
+        with self._store.transaction():
+            return self._store.sessions(audience_id)
+
+    def flag(self, audience_id: str, flagged: bool = True) -> Audience:
+        """Flag an audience for integrity (operation_status 471) or clear the flag."""
+        with self._store.transaction():
+            audience = self._store.audience(audience_id)
+            if audience is None:
+                raise KeyError(audience_id)
+            updated = replace(audience, flagged=flagged, time_updated=self._clock.now())
+            self._store.save_audience(updated)
+            return updated
