@@ -53,6 +53,28 @@ def pii_guard(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableM
     return event_dict
 
 
+class _StderrLogger:
+    """Writes each rendered line to the *current* ``sys.stderr`` (looked up per line, so a
+    replaced or captured stream never leaves a logger holding a closed file)."""
+
+    def msg(self, message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    debug = info = warning = warn = error = critical = exception = fatal = log = msg
+
+
+class _StreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A stdlib handler that also resolves ``sys.stderr`` at emit time."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def configure_logging(*, fmt: str = "console", level: str = "INFO", service: str | None = None) -> None:
     """Configure structlog and route stdlib logging (SDKs, kafka) through the same guard."""
     shared: list[Any] = [
@@ -71,10 +93,10 @@ def configure_logging(*, fmt: str = "console", level: str = "INFO", service: str
     structlog.configure(
         processors=[*shared, pii_guard, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level)),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=lambda *_: _StderrLogger(),
         cache_logger_on_first_use=False,
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StreamHandler()
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             processors=[
