@@ -66,12 +66,23 @@ class MetaSandbox:
         self.clock = clock or SandboxClock()
         self.faults = Faults(self.config)
         self.calls = CallLog()
-        self.state = SandboxState(self.store, self.clock)
         self.match = MatchModel(self.config.match_rate, self.config.known_hashes)
+        self.state = SandboxState(self.store, self._context)
         self._meter = UsageMeter(self.config.budget_points, self.config.budget_window_seconds)
         self._meter_lock = threading.Lock()
         self._tokens: dict[str, bool] = {t: False for t in self.config.read_only_tokens}
         self._tokens.update({t: True for t in self.config.access_tokens})  # token -> can write
+
+    def _context(self, base_url: str = "http://127.0.0.1", version: str = "") -> Ctx:
+        """The handler context for a call made now."""
+        return Ctx(
+            self.store,
+            self.config,
+            self.match,
+            self.clock.now(),
+            base_url,
+            version or self.config.latest_version,
+        )
 
     def close(self) -> None:
         """Release the state database."""
@@ -104,16 +115,24 @@ class MetaSandbox:
                     name = "POST / (batch)"
                     return self._finish(name, None, batch.run(self, request, version))
                 raise errors.unknown_path("/")
-            now = self.clock.now()
-            ctx = Ctx(self.store, self.config, self.match, now, request.base_url, version)
+            ctx = self._context(request.base_url, version)
+            now = ctx.now
+            failure: GraphError | None = None
             with self.store.transaction():
+                # Resolving settles overdue sessions: Meta closes them whatever this call's fate.
                 route = routes.resolve(ctx, method, parts, params, self.config.ad_accounts)
                 name, account = route.name, route.account
-                headers = self._admit(route, now)
-                if route.write and not can_write:
-                    raise errors.ads_management_required()
-                self._check_policy(route)
-                body = route.run()
+                try:
+                    with self.store.transaction():  # a savepoint: a failed call changes nothing
+                        headers = self._admit(route, now)
+                        if route.write and not can_write:
+                            raise errors.ads_management_required()
+                        self._check_policy(route)
+                        body = route.run()
+                except GraphError as exc:
+                    failure = exc
+            if failure is not None:
+                raise failure
             return self._finish(name, account, GraphResponse(200, body, headers))
         except GraphError as exc:
             return self._fail(name, account, exc)

@@ -1,25 +1,34 @@
 """Read access to sandbox state for tests and demos (``sandbox.state.members(id)``).
 
-Every read takes the store's transaction, so it sees a consistent state while the server runs.
+Every read takes the store's transaction, so it sees a consistent state while the server runs,
+and settles overdue sessions first, as Meta would have by then.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
+from services.sandbox_meta import uploads
 from services.sandbox_meta.adapters.members import Member
 from services.sandbox_meta.adapters.store import SandboxStore
+from services.sandbox_meta.context import Ctx
 from services.sandbox_meta.domain.audience import Audience
 from services.sandbox_meta.domain.sessions import UploadSession
-from services.sandbox_meta.runtime import SandboxClock
 
 
 class SandboxState:
     """What the sandbox holds: audiences, their live members and sessions."""
 
-    def __init__(self, store: SandboxStore, clock: SandboxClock) -> None:
+    def __init__(self, store: SandboxStore, context: Callable[[], Ctx]) -> None:
         self._store = store
-        self._clock = clock
+        self._context = context
+
+    def _settled(self, audience_id: str) -> Audience | None:
+        audience = self._store.audience(audience_id)
+        if audience is not None:
+            uploads.settle(self._context(), audience)
+        return audience
 
     def audience(self, audience_id: str) -> Audience | None:
         """The stored audience, or None (deleted or never created)."""
@@ -34,7 +43,7 @@ class SandboxState:
     def members(self, audience_id: str) -> list[Member]:
         """The live members (a running replace's staged members are not visible)."""
         with self._store.transaction():
-            audience = self._store.audience(audience_id)
+            audience = self._settled(audience_id)
             if audience is None:
                 return []
             return self._store.members.of(audience_id, audience.live_gen)
@@ -46,7 +55,7 @@ class SandboxState:
     def counts(self, audience_id: str) -> tuple[int, int]:
         """``(members, matched members)`` of the live generation."""
         with self._store.transaction():
-            audience = self._store.audience(audience_id)
+            audience = self._settled(audience_id)
             if audience is None:
                 return 0, 0
             return self._store.members.counts(audience_id, audience.live_gen)
@@ -54,6 +63,7 @@ class SandboxState:
     def sessions(self, audience_id: str) -> list[UploadSession]:
         """Upload and replace sessions of an audience, oldest first."""
         with self._store.transaction():
+            self._settled(audience_id)
             return self._store.sessions(audience_id)
 
     def flag(self, audience_id: str, flagged: bool = True) -> Audience:
@@ -62,6 +72,6 @@ class SandboxState:
             audience = self._store.audience(audience_id)
             if audience is None:
                 raise KeyError(audience_id)
-            updated = replace(audience, flagged=flagged, time_updated=self._clock.now())
+            updated = replace(audience, flagged=flagged, time_updated=self._context().now)
             self._store.save_audience(updated)
             return updated

@@ -130,21 +130,25 @@ class SandboxStore:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """Serialise one request and commit it, or roll everything back if it raises."""
+        """Serialise one request and commit it, or roll it back if it raises.
+
+        Nested use is a savepoint: only the inner block is undone when it raises, so work the
+        outer block did first (settling overdue sessions) survives a failed call.
+        """
         with self._lock:
             self._depth += 1
+            name = f"sp{self._depth}"
             outer = self._depth == 1
-            if outer:
-                self._conn.execute("BEGIN IMMEDIATE")
+            self._conn.execute("BEGIN IMMEDIATE" if outer else f"SAVEPOINT {name}")
             try:
                 yield
             except BaseException:
-                if outer:
-                    self._conn.execute("ROLLBACK")
+                self._conn.execute("ROLLBACK" if outer else f"ROLLBACK TO {name}")
+                if not outer:
+                    self._conn.execute(f"RELEASE {name}")
                 raise
             else:
-                if outer:
-                    self._conn.execute("COMMIT")
+                self._conn.execute("COMMIT" if outer else f"RELEASE {name}")
             finally:
                 self._depth -= 1
 
