@@ -62,6 +62,7 @@ class Settings:
     shop: str = "default"
     base_currency: str = "USD"
     shopify_webhook_secret: str | None = field(default=None, repr=False)
+    helpdesk_webhook_secret: str | None = field(default=None, repr=False)
     api_port: int = 8080
     ci: bool = False
 
@@ -97,6 +98,7 @@ class Settings:
             shop=env.get("SHOP", "default"),
             base_currency=currency,
             shopify_webhook_secret=_secret(env, "SHOPIFY_WEBHOOK_SECRET"),
+            helpdesk_webhook_secret=_secret(env, "HELPDESK_WEBHOOK_SECRET"),
             api_port=_int(env, "API_PORT", 8080),
             ci=_bool(env, "CI", False),
         )
@@ -121,4 +123,6 @@ class Settings:
             env["AUDIENCESYNC_CONFIG"] = str(self.config_file)
         if self.shopify_webhook_secret:
             env["SHOPIFY_WEBHOOK_SECRET"] = self.shopify_webhook_secret
+        if self.helpdesk_webhook_secret:
+            env["HELPDESK_WEBHOOK_SECRET"] = self.helpdesk_webhook_secret
         return env

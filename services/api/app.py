@@ -1,19 +1,81 @@
-"""The flask application factory: routes are registered here, handlers live in the services."""
+"""The flask application factory: routes are registered here, handlers live in their modules."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from flask import Flask, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from werkzeug.exceptions import HTTPException
 
+from services.api.errors import ApiError, error_response
+from shared.bus.producer import Publisher
 from shared.config import Settings
+from shared.store.db import Store
+
+MAX_BODY = 32 << 20  # a 2,000-line Shopify order is a few MB; anything far larger is not an order
 
 
-def create_app(settings: Settings) -> Flask:
-    """Build the app for ``settings``; no I/O until a request arrives."""
+class Resources:
+    """The app's adapters, created on first use (no I/O when the app is built)."""
+
+    def __init__(
+        self, settings: Settings, *, store: Store | None = None, publisher: Publisher | None = None
+    ) -> None:
+        self.settings = settings
+        self._store = store
+        self._publisher = publisher
+        self._lock = threading.Lock()
+
+    @property
+    def store(self) -> Store:
+        """The database."""
+        with self._lock:
+            if self._store is None:
+                self._store = Store(self.settings.database_url)
+            return self._store
+
+    @property
+    def publisher(self) -> Publisher:
+        """The Kafka producer (``acks=all``)."""
+        with self._lock:
+            if self._publisher is None:
+                if not self.settings.kafka_bootstrap:
+                    raise ApiError(503, "broker_not_configured", "KAFKA_BOOTSTRAP_SERVERS is not set")
+                self._publisher = Publisher(self.settings.kafka_bootstrap, client_id="api")
+            return self._publisher
+
+    @property
+    def receipts(self) -> Any:
+        """Webhook receipts (de-duplication by webhook id)."""
+        from services.api.adapters.receipts import SqlWebhookReceipts
+
+        return SqlWebhookReceipts(self.store)
+
+
+def create_app(
+    settings: Settings, *, store: Store | None = None, publisher: Publisher | None = None
+) -> Flask:
+    """Build the app for ``settings``; adapters may be injected (tests, the embedded stack)."""
+    from services.api.auth import authenticate
+    from services.api.webhooks import bp as webhooks
+
     app = Flask("audiencesync")
     app.config["SETTINGS"] = settings
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+    app.extensions["audiencesync"] = Resources(settings, store=store, publisher=publisher)
+    app.register_blueprint(webhooks)
+    app.before_request(authenticate)
+
+    @app.errorhandler(ApiError)
+    def _api_error(exc: ApiError) -> tuple[Response, int]:
+        return error_response(exc.status, exc.code, exc.message)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> tuple[Response, int]:
+        name = (exc.name or "error").lower().replace(" ", "_")
+        return error_response(exc.code or 500, name, exc.description or "")
 
     @app.get("/health")
     def health() -> dict[str, Any]:

@@ -18,6 +18,7 @@ from shared.log import configure_logging
 COMMAND_MODULES: tuple[str, ...] = (
     "services.cli.stack",  # version, broker, serve, up
     "services.cli.db",  # db upgrade / downgrade / current
+    "services.cli.tokens",  # tokens create / revoke
     "services.cli.sandbox",  # sandbox meta (local Graph API sandbox)
 )
 

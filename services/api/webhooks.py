@@ -1,0 +1,105 @@
+"""Webhook edge: verify, de-duplicate, publish the raw body to ``orders.raw``, answer at once.
+
+Shopify signs the raw body with the app's secret (``X-Shopify-Hmac-Sha256``, base64 HMAC-SHA256)
+and retries any non-2xx or slow answer, so the reply waits only for the broker's ``acks=all``,
+never for processing. A retry carries the same ``X-Shopify-Webhook-Id``: it is acknowledged
+without publishing again. The receipt is recorded after the publish, so a crash in between
+publishes twice at worst, and the ingestor's idempotent upserts absorb that.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, current_app, request
+
+from services.api.errors import ApiError
+from shared.bus.topics import ORDERS_RAW
+from shared.messages import RawReceived
+
+bp = Blueprint("webhooks", __name__)
+
+SHOPIFY_TOPICS = frozenset(
+    {
+        "orders/create",
+        "orders/updated",
+        "orders/paid",
+        "orders/cancelled",
+        "refunds/create",
+        "customers/create",
+        "customers/update",
+        "checkouts/create",
+        "checkouts/update",
+        "customers/redact",
+        "customers/data_request",
+        "shop/redact",
+    }
+)
+HELPDESK_TOPICS = frozenset({"tickets/create", "tickets/update"})
+_ID = re.compile(rb'"id"\s*:\s*"?(\d{1,20})')
+
+
+def verify_shopify_hmac(secret: str, body: bytes, header: str | None) -> bool:
+    """Constant-time check of Shopify's base64 HMAC-SHA256 over the raw body."""
+    if not header:
+        return False
+    expected = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest())
+    return hmac.compare_digest(expected, header.strip().encode())
+
+
+def _resource_key(shop: str, body: bytes, fallback: str) -> str:
+    """Kafka key: the shop and the resource id (so updates of one order stay in order)."""
+    match = _ID.search(body[:4096])
+    return f"{shop}/{match.group(1).decode() if match else fallback}"
+
+
+def _accept(source: str, topic: str, shop: str, webhook_id: str | None) -> dict[str, Any]:
+    resources = current_app.extensions["audiencesync"]
+    if webhook_id and resources.receipts.seen(webhook_id):
+        return {"status": "duplicate", "webhook_id": webhook_id}
+    body = request.get_data(cache=False)
+    raw = RawReceived(
+        source=source, topic=topic, shop=shop, body=body, received_at=datetime.now(UTC), webhook_id=webhook_id
+    )
+    key = _resource_key(shop, body, webhook_id or hashlib.sha256(body).hexdigest()[:16])
+    resources.publisher.publish(ORDERS_RAW, raw.to_envelope(key))
+    resources.publisher.flush(timeout=10)
+    if webhook_id:
+        resources.receipts.add(webhook_id, topic)
+    return {"status": "accepted", "webhook_id": webhook_id}
+
+
+def _require_signature(secret: str | None, header_name: str) -> None:
+    if not secret:
+        raise ApiError(503, "webhook_secret_missing", "the webhook secret is not configured")
+    if not verify_shopify_hmac(secret, request.get_data(cache=True), request.headers.get(header_name)):
+        raise ApiError(401, "invalid_signature", f"{header_name} does not match the body")
+
+
+@bp.post("/webhooks/shopify/<path:topic>")
+def shopify(topic: str) -> tuple[dict[str, Any], int]:
+    """Receive one Shopify webhook (orders, refunds, customers, checkouts, privacy)."""
+    if topic not in SHOPIFY_TOPICS:
+        raise ApiError(404, "unknown_topic", f"unsupported Shopify topic {topic!r}")
+    settings = current_app.config["SETTINGS"]
+    _require_signature(settings.shopify_webhook_secret, "X-Shopify-Hmac-Sha256")
+    header_topic = request.headers.get("X-Shopify-Topic")
+    if header_topic and header_topic != topic:
+        raise ApiError(400, "topic_mismatch", "X-Shopify-Topic differs from the URL topic")
+    shop = request.headers.get("X-Shopify-Shop-Domain") or settings.shop
+    return _accept("shopify", topic, shop, request.headers.get("X-Shopify-Webhook-Id")), 200
+
+
+@bp.post("/webhooks/helpdesk/<path:topic>")
+def helpdesk(topic: str) -> tuple[dict[str, Any], int]:
+    """Receive a helpdesk ticket event (customer email, ticket id, created_at), signed the same way."""
+    if topic not in HELPDESK_TOPICS:
+        raise ApiError(404, "unknown_topic", f"unsupported helpdesk topic {topic!r}")
+    settings = current_app.config["SETTINGS"]
+    _require_signature(settings.helpdesk_webhook_secret, "X-Signature-Sha256")
+    return _accept("helpdesk", topic, settings.shop, request.headers.get("X-Webhook-Id")), 200
