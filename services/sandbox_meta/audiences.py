@@ -166,7 +166,9 @@ def list_edge(ctx: Ctx, account: str, params: dict[str, str], path: str) -> dict
 
 def _render(ctx: Ctx, audience: Audience, fields: list[str]) -> dict[str, Any]:
     values = _values(ctx, audience)
-    return {f: values[f] for f in fields if f in values}
+    rendered = {f: values[f] for f in fields if f in values}
+    rendered["id"] = audience.id  # Graph returns the id with every node, asked for or not
+    return rendered
 
 
 def _values(ctx: Ctx, a: Audience) -> dict[str, Any]:
