@@ -1,0 +1,83 @@
+"""Email addresses: trimmed, lowercased, syntax-checked, then shaped per platform.
+
+The platforms differ only after validation: Meta and the Google Ads API take the lowercased
+address as is; Google's Data Manager API also drops dots and a ``+tag`` from the local part of
+gmail.com / googlemail.com addresses; the customer key folds those Gmail spellings together too
+(see docs/identifiers.md for the sources).
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+
+from shared.identity.result import Reason
+from shared.identity.screening import is_placeholder, screen
+
+# RFC 5322 dot-atom local part; domain of LDH labels ending in an alphabetic (or IDNA "xn--")
+# top-level label. Quoted local parts and IP-literal domains are not accepted: no ad platform
+# matches on them. Label length is not checked (the whole address is capped at 254).
+_ATOM = r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
+ASCII_ADDRESS = re.compile(
+    rf"(?P<local>{_ATOM}(?:\.{_ATOM})*)@(?P<domain>(?:{_LABEL}\.)+(?:[a-z]{{2,63}}|xn--[a-z0-9-]+))"
+)
+# Internationalized addresses (RFC 6531): letters and marks of any script are allowed too.
+_UATOM = r"[\w!#$%&'*+/=?^`{|}~-]+"
+_ULABEL = r"[^\W_](?:[\w-]*[^\W_])?"
+_UNICODE_ADDRESS = re.compile(
+    rf"(?P<local>{_UATOM}(?:\.{_UATOM})*)@(?P<domain>(?:{_ULABEL}\.)+[^\W\d_]{{2,63}})"
+)
+MAX_LOCAL = 64
+MAX_ADDRESS = 254
+GMAIL_DOMAINS = ("gmail.com", "googlemail.com")
+# Local parts that say "no address given"; checked on the local part only, so a real domain
+# never turns an address into a placeholder.
+PLACEHOLDER_LOCALS = frozenset(
+    {"noemail", "nomail", "none", "null", "noreply", "donotreply", "dontemail", "no-reply"}
+)
+_WHITESPACE = re.compile(r"\s+")
+
+
+class EmailStyle(enum.Enum):
+    """How a valid address is shaped for its destination."""
+
+    PLAIN = "plain"  # Meta: trim and lowercase only; inner whitespace makes it invalid
+    SQUEEZED = "squeezed"  # Google Ads API: all whitespace removed, then lowercased
+    GOOGLE_DM = "google-dm"  # Data Manager API: squeezed, Gmail dots and +tag dropped
+    CUSTOMER_KEY = "customer-key"  # identity: as GOOGLE_DM, googlemail.com spelled gmail.com
+
+
+def email(value: object, style: EmailStyle) -> str | Reason:
+    """The address shaped for ``style``, or why it is not a usable address."""
+    text = screen(value, placeholders=False)
+    if isinstance(text, Reason):
+        return text
+    if "@" not in text and is_placeholder(text):
+        return Reason.PLACEHOLDER
+    if style is not EmailStyle.PLAIN:
+        text = _WHITESPACE.sub("", text)
+    address = text.lower()
+    match = (ASCII_ADDRESS if address.isascii() else _UNICODE_ADDRESS).fullmatch(address)
+    if match is None or len(match["local"]) > MAX_LOCAL or len(address) > MAX_ADDRESS:
+        return Reason.EMAIL_INVALID_SYNTAX
+    if match["local"] in PLACEHOLDER_LOCALS:
+        return Reason.PLACEHOLDER
+    if style is EmailStyle.GOOGLE_DM or style is EmailStyle.CUSTOMER_KEY:
+        return fold_gmail(address, unify_domain=style is EmailStyle.CUSTOMER_KEY)
+    return address
+
+
+def fold_gmail(address: str, *, unify_domain: bool = False) -> str | Reason:
+    """A valid lowercased Gmail address without dots or ``+tag`` in its local part.
+
+    Other domains pass unchanged: only Gmail documents that dots and plus tags reach the same
+    mailbox. ``unify_domain`` also spells googlemail.com as gmail.com (the same mailboxes).
+    """
+    local, _, domain = address.rpartition("@")
+    if domain not in GMAIL_DOMAINS:
+        return address
+    local = local.partition("+")[0].replace(".", "")
+    if not local:
+        return Reason.EMAIL_INVALID_SYNTAX
+    return f"{local}@{'gmail.com' if unify_domain else domain}"
