@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "services.cli.db",  # db upgrade / downgrade / current
     "services.cli.tokens",  # tokens create / revoke
     "services.cli.sandbox",  # sandbox meta (local Graph API sandbox)
+    "services.cli.hash",  # hash identifiers for Meta / Google (JSON lines or CSV)
 )
 
 
