@@ -25,6 +25,8 @@ class MatchModel:
 
     def matches(self, identifiers: Iterable[str]) -> bool:
         """Whether a row with these ``KIND:value`` identifiers matches a platform user."""
+        if self.known is None and self.rate >= 1.0:  # the default: everyone matchable matches
+            return any(not ident.startswith("EXTERN_ID:") for ident in identifiers)
         return any(self._one(ident) for ident in identifiers)
 
     def _one(self, identifier: str) -> bool:
