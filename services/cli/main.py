@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "services.cli.tokens",  # tokens create / revoke
     "services.cli.sandbox",  # sandbox meta (local Graph API sandbox)
     "services.cli.hash",  # hash identifiers for Meta / Google (JSON lines or CSV)
+    "services.cli.demo_data",  # demo-data: generated shop orders with planted segments
 )
 
 

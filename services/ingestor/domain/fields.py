@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, missing
 
 from services.ingestor.domain.errors import Reason
 
@@ -63,6 +63,30 @@ class ShopField(fields.Field[Any]):
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("allow_none", not kwargs.get("required", False))
         super().__init__(**kwargs)
+
+    def deserialize(self, value: Any, attr: str | None = None, data: Any = None, **kwargs: Any) -> Any:
+        """marshmallow's ``deserialize`` without the per-call validator/hook machinery we never use."""
+        return _fast_deserialize(self, super().deserialize, value, attr, data, **kwargs)
+
+
+def _fast_deserialize(field: fields.Field[Any], full: Any, value: Any, attr: str | None, data: Any,
+                      **kwargs: Any) -> Any:  # fmt: skip
+    """Missing/null handling and ``_deserialize``; the full path only when a field has hooks.
+
+    marshmallow builds an ``And`` of the (empty) validators for every value it loads; at ~100
+    fields an order that is a fifth of the validation time (measured with cProfile).
+    """
+    if field.validators or field.pre_load or field.post_load:
+        return full(value, attr, data, **kwargs)
+    if value is missing:
+        if field.required:
+            raise field.make_error("required")
+        return field.load_default() if callable(field.load_default) else field.load_default
+    if value is None:
+        if field.allow_none:
+            return None
+        raise field.make_error("null")
+    return field._deserialize(value, attr, data, **kwargs)
 
 
 class Text(ShopField):
@@ -226,6 +250,10 @@ class Flag(ShopField):
 class Obj(fields.Nested):
     """A nested object; null reads as absent."""
 
+    def deserialize(self, value: Any, attr: str | None = None, data: Any = None, **kwargs: Any) -> Any:
+        """The lean path of ``ShopField.deserialize``."""
+        return _fast_deserialize(self, super().deserialize, value, attr, data, **kwargs)
+
     default_error_messages = _OBJ_MESSAGES
 
     def __init__(self, nested: type[Schema], **kwargs: Any) -> None:
@@ -247,6 +275,10 @@ class Obj(fields.Nested):
 
 class Many(fields.List[Any]):
     """A list with a length cap checked before any element is read (a huge list costs nothing)."""
+
+    def deserialize(self, value: Any, attr: str | None = None, data: Any = None, **kwargs: Any) -> Any:
+        """The lean path of ``ShopField.deserialize``."""
+        return _fast_deserialize(self, super().deserialize, value, attr, data, **kwargs)
 
     default_error_messages = _LIST_MESSAGES
 
@@ -270,31 +302,3 @@ class Many(fields.List[Any]):
             raise fail(self.too_many, f"{len(value)} over the cap of {self.max_items}")
         result: list[Any] = super()._deserialize(value, attr, data, **kwargs)
         return result
-
-
-class Labels(ShopField):
-    """A list of short labels: a JSON list of strings, or one string split on ``|`` or ``;``."""
-
-    def __init__(self, *, max_items: int = 50, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.max_items = max_items
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> tuple[str, ...]:
-        if isinstance(value, str):
-            items: list[Any] = value.replace(";", "|").split("|")
-        elif isinstance(value, list):
-            items = value
-        else:
-            raise fail(Reason.NOT_A_LIST)
-        if len(items) > self.max_items:
-            raise fail(Reason.TOO_MANY_ITEMS, f"{len(items)} over the cap of {self.max_items}")
-        seen: dict[str, None] = {}
-        for item in items:
-            if not isinstance(item, str):
-                raise fail(Reason.NOT_A_STRING)
-            label = item.strip()
-            if len(label) > 255:
-                raise fail(Reason.TOO_LONG, "over 255 characters")
-            if label:
-                seen.setdefault(label, None)
-        return tuple(seen)

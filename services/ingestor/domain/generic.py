@@ -19,7 +19,7 @@ from services.ingestor.domain.contact import choose_contact
 from services.ingestor.domain.decoding import parse
 from services.ingestor.domain.errors import ROOT, InvalidPayload, Reason, invalid
 from services.ingestor.domain.facts import Ingested, OrderFacts
-from services.ingestor.domain.fields import Base, Flag, Labels, Money, Ref, Text, Timestamp
+from services.ingestor.domain.fields import Base, Flag, Money, Ref, ShopField, Text, Timestamp, fail
 from services.ingestor.domain.money import ZERO, Rates, round_money
 from services.ingestor.domain.orders import Payload, discount_depth
 from services.ingestor.domain.shopify_schemas import EMAIL_LEN
@@ -54,6 +54,34 @@ _STATUSES = {
     **dict.fromkeys(("cancelled", "canceled"), "cancelled"),
     **dict.fromkeys(("voided", "void", "failed", "declined"), "voided"),
 }
+
+
+class Labels(ShopField):
+    """A list of short labels: a JSON list of strings, or one string split on ``|`` or ``;``."""
+
+    def __init__(self, *, max_items: int = 50, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.max_items = max_items
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> tuple[str, ...]:
+        if isinstance(value, str):
+            items: list[Any] = value.replace(";", "|").split("|")
+        elif isinstance(value, list):
+            items = value
+        else:
+            raise fail(Reason.NOT_A_LIST)
+        if len(items) > self.max_items:
+            raise fail(Reason.TOO_MANY_ITEMS, f"{len(items)} over the cap of {self.max_items}")
+        seen: dict[str, None] = {}
+        for item in items:
+            if not isinstance(item, str):
+                raise fail(Reason.NOT_A_STRING)
+            label = item.strip()
+            if len(label) > 255:
+                raise fail(Reason.TOO_LONG, "over 255 characters")
+            if label:
+                seen.setdefault(label, None)
+        return tuple(seen)
 
 
 class GenericRow(Base):
