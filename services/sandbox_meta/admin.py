@@ -63,13 +63,16 @@ def admin_blueprint(sandbox: MetaSandbox) -> Blueprint:
     def members(audience_id: str) -> Response:
         if sandbox.state.audience(audience_id) is None:
             return _error(404, f"no audience {audience_id}")
-        found = sandbox.state.members(audience_id)
+        found = sandbox.state.member_records(audience_id)
         return jsonify(
             audience_id=audience_id,
             count=len(found),
             matched=sum(m.matched for m in found),
             size_bounds=rules.size_bounds(sum(m.matched for m in found)),
-            members=[{"fields": m.fields, "value": m.value, "matched": m.matched} for m in found],
+            members=[
+                {"identifier": m.identifier, "fields": m.fields, "value": m.value, "matched": m.matched}
+                for m in found
+            ],
         )
 
     @bp.get("/audiences/<audience_id>/sessions")

@@ -6,6 +6,7 @@ Tests and the admin endpoints change these while the server runs; each has its o
 from __future__ import annotations
 
 import random
+import re
 import threading
 import time
 from collections import Counter
@@ -182,9 +183,27 @@ class CallLog:
             return len(self._entries)
 
     def __getitem__(self, key: str) -> int:
-        return self.counts().get(key, 0)
+        """Calls for ``"POST /{audience_id}/users"``; a concrete path such as
+        ``"POST /v26.0/123/users"`` is normalised to its route first."""
+        counts = self.counts()
+        return counts.get(key, counts.get(route_of(key), 0))
+
+    def __len__(self) -> int:
+        return self.total
 
     def reset(self) -> None:
         """Forget the calls so far."""
         with self._lock:
             self._entries.clear()
+
+
+_VERSION_PREFIX = re.compile(r"/v[0-9]+\.[0-9]+(?=/|$)")
+
+
+def route_of(call: str) -> str:
+    """``"POST /v26.0/123/users/"`` -> ``"POST /{audience_id}/users"`` (the call log's names)."""
+    method, _, path = call.partition(" ")
+    path = _VERSION_PREFIX.sub("", path.split("?", 1)[0]).rstrip("/") or "/"
+    path = re.sub(r"/act_[0-9]+(?=/|$)", "/act_{id}", path)
+    path = re.sub(r"/[0-9]+(?=/|$)", "/{audience_id}", path)
+    return f"{method.upper()} {path}"

@@ -15,7 +15,6 @@ from typing import Any
 
 from waitress.server import create_server
 
-from services.sandbox_meta.adapters.members import Member
 from services.sandbox_meta.app import create_app
 from services.sandbox_meta.config import AccountPolicy, SandboxConfig
 from services.sandbox_meta.runtime import CallLog, Faults, SandboxClock
@@ -71,8 +70,8 @@ class RunningSandbox:
         """The sandbox clock; ``advance(seconds)`` to pass session windows."""
         return self.sandbox.clock
 
-    def members(self, audience_id: str) -> list[Member]:
-        """Shortcut for ``state.members``."""
+    def members(self, audience_id: str) -> dict[str, float | None]:
+        """Shortcut for ``state.members``: ``{identifier: value}``."""
         return self.sandbox.state.members(audience_id)
 
     def expire_token(self, token: str) -> None:

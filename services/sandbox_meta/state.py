@@ -40,8 +40,16 @@ class SandboxState:
         with self._store.transaction():
             return self._store.audiences(account_id)
 
-    def members(self, audience_id: str) -> list[Member]:
-        """The live members (a running replace's staged members are not visible)."""
+    def members(self, audience_id: str) -> dict[str, float | None]:
+        """Live members as ``{identifier: LOOKALIKE_VALUE or None}``, in upload order.
+
+        The identifier is the email hash when the member has one (else phone hash, MADID, ...,
+        EXTERN_ID); a running replace's staged members are not visible until it finishes.
+        """
+        return {m.identifier: m.value for m in self.member_records(audience_id)}
+
+    def member_records(self, audience_id: str) -> list[Member]:
+        """Live members with every field known for them and whether they matched a user."""
         with self._store.transaction():
             audience = self._settled(audience_id)
             if audience is None:
@@ -50,7 +58,7 @@ class SandboxState:
 
     def values(self, audience_id: str, key: str = "EMAIL") -> dict[str, float | None]:
         """Live members by one field (default the email hash) -> LOOKALIKE_VALUE or None."""
-        return {m.fields[key]: m.value for m in self.members(audience_id) if key in m.fields}
+        return {m.fields[key]: m.value for m in self.member_records(audience_id) if key in m.fields}
 
     def counts(self, audience_id: str) -> tuple[int, int]:
         """``(members, matched members)`` of the live generation."""

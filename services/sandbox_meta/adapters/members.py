@@ -28,6 +28,10 @@ CREATE INDEX IF NOT EXISTS member_keys_member ON member_keys (member_id);
 """
 
 
+# Which field names a member in ``state.members``: the email hash first, as Meta's docs rank keys.
+PRIMARY_KEYS = ("EMAIL", "PHONE", "MADID", "UID", "APPUID", "PAGEUID", "EXTERN_ID")
+
+
 @dataclass(frozen=True)
 class Member:
     """One person in an audience: the hashed fields known for them and their value."""
@@ -35,6 +39,14 @@ class Member:
     fields: dict[str, str]
     value: float | None
     matched: bool
+
+    @property
+    def identifier(self) -> str:
+        """The member's main identifier: email hash, else phone hash, MADID, ids, EXTERN_ID."""
+        for key in PRIMARY_KEYS:
+            if key in self.fields:
+                return self.fields[key]
+        return "|".join(f"{k}={v}" for k, v in sorted(self.fields.items()))
 
 
 @dataclass
