@@ -35,6 +35,8 @@ def create_app(sandbox: MetaSandbox) -> Flask:
         params = request.args.to_dict(flat=True)
         if request.method == "POST":
             params.update(request.form.to_dict(flat=True))
+            if request.is_json:  # Graph also takes JSON bodies; nested values as the SDK sends them
+                params.update(_json_params(request.get_json(silent=True)))
         answer = sandbox.handle(
             GraphRequest(request.method, "/" + path, params, request.host_url.rstrip("/"))
         )
@@ -49,6 +51,15 @@ def create_app(sandbox: MetaSandbox) -> Flask:
         return to_response(GraphResponse(code, error.to_body()))
 
     return app
+
+
+def _json_params(body: object) -> dict[str, str]:
+    if not isinstance(body, dict):
+        return {}
+    return {
+        str(k): v if isinstance(v, str) else json.dumps(v, sort_keys=True, separators=(",", ":"))
+        for k, v in body.items()
+    }
 
 
 def to_response(answer: GraphResponse) -> Response:

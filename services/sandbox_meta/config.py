@@ -19,6 +19,7 @@ from services.sandbox_meta.domain.audience import (
 LATEST_VERSION = "v26.0"  # what facebook-business 26.0.3 sends
 MIN_VERSION = 24  # versions below v24 answer 2635 (deprecated) in this sandbox
 
+THROTTLE_CODES = (4, 17, 613, 80003)  # app, user, ad-account and custom_audience BUC limits
 _ACCOUNT = re.compile(r"^(act_)?([0-9]{1,20})$")
 
 
@@ -62,6 +63,9 @@ class SandboxConfig:
     max_custom_audiences: int = MAX_CUSTOM_PER_ACCOUNT
     max_lookalikes: int = MAX_LOOKALIKES_PER_ACCOUNT
     policies: dict[str, AccountPolicy] = field(default_factory=dict)
+    expired_tokens: tuple[str, ...] = ()  # known tokens that answer 190/463 from the start
+    # Throttling windows open from the start: (seconds, code, account or None for all).
+    throttle_windows: tuple[tuple[int, int, str | None], ...] = ()
 
     def validated(self) -> SandboxConfig:
         """A copy with normalised accounts; raises ``ConfigError`` naming the bad setting."""
@@ -81,6 +85,9 @@ class SandboxConfig:
         for name in ("latency_ms", "lookalike_build_seconds", "port"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name}: must not be negative")
+        for seconds, code, _ in self.throttle_windows:
+            if seconds < 1 or code not in THROTTLE_CODES:
+                raise ConfigError(f"throttle_windows: need seconds >= 1 and a code in {THROTTLE_CODES}")
         accounts = tuple(dict.fromkeys(normalise_account(a) for a in self.ad_accounts))
         policies = {normalise_account(a): p for a, p in self.policies.items()}
         return replace(self, ad_accounts=accounts, policies=policies)

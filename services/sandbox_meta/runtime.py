@@ -12,7 +12,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
 
-from services.sandbox_meta.config import AccountPolicy, SandboxConfig, normalise_account
+from services.sandbox_meta.config import THROTTLE_CODES, AccountPolicy, SandboxConfig, normalise_account
 
 
 class SandboxClock:
@@ -48,7 +48,7 @@ class ThrottleWindow:
 class Faults:
     """Injected faults and per-account policies; deterministic through a seeded RNG."""
 
-    THROTTLE_CODES = (4, 17, 613, 80003)
+    THROTTLE_CODES = THROTTLE_CODES
 
     def __init__(self, config: SandboxConfig) -> None:
         self._lock = threading.Lock()

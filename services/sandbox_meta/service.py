@@ -72,6 +72,11 @@ class MetaSandbox:
         self._meter_lock = threading.Lock()
         self._tokens: dict[str, bool] = {t: False for t in self.config.read_only_tokens}
         self._tokens.update({t: True for t in self.config.access_tokens})  # token -> can write
+        for token in self.config.expired_tokens:
+            self._tokens.setdefault(token, True)
+            self.faults.expire_token(token, self.clock.now())
+        for seconds, code, account in self.config.throttle_windows:
+            self.throttle(seconds, code=code, account=account)
 
     def _context(self, base_url: str = "http://127.0.0.1", version: str = "") -> Ctx:
         """The handler context for a call made now."""

@@ -10,10 +10,11 @@ import argparse
 import signal
 import sys
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from services.sandbox_meta.config import ConfigError, SandboxConfig
+from services.sandbox_meta.config import AccountPolicy, ConfigError, SandboxConfig, normalise_account
 from services.sandbox_meta.domain.matching import load_known_hashes
 from shared.config import Settings
 from shared.log import get_logger
@@ -94,6 +95,44 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="time before a new lookalike is ready (operation_status 441 until then)",
     )
     add("--threads", type=int, default=defaults.threads, help="HTTP worker threads")
+    add(
+        "--expired-token",
+        action="append",
+        dest="expired_tokens",
+        default=[],
+        metavar="T",
+        help="a known token that is already expired: answers 190/463 (repeatable)",
+    )
+    add(
+        "--throttle",
+        action="append",
+        dest="throttles",
+        default=[],
+        metavar="SECONDS[:CODE[:act_N]]",
+        help="a throttling window open from the start (code 4, 17, 613 or 80003; default "
+        "80003; all accounts unless one is named); repeatable",
+    )
+    add(
+        "--decline-tos",
+        action="append",
+        default=[],
+        metavar="act_N",
+        help="this account has not accepted the Custom Audience terms (200/1870090)",
+    )
+    add(
+        "--decline-value-based-tos",
+        action="append",
+        default=[],
+        metavar="act_N",
+        help="this account has not accepted the value-based terms (200/1870090)",
+    )
+    add(
+        "--unlinked-account",
+        action="append",
+        default=[],
+        metavar="act_N",
+        help="this account is not linked to a business (200/1870050)",
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> SandboxConfig:
@@ -112,6 +151,13 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         except OSError as exc:
             raise ConfigError(f"--known-hashes: cannot read ({exc.strerror})") from None
     defaults = SandboxConfig()
+    policies: dict[str, AccountPolicy] = {}
+    for flag, name in (("decline_tos", "tos_accepted"),
+                       ("decline_value_based_tos", "value_based_tos_accepted"),
+                       ("unlinked_account", "business_linked")):  # fmt: skip
+        for raw in getattr(args, flag):
+            account = normalise_account(raw)
+            policies[account] = replace(policies.get(account, AccountPolicy()), **{name: False})
     fields: dict[str, Any] = {
         "access_tokens": tuple(args.access_tokens or defaults.access_tokens),
         "read_only_tokens": tuple(args.read_only_tokens),
@@ -130,8 +176,23 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         "fault_seed": args.fault_seed,
         "latency_ms": args.latency_ms,
         "lookalike_build_seconds": args.lookalike_build_seconds,
+        "policies": policies,
+        "expired_tokens": tuple(args.expired_tokens),
+        "throttle_windows": tuple(_throttle(raw) for raw in args.throttles),
     }
     return SandboxConfig(**fields).validated()
+
+
+def _throttle(raw: str) -> tuple[int, int, str | None]:
+    """``SECONDS[:CODE[:act_N]]`` -> ``(seconds, code, account)``."""
+    parts = raw.split(":")
+    try:
+        seconds = int(parts[0])
+        code = int(parts[1]) if len(parts) > 1 and parts[1] else 80003
+    except ValueError:
+        raise ConfigError(f"--throttle {raw!r}: expected SECONDS[:CODE[:act_N]]") from None
+    account = normalise_account(parts[2]) if len(parts) > 2 and parts[2] else None
+    return seconds, code, account
 
 
 def serve(args: argparse.Namespace, settings: Settings) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from typing import Any
 
@@ -16,6 +18,7 @@ from tests.integration.sandbox_meta.conftest import (
     ACCOUNT,
     OTHER_ACCOUNT,
     READ_ONLY,
+    SECRET,
     TOKEN,
     config,
     emails,
@@ -168,3 +171,26 @@ def test_errors_are_always_graph_json(sandbox: RunningSandbox) -> None:
         answer = requests.request(method, f"{sandbox.url}{path}?access_token={TOKEN}", timeout=5)
         assert answer.status_code >= 400
         assert "error" in answer.json()
+
+
+def test_faults_can_be_configured_from_the_start() -> None:
+    seeded = config(expired_tokens=("stale",), throttle_windows=((300, 613, OTHER_ACCOUNT),))
+    with run_meta_sandbox(seeded) as faulty:
+        stale = AdAccount(ACCOUNT, api=make_api(faulty.url, token="stale"))
+        assert error_of(lambda: stale.get_custom_audiences()).api_error_subcode() == 463
+        throttled = AdAccount(OTHER_ACCOUNT, api=make_api(faulty.url))
+        assert error_of(lambda: throttled.get_custom_audiences()).api_error_code() == 613
+        assert list(AdAccount(ACCOUNT, api=make_api(faulty.url)).get_custom_audiences()) == []
+
+
+def test_json_bodies_are_accepted_like_form_bodies(sandbox: RunningSandbox) -> None:
+    proof = hmac.new(SECRET.encode(), TOKEN.encode(), hashlib.sha256).hexdigest()
+    url = f"{sandbox.url}/v26.0/{ACCOUNT}/customaudiences?access_token={TOKEN}&appsecret_proof={proof}"
+    body = {
+        "name": "json",
+        "subtype": "CUSTOM",
+        "customer_file_source": "USER_PROVIDED_ONLY",
+        "is_value_based": True,
+    }
+    created = requests.post(url, json=body, timeout=5).json()
+    assert sandbox.state.audience(created["id"]).is_value_based is True  # type: ignore[union-attr]
