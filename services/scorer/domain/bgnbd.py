@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import special
 
-from services.scorer.domain.fitting import FitError, minimize
+from services.scorer.domain.fitting import FitError, minimize, wsum
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -45,9 +45,7 @@ class _Data:
     weights: FloatArray
 
     @classmethod
-    def of(
-        cls, x: FloatArray, t_x: FloatArray, big_t: FloatArray, weights: FloatArray | None
-    ) -> _Data:
+    def of(cls, x: FloatArray, t_x: FloatArray, big_t: FloatArray, weights: FloatArray | None) -> _Data:
         x = np.asarray(x, dtype=np.float64)
         ux, inv = _by_x(x)
         w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=np.float64)
@@ -74,9 +72,7 @@ def _branches(
     return head[d.inv] + tail, log_at, log_atx, term_alive, tail
 
 
-def log_likelihood(
-    params: BgNbdParams, x: FloatArray, t_x: FloatArray, big_t: FloatArray
-) -> FloatArray:
+def log_likelihood(params: BgNbdParams, x: FloatArray, t_x: FloatArray, big_t: FloatArray) -> FloatArray:
     """Per-customer log-likelihood of (x, t_x, T) under ``params`` (FHL 2005, eq. 6)."""
     theta = np.log([params.r, params.alpha, params.a, params.b])
     return _branches(theta, _Data.of(x, t_x, big_t, None))[0]
@@ -101,8 +97,8 @@ def _objective(theta: FloatArray, d: _Data) -> tuple[float, FloatArray]:
     died_b = psi(b + np.maximum(ux, 1) - 1) - psi_abx + shared_b
     d_a = alive_a[inv] + died_share * (died_a - alive_a)[inv]
     d_b = alive_b[inv] + died_share * (died_b - alive_b)[inv]
-    grad = np.array([r * (w @ d_r), alpha * (w @ d_alpha), a * (w @ d_a), b * (w @ d_b)])
-    return -float(w @ ll) / total, -grad / total
+    grad = np.array([r * wsum(w, d_r), alpha * wsum(w, d_alpha), a * wsum(w, d_a), b * wsum(w, d_b)])
+    return -wsum(w, ll) / total, -grad / total
 
 
 def fit(
@@ -120,18 +116,12 @@ def fit(
     return BgNbdParams(float(r), float(alpha), float(a), float(b))
 
 
-def _log_odds_dead(
-    params: BgNbdParams, x: FloatArray, t_x: FloatArray, big_t: FloatArray
-) -> FloatArray:
+def _log_odds_dead(params: BgNbdParams, x: FloatArray, t_x: FloatArray, big_t: FloatArray) -> FloatArray:
     """log of a/(b+x-1) * ((alpha+T)/(alpha+t_x))^(r+x) for repeaters; -inf for x = 0."""
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
     repeat = x > 0
     safe_x = np.where(repeat, x, 1.0)
-    odds = (
-        np.log(a)
-        - np.log(b + safe_x - 1)
-        + (r + safe_x) * (np.log(alpha + big_t) - np.log(alpha + t_x))
-    )
+    odds = np.log(a) - np.log(b + safe_x - 1) + (r + safe_x) * (np.log(alpha + big_t) - np.log(alpha + t_x))
     out: FloatArray = np.where(repeat, odds, -np.inf)
     return out
 

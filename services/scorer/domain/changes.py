@@ -16,9 +16,7 @@ from shared.definitions.scoring import MaterialChange
 BoolArray = npt.NDArray[np.bool_]
 
 
-def material_change(
-    previous: LabelSnapshot, current: LabelSnapshot, tolerance: MaterialChange
-) -> BoolArray:
+def material_change(previous: LabelSnapshot, current: LabelSnapshot, tolerance: MaterialChange) -> BoolArray:
     """One flag per row of ``current``: True when it differs materially from ``previous``.
 
     Rows are matched by ``customer_key`` (any order); a customer absent from ``previous`` is a

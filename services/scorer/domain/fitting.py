@@ -16,17 +16,25 @@ class FitError(RuntimeError):
     """A model could not be fitted on this shop's data; callers fall back and say so."""
 
 
+def wsum(weights: FloatArray, values: FloatArray) -> float:
+    """Weighted sum; elementwise rather than ``@``, whose BLAS threads cost more than they save
+    on vectors this size (measured 25x slower on a busy two-core machine)."""
+    return float(np.sum(weights * values))
+
+
+LOG_BOUND = 15.0  # parameters live in [e^-15, e^15]; an optimum on that edge is a runaway
+
+
 def minimize(objective: Objective, start: FloatArray, model: str) -> FloatArray:
     """Minimize a mean negative log-likelihood (with its gradient) over log-parameters.
 
     L-BFGS-B with analytic gradients converges in a few dozen evaluations to the precision the
-    published-parameter reproduction needs; if it stops without converging, a Nelder-Mead
-    polish takes over. Raises ``FitError`` when the optimum is not finite or runs away.
+    published-parameter reproduction needs; if it stops short, a bounded Nelder-Mead polish
+    takes over. Raises ``FitError`` when the likelihood is not finite or the optimum runs to
+    the edge of the box (the data then have no interior maximum, e.g. no heterogeneity).
     """
 
     def safe(theta: FloatArray) -> tuple[float, FloatArray]:
-        if np.any(np.abs(theta) > 30):  # parameters beyond e^30 are a runaway, not an estimate
-            return np.inf, np.zeros_like(theta)
         with np.errstate(all="ignore"):
             value, grad = objective(theta)
         if not (np.isfinite(value) and np.all(np.isfinite(grad))):
@@ -35,22 +43,27 @@ def minimize(objective: Objective, start: FloatArray, model: str) -> FloatArray:
 
     if not np.isfinite(safe(start)[0]):
         raise FitError(f"{model}: log-likelihood is not finite at the starting point")
+    bounds = [(-LOG_BOUND, LOG_BOUND)] * len(start)
     best = optimize.minimize(
         safe,
         start,
         jac=True,
         method="L-BFGS-B",
-        options={"ftol": 1e-15, "gtol": 1e-9, "maxiter": 1000},
+        bounds=bounds,
+        options={"ftol": 1e-15, "gtol": 1e-9, "maxiter": 500},
     )
     if not best.success:
         polish = optimize.minimize(
             lambda theta: safe(theta)[0],
             best.x,
             method="Nelder-Mead",
-            options={"xatol": 1e-8, "fatol": 1e-12, "maxiter": 4000, "maxfev": 8000},
+            bounds=bounds,
+            options={"xatol": 1e-8, "fatol": 1e-12, "maxfev": 2000},
         )
         best = polish if polish.fun <= best.fun else best
-    if not np.isfinite(best.fun) or np.any(np.abs(best.x) > 25):
+    if not np.isfinite(best.fun):
         raise FitError(f"{model}: no finite maximum-likelihood estimate ({best.message})")
+    if np.any(np.abs(best.x) > LOG_BOUND - 0.01):
+        raise FitError(f"{model}: a parameter ran to the edge (no interior maximum)")
     out: FloatArray = np.asarray(best.x, dtype=np.float64)
     return out

@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import special
 
-from services.scorer.domain.fitting import FitError, minimize
+from services.scorer.domain.fitting import FitError, minimize, wsum
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -80,13 +80,11 @@ def _objective(theta: FloatArray, d: _Data) -> tuple[float, FloatArray]:
     d_p = d.x * (psi_pxq - psi(p * d.ux)[d.inv] + d.log_mean + d.log_x - log_vxm)
     d_q = psi_pxq - psi(q) + np.log(v) - log_vxm
     d_v = q / v - (p * d.x + q) / (v + d.x * d.mean_value)
-    grad = np.array([p * (w @ d_p), q * (w @ d_q), v * (w @ d_v)])
-    return -float(w @ _ll(theta, d)) / total, -grad / total
+    grad = np.array([p * wsum(w, d_p), q * wsum(w, d_q), v * wsum(w, d_v)])
+    return -wsum(w, _ll(theta, d)) / total, -grad / total
 
 
-def fit(
-    x: FloatArray, mean_value: FloatArray, *, weights: FloatArray | None = None
-) -> GammaGammaParams:
+def fit(x: FloatArray, mean_value: FloatArray, *, weights: FloatArray | None = None) -> GammaGammaParams:
     """Maximum-likelihood parameters from customers with ``x >= 1`` and ``mean_value > 0``."""
     x = np.asarray(x, dtype=np.float64)
     mean_value = np.asarray(mean_value, dtype=np.float64)
@@ -94,18 +92,17 @@ def fit(
     if np.count_nonzero(keep) < 3:
         raise FitError("Gamma-Gamma needs at least three customers with positive spend")
     w = None if weights is None else np.asarray(weights, dtype=np.float64)[keep]
-    d = _Data.of(x[keep], mean_value[keep], w)
-    # Start near the data: shapes ~ 1 and 2, scale ~ the median order value.
-    start = np.log([1.0, 2.0, float(np.median(d.mean_value))])
-    p, q, v = np.exp(minimize(lambda theta: _objective(theta, d), start, "Gamma-Gamma"))
+    # Fit in units of a power of two near the median order value: yen and cents then look the
+    # same to the optimizer, and scaling all money by 2^k scales v by exactly 2^k.
+    unit = float(2.0 ** np.round(np.log2(np.median(mean_value[keep]))))
+    d = _Data.of(x[keep], mean_value[keep] / unit, w)
+    p, q, v = np.exp(minimize(lambda theta: _objective(theta, d), np.log([1.0, 2.0, 1.0]), "Gamma-Gamma"))
     if q <= 1:
         raise FitError(f"Gamma-Gamma: q = {q:.3f} <= 1 means an unbounded mean order value")
-    return GammaGammaParams(float(p), float(q), float(v))
+    return GammaGammaParams(float(p), float(q), float(v) * unit)
 
 
-def expected_order_value(
-    params: GammaGammaParams, x: FloatArray, mean_value: FloatArray
-) -> FloatArray:
+def expected_order_value(params: GammaGammaParams, x: FloatArray, mean_value: FloatArray) -> FloatArray:
     """E[value of a future order | x orders averaging ``mean_value``] (note, eq. 5).
 
     A weighted average of the shop's mean and the customer's own mean; with no orders the

@@ -74,9 +74,14 @@ class ValuePrediction:
 
 
 def _btyd_inputs(f: CustomerFeatures) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """(x, t_x, T) in weeks: repeat purchase days, first-to-last, first-to-as_of."""
+    """(x, t_x, T) in weeks: repeat purchase days, first-to-last, first-to-as_of.
+
+    x repeat purchase days take at least x days after the first: inconsistent aggregates (e.g.
+    order days counted in another time zone than the timestamps) are stretched to that, since
+    t_x = 0 with x > 0 makes the likelihood unbounded.
+    """
     x = np.maximum(f.order_days - 1, 0.0)
-    t_x = np.nan_to_num(f.span_days) / DAYS_PER_WEEK
+    t_x = np.maximum(np.nan_to_num(f.span_days), x) / DAYS_PER_WEEK
     big_t = np.maximum(np.nan_to_num(f.tenure_days) / DAYS_PER_WEEK, t_x)
     return x, t_x, big_t
 
@@ -96,9 +101,7 @@ def fit_value_model(f: CustomerFeatures, config: ModelConfig) -> ValueModel:
 
     def result(method: Method, bg: BgNbdParams | None, gg: GammaGammaParams | None) -> ValueModel:
         fitted_on = len(sample) if bg is not None else 0
-        return ValueModel(
-            method, bg, gg, _shop_return_rate(f), len(buyers), repeat, fitted_on, tuple(notes)
-        )
+        return ValueModel(method, bg, gg, _shop_return_rate(f), len(buyers), repeat, fitted_on, tuple(notes))
 
     sample = buyers
     if len(buyers) == 0:
@@ -115,6 +118,10 @@ def fit_value_model(f: CustomerFeatures, config: ModelConfig) -> ValueModel:
     x, t_x, big_t = (col[sample] for col in _btyd_inputs(f))
     try:
         bg = bgnbd.fit(x, t_x, big_t)
+        with np.errstate(all="ignore"):
+            check = bgnbd.expected_purchases(bg, config.horizon_days / DAYS_PER_WEEK, x, t_x, big_t)
+        if not np.all(np.isfinite(check) & (check >= 0)):
+            raise FitError("BG/NBD: the fitted parameters give non-finite predictions")
     except FitError as exc:
         notes.append(f"{exc}; {historical}")
         return result("historical_rate", None, None)
@@ -135,17 +142,18 @@ def predict_value(model: ValueModel, f: CustomerFeatures, config: ModelConfig) -
     has = f.buyers
     x, t_x, big_t = _btyd_inputs(f)
     horizon_weeks = config.horizon_days / DAYS_PER_WEEK
-    expected = np.zeros(len(has))
+    historical = np.where(has, f.orders_per_year, 0.0) * config.horizon_days / DAYS_PER_YEAR
+    expected = historical
     p_alive = np.full(len(has), np.nan)
     if model.bgnbd is not None:
         idx = np.flatnonzero(has)
-        expected[idx] = bgnbd.expected_purchases(
-            model.bgnbd, horizon_weeks, x[idx], t_x[idx], big_t[idx]
-        )
-        p_alive[idx] = bgnbd.p_alive(model.bgnbd, x[idx], t_x[idx], big_t[idx])
-    else:
-        rate = np.where(has, f.orders_per_year, 0.0)
-        expected = rate * config.horizon_days / DAYS_PER_YEAR
+        expected = np.zeros(len(has))
+        with np.errstate(all="ignore"):
+            expected[idx] = bgnbd.expected_purchases(model.bgnbd, horizon_weeks, x[idx], t_x[idx], big_t[idx])
+            p_alive[idx] = bgnbd.p_alive(model.bgnbd, x[idx], t_x[idx], big_t[idx])
+        # A history far outside the fitting sample can overflow; it gets the plain estimate.
+        broken = ~np.isfinite(expected) | (expected < 0)
+        expected = np.where(broken, historical, expected)
     aov = np.where(has, f.aov, 0.0)
     if model.gamma_gamma is not None:
         order_value = gamma_gamma.expected_order_value(model.gamma_gamma, f.orders, aov)

@@ -98,6 +98,8 @@ class ScoredCustomers:
     expected_orders: FloatArray
     order_value: FloatArray
     p_alive: FloatArray
+    icp_match: npt.NDArray[np.bool_]  # the ICP rule matched (label may still be negative_icp)
+    negative_match: npt.NDArray[np.bool_]
     features: CustomerFeatures
     calibration: Calibration
 
@@ -179,6 +181,8 @@ def score(
         expected_orders=prediction.expected_orders,
         order_value=prediction.order_value,
         p_alive=prediction.p_alive,
+        icp_match=labels.icp_match,
+        negative_match=labels.negative_match,
         features=f,
         calibration=calibration,
     )

@@ -62,9 +62,7 @@ def assign_stages(
     one_time_days = config.one_time_lapsed_days
     if one_time_days is None:
         one_time_days = config.lapsed_missed_intervals * shop_interval_days
-    allowed = np.where(
-        np.isfinite(interval), config.lapsed_missed_intervals * interval, one_time_days
-    )
+    allowed = np.where(np.isfinite(interval), config.lapsed_missed_intervals * interval, one_time_days)
     allowed = np.maximum(allowed, config.lapsed_min_days)
     overdue = has & (f.recency_days > allowed)
     unlikely_alive = has & (p_alive < config.lapsed_p_alive_below)  # NaN (no model): False

@@ -92,9 +92,7 @@ def synthetic_shop(
             "discount_total": discount_total,
             "discounted_orders": discounted,
             "discount_depth_sum": discounted * depth,
-            "discount_depth_min": np.where(
-                orders == 0, np.nan, np.where(discounted == orders, depth, 0.0)
-            ),
+            "discount_depth_min": np.where(orders == 0, np.nan, np.where(discounted == orders, depth, 0.0)),
             "tickets": rng.poisson(0.15 * orders),
             "last_abandoned_checkout_at": abandoned,
             "accepts_email": rng.random(n) < 0.6,
