@@ -151,7 +151,6 @@ class CallRecord:
     route: str
     status: int
     error_code: int | None = None
-    rows: int = 0
 
 
 @dataclass
