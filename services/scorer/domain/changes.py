@@ -26,13 +26,14 @@ def material_change(previous: LabelSnapshot, current: LabelSnapshot, tolerance: 
     changed = np.ones(n, dtype=bool)
     if len(previous.customer_key) == 0 or n == 0:
         return changed
-    order = np.argsort(previous.customer_key, kind="stable")
-    sorted_keys = previous.customer_key[order]
-    pos = np.searchsorted(sorted_keys, current.customer_key)
-    pos_clipped = np.minimum(pos, len(sorted_keys) - 1)
-    found = sorted_keys[pos_clipped] == current.customer_key
-    rows = np.flatnonzero(found)
-    prev = order[pos_clipped[rows]]
+    if len(previous.customer_key) == n and np.array_equal(previous.customer_key, current.customer_key):
+        rows = prev = np.arange(n)  # same customers in the same order: the usual full rescore
+    else:
+        order = np.argsort(previous.customer_key, kind="stable")
+        sorted_keys = previous.customer_key[order]
+        pos = np.minimum(np.searchsorted(sorted_keys, current.customer_key), len(order) - 1)
+        rows = np.flatnonzero(sorted_keys[pos] == current.customer_key)
+        prev = order[pos[rows]]
 
     before, after = previous.value[prev], current.value[rows]
     moved = np.abs(after - before)

@@ -137,17 +137,22 @@ def _reasons(
 ) -> ObjectArray:
     """Reason strings for ``rows`` (the customers given this label), "" elsewhere."""
     out = np.full(len(rows), "", dtype=object)
+    idx = np.flatnonzero(rows)
+    columns: list[list[str]] = []
     for cond, hit in zip(rule.when, match.conditions, strict=True):
-        idx = np.flatnonzero(hit & rows)
-        if idx.size == 0:
+        hit_here = hit[idx]
+        if not hit_here.any():
             continue
-        head = f"{REASON_SEPARATOR}{cond.feature}="
-        tail = _reason_suffix(cond, _threshold(cond, cutoffs))
-        pieces = np.array([f"{head}{v:.2f}{tail}" for v in inputs[cond.feature][idx].tolist()])
-        out[idx] = out[idx] + pieces.astype(object)
-    # Drop the leading separator each non-empty reason list starts with.
-    filled = np.flatnonzero(rows & (out != ""))
-    out[filled] = np.array([s[1:] for s in out[filled].tolist()] or [], dtype=object)
+        head, tail = f"{cond.feature}=", _reason_suffix(cond, _threshold(cond, cutoffs))
+        values = inputs[cond.feature][idx].tolist()
+        if hit_here.all():
+            columns.append([f"{head}{v:.2f}{tail}" for v in values])
+        else:
+            pairs = zip(values, hit_here.tolist(), strict=True)
+            columns.append([f"{head}{v:.2f}{tail}" if ok else "" for v, ok in pairs])
+    if columns:
+        joined = [REASON_SEPARATOR.join(filter(None, parts)) for parts in zip(*columns, strict=True)]
+        out[idx] = np.array(joined, dtype=object)
     return out
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -50,7 +50,7 @@ def customer_row(
     }
 
 
-def build(rows: list[Mapping[str, Any]]) -> CustomerAggregates:
+def build(rows: Sequence[Mapping[str, Any]]) -> CustomerAggregates:
     """Aggregates from ``customer_row`` dicts, keys c0, c1, ..."""
     columns: dict[str, Any] = {"customer_key": [f"c{i}" for i in range(len(rows))]}
     for name in customer_row():

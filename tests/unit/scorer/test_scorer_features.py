@@ -10,8 +10,8 @@ import pytest
 
 from services.scorer.domain.aggregates import CustomerAggregates, epoch_days
 from services.scorer.domain.features import compute_features
-from services.scorer.domain.scoring import rule_inputs
 from services.scorer.domain.model import ValuePrediction
+from services.scorer.domain.scoring import rule_inputs
 from shared.definitions.scoring import RULE_FEATURES
 from tests.unit.scorer.conftest import AS_OF
 

@@ -55,11 +55,7 @@ def test_a_calibration_without_the_profiles_cutoffs_is_refused(full: ScoredCusto
         }
     )
     with pytest.raises(CalibrationMismatchError, match="ltv:p95"):
-        score(full_shop_head(), mine, AS_OF, calibration=full.calibration)
-
-
-def full_shop_head() -> CustomerAggregates:
-    return synthetic_shop(10, AS_OF, seed=5)
+        score(synthetic_shop(10, AS_OF, seed=5), mine, AS_OF, calibration=full.calibration)
 
 
 def _snap(keys: list[str], labels: list[str], stages: list[str], values: list[float]) -> LabelSnapshot:
