@@ -100,10 +100,14 @@ class Order(Base):
     gross_base: Mapped[Decimal] = mapped_column(Money)
     discount_base: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
     refunded_base: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
+    net_base: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))  # gross - discount - refunded
+    discount_codes: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(24), default="unknown")  # normalized payment status
     financial_status: Mapped[str | None] = mapped_column(String(32))
     cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
     is_test: Mapped[bool] = mapped_column(Boolean, default=False)
     channel: Mapped[str | None] = mapped_column(String(32))
+    referral: Mapped[str | None] = mapped_column(String(32))
     categories: Mapped[list[Any] | None] = mapped_column(JSON)
     country: Mapped[str | None] = mapped_column(String(2))
     accepts_marketing: Mapped[bool | None] = mapped_column(Boolean)
@@ -122,8 +126,8 @@ class OrderLine(Base):
     product_type: Mapped[str | None] = mapped_column(String(255))
     vendor: Mapped[str | None] = mapped_column(String(255))
     quantity: Mapped[int] = mapped_column(Integer)
-    price_base: Mapped[Decimal] = mapped_column(Money)
-    discount_base: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
+    unit_price: Mapped[Decimal] = mapped_column(Money)  # order currency
+    discount: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))  # order currency
 
 
 class Refund(Base):
@@ -139,6 +143,7 @@ class Refund(Base):
     )
     created_at: Mapped[datetime] = mapped_column(Stamp)
     amount_base: Mapped[Decimal] = mapped_column(Money)
+    items: Mapped[int] = mapped_column(Integer, default=0)  # units returned
     __table_args__ = (
         UniqueConstraint("shop", "refund_id"),
         Index("ix_refunds_order", "shop", "order_id"),
@@ -150,13 +155,14 @@ class SupportTicket(Base):
 
     __tablename__ = "support_tickets"
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    shop: Mapped[str] = mapped_column(String(255))
     source: Mapped[str] = mapped_column(String(32))
     ticket_id: Mapped[str] = mapped_column(String(64))
     customer_key: Mapped[str] = mapped_column(
         ForeignKey("customers.customer_key", ondelete="CASCADE"), index=True
     )
     created_at: Mapped[datetime] = mapped_column(Stamp)
-    __table_args__ = (UniqueConstraint("source", "ticket_id"),)
+    __table_args__ = (UniqueConstraint("shop", "source", "ticket_id"),)
 
 
 class Checkout(Base):

@@ -127,3 +127,11 @@ def test_every_route_but_health_needs_a_valid_token(client, store: Store) -> Non
     assert client.get("/metrics", headers={"Authorization": "Bearer as_wrong"}).status_code == 401
     assert revoke_token(store, name)
     assert client.get("/metrics", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+
+def test_shopify_documented_hmac_vector() -> None:
+    from services.api.webhooks import verify_shopify_hmac
+
+    body = b'{"id":820982911946154508,"email":"jon@example.com","total_price":"404.95","currency":"USD"}'
+    assert verify_shopify_hmac("hush", body, "WlnfNIV1vZxtNujRH4ejEjcDBDNu4FO3kBv/FlO51vk=")
+    assert not verify_shopify_hmac("hush", body + b" ", "WlnfNIV1vZxtNujRH4ejEjcDBDNu4FO3kBv/FlO51vk=")

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 20:17:14.959140
+Create Date: 2026-11-22 20:38:13.439912
 """
 
 from __future__ import annotations
@@ -23,10 +23,7 @@ def upgrade() -> None:
     op.create_table(
         "api_tokens",
         sa.Column(
-            "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
+            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
         ),
         sa.Column("name", sa.String(length=64), nullable=False),
         sa.Column("token_sha256", sa.String(length=64), nullable=False),
@@ -51,10 +48,7 @@ def upgrade() -> None:
     op.create_table(
         "audit_log",
         sa.Column(
-            "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
+            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
         ),
         sa.Column("at", shared.store.types.UtcDateTime(timezone=True), nullable=False),
         sa.Column("actor", sa.String(length=64), nullable=False),
@@ -85,10 +79,7 @@ def upgrade() -> None:
     op.create_table(
         "dead_letters",
         sa.Column(
-            "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
+            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
         ),
         sa.Column("consumer", sa.String(length=64), nullable=False),
         sa.Column("topic", sa.String(length=128), nullable=False),
@@ -126,10 +117,7 @@ def upgrade() -> None:
     op.create_table(
         "label_history",
         sa.Column(
-            "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
+            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
         ),
         sa.Column("customer_key", sa.String(length=64), nullable=False),
         sa.Column("label", sa.String(length=16), nullable=False),
@@ -146,10 +134,7 @@ def upgrade() -> None:
     op.create_table(
         "outbox",
         sa.Column(
-            "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
+            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
         ),
         sa.Column("topic", sa.String(length=128), nullable=False),
         sa.Column("key", sa.String(length=256), nullable=False),
@@ -182,10 +167,7 @@ def upgrade() -> None:
     op.create_table(
         "checkouts",
         sa.Column(
-            "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
+            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
         ),
         sa.Column("shop", sa.String(length=255), nullable=False),
         sa.Column("checkout_id", sa.String(length=64), nullable=False),
@@ -226,10 +208,7 @@ def upgrade() -> None:
     op.create_table(
         "destination_audiences",
         sa.Column(
-            "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
+            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
         ),
         sa.Column("audience_key", sa.String(length=64), nullable=False),
         sa.Column("platform", sa.String(length=16), nullable=False),
@@ -282,10 +261,7 @@ def upgrade() -> None:
     op.create_table(
         "orders",
         sa.Column(
-            "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
+            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
         ),
         sa.Column("shop", sa.String(length=255), nullable=False),
         sa.Column("order_id", sa.String(length=64), nullable=False),
@@ -297,10 +273,14 @@ def upgrade() -> None:
         sa.Column("gross_base", sa.Numeric(precision=18, scale=4), nullable=False),
         sa.Column("discount_base", sa.Numeric(precision=18, scale=4), nullable=False),
         sa.Column("refunded_base", sa.Numeric(precision=18, scale=4), nullable=False),
+        sa.Column("net_base", sa.Numeric(precision=18, scale=4), nullable=False),
+        sa.Column("discount_codes", sa.Integer(), nullable=False),
+        sa.Column("status", sa.String(length=24), nullable=False),
         sa.Column("financial_status", sa.String(length=32), nullable=True),
         sa.Column("cancelled", sa.Boolean(), nullable=False),
         sa.Column("is_test", sa.Boolean(), nullable=False),
         sa.Column("channel", sa.String(length=32), nullable=True),
+        sa.Column("referral", sa.String(length=32), nullable=True),
         sa.Column("categories", sa.JSON(), nullable=True),
         sa.Column("country", sa.String(length=2), nullable=True),
         sa.Column("accepts_marketing", sa.Boolean(), nullable=True),
@@ -322,10 +302,7 @@ def upgrade() -> None:
     op.create_table(
         "refunds",
         sa.Column(
-            "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
+            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
         ),
         sa.Column("shop", sa.String(length=255), nullable=False),
         sa.Column("refund_id", sa.String(length=64), nullable=False),
@@ -333,6 +310,7 @@ def upgrade() -> None:
         sa.Column("customer_key", sa.String(length=64), nullable=False),
         sa.Column("created_at", shared.store.types.UtcDateTime(timezone=True), nullable=False),
         sa.Column("amount_base", sa.Numeric(precision=18, scale=4), nullable=False),
+        sa.Column("items", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["customer_key"],
             ["customers.customer_key"],
@@ -349,11 +327,9 @@ def upgrade() -> None:
     op.create_table(
         "support_tickets",
         sa.Column(
-            "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
+            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
         ),
+        sa.Column("shop", sa.String(length=255), nullable=False),
         sa.Column("source", sa.String(length=32), nullable=False),
         sa.Column("ticket_id", sa.String(length=64), nullable=False),
         sa.Column("customer_key", sa.String(length=64), nullable=False),
@@ -365,7 +341,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_support_tickets")),
-        sa.UniqueConstraint("source", "ticket_id", name=op.f("uq_support_tickets_source")),
+        sa.UniqueConstraint("shop", "source", "ticket_id", name=op.f("uq_support_tickets_shop")),
     )
     with op.batch_alter_table("support_tickets", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_support_tickets_customer_key"), ["customer_key"], unique=False)
@@ -373,15 +349,10 @@ def upgrade() -> None:
     op.create_table(
         "audience_snapshots",
         sa.Column(
-            "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
+            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
         ),
         sa.Column(
-            "destination_audience_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=False,
+            "destination_audience_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
         ),
         sa.Column("at", shared.store.types.UtcDateTime(timezone=True), nullable=False),
         sa.Column("size_lower", sa.BigInteger(), nullable=True),
@@ -411,28 +382,20 @@ def upgrade() -> None:
         sa.Column("product_type", sa.String(length=255), nullable=True),
         sa.Column("vendor", sa.String(length=255), nullable=True),
         sa.Column("quantity", sa.Integer(), nullable=False),
-        sa.Column("price_base", sa.Numeric(precision=18, scale=4), nullable=False),
-        sa.Column("discount_base", sa.Numeric(precision=18, scale=4), nullable=False),
+        sa.Column("unit_price", sa.Numeric(precision=18, scale=4), nullable=False),
+        sa.Column("discount", sa.Numeric(precision=18, scale=4), nullable=False),
         sa.ForeignKeyConstraint(
-            ["order_pk"],
-            ["orders.id"],
-            name=op.f("fk_order_lines_order_pk_orders"),
-            ondelete="CASCADE",
+            ["order_pk"], ["orders.id"], name=op.f("fk_order_lines_order_pk_orders"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("order_pk", "line_no", name=op.f("pk_order_lines")),
     )
     op.create_table(
         "sync_runs",
         sa.Column(
-            "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
+            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
         ),
         sa.Column(
-            "destination_audience_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=False,
+            "destination_audience_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
         ),
         sa.Column("mode", sa.String(length=16), nullable=False),
         sa.Column("status", sa.String(length=24), nullable=False),
@@ -456,19 +419,14 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("sync_runs", schema=None) as batch_op:
         batch_op.create_index(
-            batch_op.f("ix_sync_runs_destination_audience_id"),
-            ["destination_audience_id"],
-            unique=False,
+            batch_op.f("ix_sync_runs_destination_audience_id"), ["destination_audience_id"], unique=False
         )
         batch_op.create_index(batch_op.f("ix_sync_runs_status"), ["status"], unique=False)
 
     op.create_table(
         "sync_batches",
         sa.Column(
-            "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
+            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
         ),
         sa.Column("sync_run_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("seq", sa.Integer(), nullable=False),
@@ -492,9 +450,7 @@ def upgrade() -> None:
     op.create_table(
         "audience_memberships",
         sa.Column(
-            "destination_audience_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=False,
+            "destination_audience_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
         ),
         sa.Column("customer_key", sa.String(length=64), nullable=False),
         sa.Column("row", sa.JSON(), nullable=False),

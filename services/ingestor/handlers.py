@@ -1,0 +1,124 @@
+"""The ingestor's handler: raw messages in, facts stored once, changed customers announced.
+
+One database transaction per batch, one savepoint per message: a message that fails
+validation or the store's checks is rolled back alone and dead-lettered with its reason.
+Changed customer keys go to the outbox in the same transaction and are published after commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from prometheus_client import Counter
+from sqlalchemy.exc import OperationalError
+
+from services.ingestor import privacy
+from services.ingestor.adapters.facts_store import CustomerErased, FactsWriter
+from services.ingestor.domain import (
+    InvalidPayload,
+    Rates,
+    ingest_checkout,
+    ingest_customer,
+    ingest_customer_redact,
+    ingest_data_request,
+    ingest_generic_row,
+    ingest_order,
+    ingest_refund,
+    ingest_shop_redact,
+    ingest_ticket,
+)
+from services.ingestor.domain.errors import ROOT, Reason, invalid
+from shared.bus.consumer import DeadLetter, Delivery, Handler, TransientError
+from shared.bus.envelope import InvalidMessage
+from shared.bus.producer import Publisher
+from shared.bus.topics import CUSTOMERS_CHANGED
+from shared.log import get_logger
+from shared.messages import CustomerChanged, RawReceived
+from shared.store.db import Store
+from shared.store.messages import add_to_outbox, relay_outbox
+
+log = get_logger(__name__)
+DROPPED = Counter("audiencesync_ingest_dropped_total", "Events dropped on purpose", ["why"])
+STORED = Counter("audiencesync_ingest_stored_total", "Raw messages applied to the store", ["topic"])
+
+ORDER_TOPICS = frozenset({"orders/create", "orders/updated", "orders/paid", "orders/cancelled"})
+
+
+def apply(raw: RawReceived, writer: FactsWriter, rates: Rates, exports: Path) -> None:
+    """Route one raw message to its parser and store writer; raises ``InvalidPayload``."""
+    topic, shop = raw.topic, raw.shop
+    if topic in ORDER_TOPICS or topic == "import/shopify":
+        got = ingest_order(raw.body, shop=shop, rates=rates)
+        if (
+            writer.order(got.facts, got.contact, source="import" if raw.source == "import" else "webhook")
+            is None
+        ):
+            raise invalid(ROOT, Reason.NO_CUSTOMER_IDENTIFIER)
+    elif topic == "import/generic":
+        got = ingest_generic_row(raw.body, shop=shop, rates=rates)
+        if writer.order(got.facts, got.contact, source="import") is None:
+            raise invalid(ROOT, Reason.NO_CUSTOMER_IDENTIFIER)
+    elif topic == "refunds/create":
+        refund = ingest_refund(raw.body, shop=shop, rates=rates).facts
+        if writer.refund(refund) is None:
+            raise invalid("order_id", Reason.REFUND_WITHOUT_ORDER)
+    elif topic in {"customers/create", "customers/update"}:
+        got_customer = ingest_customer(raw.body, shop=shop)
+        writer.customer(got_customer.facts, got_customer.contact)
+    elif topic in {"checkouts/create", "checkouts/update"}:
+        got_checkout = ingest_checkout(raw.body, shop=shop, rates=rates)
+        writer.checkout(got_checkout.facts, got_checkout.contact)
+    elif topic in {"tickets/create", "tickets/update", "import/tickets"}:
+        got_ticket = ingest_ticket(raw.body, shop=shop)
+        if writer.ticket(got_ticket.facts, got_ticket.contact) is None:
+            raise invalid(ROOT, Reason.NO_CUSTOMER_IDENTIFIER)
+    elif topic == "customers/redact":
+        privacy.redact_customer(writer, ingest_customer_redact(raw.body), shop)
+    elif topic == "customers/data_request":
+        privacy.export_customer(writer.session, ingest_data_request(raw.body), shop, exports)
+    elif topic == "shop/redact":
+        privacy.redact_shop(writer, ingest_shop_redact(raw.body).facts)
+    else:
+        raise InvalidMessage(f"unsupported raw topic {topic!r}", "payload.topic")
+
+
+def _reason(exc: InvalidPayload) -> str:
+    first = exc.problems[0]
+    return f"{first.reason.value} ({first.detail})" if first.detail else first.reason.value
+
+
+def make_handler(store: Store, publisher: Publisher, rates: Callable[[], Rates], exports: Path) -> Handler:
+    """The batch handler wired to the store and the publisher."""
+
+    def handle(batch: Sequence[Delivery]) -> list[DeadLetter]:
+        letters: list[DeadLetter] = []
+        table = rates()
+        try:
+            with store.transaction() as session:
+                writer = FactsWriter(session)
+                for delivery in batch:
+                    try:
+                        raw = RawReceived.from_envelope(delivery.envelope)
+                        with session.begin_nested():
+                            apply(raw, writer, table, exports)
+                        STORED.labels(raw.topic).inc()
+                    except InvalidPayload as exc:
+                        letters.append(DeadLetter.of(delivery, _reason(exc), exc.field_path))
+                    except InvalidMessage as exc:
+                        letters.append(DeadLetter.of(delivery, exc.reason, exc.field_path))
+                    except CustomerErased:
+                        # Late event of an erased customer: dropping it is the point of the tombstone.
+                        DROPPED.labels("customer_erased").inc()
+                changes = [
+                    CustomerChanged(key, cause, erased=cause == "erasure").to_envelope()
+                    for key, cause in writer.changed.items()
+                ]
+                add_to_outbox(session, CUSTOMERS_CHANGED, changes)
+        except OperationalError as exc:
+            # Locked SQLite file, PostgreSQL restart or failover: the whole batch is retried.
+            raise TransientError(str(exc.orig)) from exc
+        relay_outbox(store, publisher)
+        return letters
+
+    return handle

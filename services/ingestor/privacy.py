@@ -1,0 +1,146 @@
+"""Shopify's mandatory privacy webhooks: erase a customer, export their data, erase a shop.
+
+Erasure deletes every fact, leaves a tombstone of the customer key (a hash) so late events
+cannot bring the customer back, and announces ``CustomerChanged(erased=True)``: the scorer
+drops the label and the syncers remove the customer from every platform audience on the
+next sync (the ledger keeps the hashed rows needed to send the removal).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from services.ingestor.adapters.facts_store import FactsWriter
+from services.ingestor.domain import CustomerRedact, DataRequest, Ingested, ShopRedact
+from shared.identity import customer_key
+from shared.store.models import (
+    AuditEntry,
+    Checkout,
+    Customer,
+    CustomerIdentifier,
+    Label,
+    Order,
+    Refund,
+    SupportTicket,
+)
+
+
+def candidate_keys(session: Session, shop: str, email: str | None, customer_id: str | None) -> list[str]:
+    """Every key the customer may be stored under: by shop id, by email, by id."""
+    keys: list[str] = []
+    if customer_id:
+        keys.extend(
+            session.scalars(
+                select(Customer.customer_key).where(
+                    Customer.shop == shop, Customer.shop_customer_id == customer_id
+                )
+            )
+        )
+    for computed in (
+        customer_key(shop=shop, email=email, shop_customer_id=None),
+        customer_key(shop=shop, email=None, shop_customer_id=customer_id),
+    ):
+        if computed:
+            keys.append(computed)
+    return list(dict.fromkeys(keys))
+
+
+def redact_customer(writer: FactsWriter, got: Ingested[CustomerRedact], fallback_shop: str) -> list[str]:
+    """``customers/redact``: erase the customer under every key they may have."""
+    facts = got.facts
+    shop = facts.shop_domain or fallback_shop
+    writer.erase_orders(shop, facts.order_ids)
+    keys = candidate_keys(writer.session, shop, got.contact.email, facts.customer_id)
+    erased = writer.erase(keys, shop, "customers/redact")
+    writer.session.add(
+        AuditEntry(
+            at=writer.now,
+            actor="shopify",
+            action="customer.erased",
+            target=shop,
+            details={"customer_keys": erased},
+        )
+    )
+    return erased
+
+
+def redact_shop(writer: FactsWriter, facts: ShopRedact) -> list[str]:
+    """``shop/redact``: erase every customer of the shop."""
+    keys = list(
+        writer.session.scalars(select(Customer.customer_key).where(Customer.shop == facts.shop_domain))
+    )
+    erased = writer.erase(keys, facts.shop_domain, "shop/redact")
+    writer.session.add(
+        AuditEntry(
+            at=writer.now,
+            actor="shopify",
+            action="shop.erased",
+            target=facts.shop_domain,
+            details={"customers": len(erased)},
+        )
+    )
+    return erased
+
+
+def _rows(session: Session, model: Any, *where: Any) -> list[dict[str, Any]]:
+    columns = [c.key for c in model.__table__.columns]
+    return [{c: getattr(row, c) for c in columns} for row in session.scalars(select(model).where(*where))]
+
+
+def export_customer(session: Session, got: Ingested[DataRequest], fallback_shop: str, exports: Path) -> Path:
+    """``customers/data_request``: write everything we hold about the customer to a JSON file.
+
+    We hold no raw contact data, so the export lists hashed identifiers and facts; the shop
+    forwards it to the customer.
+    """
+    facts = got.facts
+    shop = facts.shop_domain or fallback_shop
+    keys = candidate_keys(session, shop, got.contact.email, facts.customer_id)
+    customers = []
+    for key in keys:
+        if session.get(Customer, key) is None:
+            continue
+        customers.append(
+            {
+                "customer": _rows(session, Customer, Customer.customer_key == key)[0],
+                "identifiers": _rows(session, CustomerIdentifier, CustomerIdentifier.customer_key == key),
+                "orders": _rows(session, Order, Order.customer_key == key),
+                "refunds": _rows(session, Refund, Refund.customer_key == key),
+                "support_tickets": _rows(session, SupportTicket, SupportTicket.customer_key == key),
+                "checkouts": _rows(session, Checkout, Checkout.customer_key == key),
+                "label": _rows(session, Label, Label.customer_key == key),
+            }
+        )
+    exports.mkdir(parents=True, exist_ok=True)
+    ref = facts.request_id or facts.customer_id or "unknown"
+    name = f"data_request-{ref}-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
+    path = exports / name.replace("/", "_")
+    path.write_text(
+        json.dumps(
+            {
+                "shop": shop,
+                "request_id": facts.request_id,
+                "customer_id": facts.customer_id,
+                "generated_at": datetime.now(UTC).isoformat(),
+                "records": customers,
+            },
+            default=str,
+            indent=2,
+        )
+    )
+    session.add(
+        AuditEntry(
+            at=datetime.now(UTC),
+            actor="shopify",
+            action="customer.data_exported",
+            target=shop,
+            details={"file": path.name, "customers": len(customers)},
+        )
+    )
+    return path
