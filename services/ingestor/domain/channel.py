@@ -109,6 +109,11 @@ _HOSTS = (
     ("snapchat.", "snapchat"),
     ("duckduckgo.", "referral"),
 )
+_ANDROID_APPS = {
+    "com.google.android.gm": "email", "com.google.android.googlequicksearchbox": "google",
+    "com.facebook.katana": "facebook", "com.instagram.android": "instagram",
+    "com.zhiliaoapp.musically": "tiktok", "com.pinterest": "pinterest", "com.twitter.android": "twitter",
+}  # fmt: skip
 _TOKEN = re.compile(r"[^a-z0-9]+")
 _BROWSER_CHANNELS = frozenset({"web", "marketplace", "social", "unknown"})
 
@@ -170,6 +175,8 @@ def _from_referrer(referring_site: str) -> str | None:
     host = (urlsplit(text if "//" in text else "//" + text).hostname or "").lower()
     if not host:
         return None
+    if text.lower().startswith("android-app://"):  # Android sends the referring app's package
+        return _ANDROID_APPS.get(host, "referral")
     host = host.removeprefix("www.").removeprefix("m.").removeprefix("l.").removeprefix("lm.")
     for fragment, name in _HOSTS:
         if host.startswith(fragment) or f".{fragment}" in f".{host}":

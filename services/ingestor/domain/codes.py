@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import pycountry
@@ -23,7 +23,7 @@ def iso_countries() -> frozenset[str]:
     return frozenset(c.alpha_2 for c in pycountry.countries)
 
 
-@cache
+@lru_cache(maxsize=1024)  # bounded: the argument comes from payloads
 def country_code(value: str) -> str | None:
     """ISO alpha-2 for an alpha-2/alpha-3 code or an English country name; None if unknown."""
     text = value.strip()

@@ -10,21 +10,21 @@ float, not even for a moment.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 from marshmallow import Schema, ValidationError
 
 from services.ingestor.domain.errors import ROOT, InvalidPayload, Problem, Reason, invalid
+from services.ingestor.domain.fields import Base
 
 # A Shopify order with the 1,000-line cap and every *_set field is about 2.5 MB; twice that is
 # no order anyone sends, and the cap bounds the memory one message can take.
 MAX_BODY_BYTES = 5 * 1024 * 1024
 MAX_PROBLEMS = 50
 _BOM = "\ufeff"
-_SAFE_KEY = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 _MARSHMALLOW_MESSAGES = {
     "Missing data for required field.": Reason.MISSING,
     "Field may not be null.": Reason.NULL,
@@ -65,15 +65,35 @@ def _reject_constant(name: str) -> Any:
     raise _ConstantError(name)
 
 
+@cache
+def _field_names() -> frozenset[str]:
+    """Every field name our schemas declare: the only object keys a path may show."""
+    from services.ingestor.domain import generic, privacy, shopify_schemas, tickets  # noqa: F401 - register
+
+    names: set[str] = set()
+    pending: list[type[Base]] = [Base]
+    while pending:
+        schema = pending.pop()
+        names.update(schema._declared_fields)
+        pending.extend(schema.__subclasses__())
+    return frozenset(names)
+
+
 def _segment(key: object) -> str:
-    """A path segment safe to show: list indexes and plain field names; anything else is ``?``."""
+    """A path segment safe to show: a list index or a field name we declare; anything else is ``?``.
+
+    A duplicate key can be any string a producer sent, a customer's name or email included.
+    """
     text = str(key)
-    return text if _SAFE_KEY.fullmatch(text) else "?"
+    return text if (text.isdigit() and len(text) < 10) or text in _field_names() else "?"
 
 
 def _duplicate_problem(text: str) -> Problem:
     """Re-decode (only on this error path) to find where the first repeated key is."""
-    doc = json.loads(text, object_pairs_hook=_marked_pairs, parse_float=Decimal)
+    try:
+        doc = json.loads(text, object_pairs_hook=_marked_pairs, parse_float=Decimal)
+    except (ValueError, RecursionError):  # broken elsewhere too; the duplicate is reason enough
+        return Problem(ROOT, Reason.DUPLICATE_KEY)
     stack: list[tuple[str, Any]] = [("", doc)]
     while stack:
         path, node = stack.pop()

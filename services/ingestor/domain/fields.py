@@ -222,7 +222,10 @@ class Timestamp(ShopField):
             moment = datetime.fromisoformat(text)
         except ValueError:
             raise fail(Reason.NOT_A_DATETIME) from None
-        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        try:
+            moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        except OverflowError:  # year 1 or 9999 pushed past the calendar by its offset
+            raise fail(Reason.DATETIME_OUT_OF_RANGE) from None
         if not EARLIEST <= moment < LATEST:
             raise fail(Reason.DATETIME_OUT_OF_RANGE)
         return moment

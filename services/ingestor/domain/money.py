@@ -79,7 +79,7 @@ class Rates:
         if currency == self.base:
             return round_money(amount)
         day = on.date() if isinstance(on, datetime) else on
-        return round_money(amount * self.rate(currency, day, path=path))
+        return _rounded(amount * self.rate(currency, day, path=path), path)
 
     def convert(
         self,
@@ -95,7 +95,15 @@ class Rates:
             return round_money(amount)
         day = on.date() if isinstance(on, datetime) else on
         ratio = self.rate(source, day, path=path) / self.rate(target, day, path=path)
-        return round_money(amount * ratio)
+        return _rounded(amount * ratio, path)
+
+
+def _rounded(amount: Decimal, path: str) -> Decimal:
+    """``round_money``, refusing a product too large for 28 significant digits (an absurd rate)."""
+    try:
+        return round_money(amount)
+    except InvalidOperation:
+        raise invalid(path, Reason.AMOUNT_TOO_LARGE, "after conversion") from None
 
 
 def _currency(value: object, where: str) -> str:
