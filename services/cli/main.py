@@ -19,6 +19,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "services.cli.stack",  # version, broker, serve, up
     "services.cli.db",  # db upgrade / downgrade / current
     "services.cli.tokens",  # tokens create / revoke
+    "services.cli.ingest",  # import, dead-letters, rates
     "services.cli.sandbox",  # sandbox meta (local Graph API sandbox)
     "services.cli.hash",  # hash identifiers for Meta / Google (JSON lines or CSV)
     "services.cli.demo_data",  # demo-data: generated shop orders with planted segments
