@@ -42,13 +42,25 @@ def config(**changes: Any) -> SandboxConfig:
     return SandboxConfig(**{**base, **changes})
 
 
+_OPEN_APIS: list[Any] = []
+
+
 def make_api(url: str, *, token: str = TOKEN, secret: str | None = SECRET, version: str = "v26.0") -> Any:
     """The SDK configured exactly as AD_APIS.md 3.1 says, aimed at the sandbox."""
     api = FacebookAdsApi.init(
         app_id="1", app_secret=secret, access_token=token, api_version=version, crash_log=False
     )
     api._session.GRAPH = url
+    _OPEN_APIS.append(api)
     return api
+
+
+@pytest.fixture(autouse=True)
+def _close_sdk_sessions() -> Iterator[None]:
+    """Close the SDK's pooled connections: left to the GC they raise ResourceWarning (an error here)."""
+    yield
+    while _OPEN_APIS:
+        _OPEN_APIS.pop()._session.requests.close()
 
 
 def new_audience(account: AdAccount, *, value_based: bool = False, name: str = "buyers") -> CustomAudience:
