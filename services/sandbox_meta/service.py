@@ -30,7 +30,7 @@ from services.sandbox_meta.domain.usage import (
     UsageMeter,
     usage_headers,
 )
-from services.sandbox_meta.runtime import CallLog, CallRecord, Faults, SandboxClock
+from services.sandbox_meta.runtime import CallLog, CallRecord, Faults, SandboxClock, route_of
 from services.sandbox_meta.state import SandboxState
 from shared.log import get_logger
 
@@ -111,7 +111,7 @@ class MetaSandbox:
         if method == "POST" and override in ("DELETE", "GET"):
             method = override  # documented removal route: POST /{id}/users with method=DELETE
         account: str | None = None
-        name = f"{method} {request.path}"
+        name = route_of(f"{method} {request.path}")  # until the route is resolved
         try:
             version, parts = self._split(request.path)
             can_write = self._authenticate(params)
