@@ -161,9 +161,7 @@ class _ConditionSchema(Schema):
     def _one_operator(self, data: dict[str, Any], **_: Any) -> None:
         given = [op for op in OPERATORS if op in data]
         if len(given) != 1:
-            raise ValidationError(
-                f"give exactly one of {', '.join(OPERATORS)} (got {len(given)})", "_schema"
-            )
+            raise ValidationError(f"give exactly one of {', '.join(OPERATORS)} (got {len(given)})", "_schema")
 
     @post_load
     def _make(self, data: dict[str, Any], **_: Any) -> Condition:
@@ -179,9 +177,7 @@ class _LabelRuleSchema(Schema):
 
     @post_load
     def _make(self, data: dict[str, Any], **_: Any) -> LabelRule:
-        return LabelRule(
-            data["match"], tuple(data["when"]), data["min_orders"], data["min_tenure_days"]
-        )
+        return LabelRule(data["match"], tuple(data["when"]), data["min_orders"], data["min_tenure_days"])
 
 
 class _ProfileSchema(Schema):
@@ -204,16 +200,12 @@ class _ModelSchema(Schema):
 
 
 class _StageSchema(Schema):
-    abandoned_within_days = fields.Float(
-        load_default=30.0, allow_none=True, validate=validate.Range(min=0)
-    )
+    abandoned_within_days = fields.Float(load_default=30.0, allow_none=True, validate=validate.Range(min=0))
     abandoned_include_buyers = fields.Boolean(load_default=False)
     lapsed_p_alive_below = fields.Float(load_default=0.2, validate=validate.Range(0, 1))
     lapsed_missed_intervals = fields.Float(load_default=3.0, validate=validate.Range(min=1))
     lapsed_min_days = fields.Float(load_default=90.0, validate=validate.Range(min=0))
-    one_time_lapsed_days = fields.Float(
-        load_default=None, allow_none=True, validate=validate.Range(min=1)
-    )
+    one_time_lapsed_days = fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=1))
 
     @post_load
     def _make(self, data: dict[str, Any], **_: Any) -> StageConfig:
