@@ -62,8 +62,6 @@ def change_users(ctx: Ctx, audience: Audience, params: dict[str, str], *, adding
 
 def replace_users(ctx: Ctx, audience: Audience, params: dict[str, str]) -> dict[str, Any]:
     """``POST /{id}/usersreplace``: stage a new member set, swap it in when the session ends."""
-    if audience.subtype != "CUSTOM":
-        raise errors.invalid_parameter("Only customer file custom audiences can be replaced")
     _check_editable(audience)
     settle(ctx, audience)
     batch = payload.parse_payload(params.get("payload"))
@@ -118,7 +116,7 @@ def list_sessions(ctx: Ctx, audience: Audience, params: dict[str, str]) -> dict[
 def _check_editable(audience: Audience) -> None:
     if audience.subtype != "CUSTOM":
         raise errors.invalid_parameter(
-            "Users can only be added to or removed from customer file custom audiences"
+            "Users can only be added, removed or replaced on customer file custom audiences"
         )
     if audience.flagged:
         raise errors.audience_flagged()
@@ -135,7 +133,7 @@ def _users_session(ctx: Ctx, audience: Audience, param: SessionParam | None) -> 
         # No session sent: Meta still opens one for the single batch and returns its id.
         return UploadSession(audience.id, ctx.store.next_id(), "users", ctx.now)
     existing = ctx.store.session(audience.id, param.session_id)
-    sessions.check_users_batch(existing, param)
+    sessions.check_users_batch(existing)
     if existing is not None:
         return existing
     return UploadSession(

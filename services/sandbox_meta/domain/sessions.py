@@ -95,7 +95,7 @@ def parse_session(raw: str | None, *, required: bool) -> SessionParam | None:
     return SessionParam(str(session_id), batch_seq, flag, estimated)
 
 
-def check_users_batch(existing: UploadSession | None, param: SessionParam) -> None:
+def check_users_batch(existing: UploadSession | None) -> None:
     """Rules for a /users batch that names a session already seen."""
     if existing is None:
         return

@@ -100,7 +100,7 @@ def test_replace_batches_follow_the_documented_rules(
 )
 def test_closed_users_sessions_reject_more_batches(existing: UploadSession, subcode: int) -> None:
     with pytest.raises(GraphError) as caught:
-        sessions.check_users_batch(existing, SessionParam("7", 3))
+        sessions.check_users_batch(existing)
     assert (caught.value.code, caught.value.subcode) == (2650, subcode)
 
 
