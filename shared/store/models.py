@@ -234,6 +234,26 @@ class LabelHistory(Base):
     scored_at: Mapped[datetime] = mapped_column(Stamp, index=True)
 
 
+class ScoringRun(Base):
+    """One scoring pass: its calibration (model fit, resolved percentile cutoffs) and counts.
+
+    A full rescore stores its calibration; incremental rescoring reuses the latest one so a
+    handful of changed customers are judged against the whole shop's distribution.
+    """
+
+    __tablename__ = "scoring_runs"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    mode: Mapped[str] = mapped_column(String(16))  # full | incremental | backtest
+    profile: Mapped[str] = mapped_column(String(64))
+    as_of: Mapped[datetime] = mapped_column(Stamp)
+    started_at: Mapped[datetime] = mapped_column(Stamp, index=True)
+    finished_at: Mapped[datetime | None] = mapped_column(Stamp)
+    customers: Mapped[int] = mapped_column(Integer, default=0)
+    changed: Mapped[int] = mapped_column(Integer, default=0)
+    calibration: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
 # --- audiences and syncing -----------------------------------------------------------------------
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 20:38:13.439912
+Create Date: 2026-11-22 20:46:27.412775
 """
 
 from __future__ import annotations
@@ -153,6 +153,25 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_processed_messages_processed_at"), ["processed_at"], unique=False
         )
+
+    op.create_table(
+        "scoring_runs",
+        sa.Column(
+            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
+        ),
+        sa.Column("mode", sa.String(length=16), nullable=False),
+        sa.Column("profile", sa.String(length=64), nullable=False),
+        sa.Column("as_of", shared.store.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("started_at", shared.store.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", shared.store.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("customers", sa.Integer(), nullable=False),
+        sa.Column("changed", sa.Integer(), nullable=False),
+        sa.Column("calibration", sa.JSON(), nullable=True),
+        sa.Column("summary", sa.JSON(), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_scoring_runs")),
+    )
+    with op.batch_alter_table("scoring_runs", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_scoring_runs_started_at"), ["started_at"], unique=False)
 
     op.create_table(
         "webhook_receipts",
@@ -518,6 +537,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_webhook_receipts_received_at"))
 
     op.drop_table("webhook_receipts")
+    with op.batch_alter_table("scoring_runs", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_scoring_runs_started_at"))
+
+    op.drop_table("scoring_runs")
     with op.batch_alter_table("processed_messages", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_processed_messages_processed_at"))
 
