@@ -59,9 +59,6 @@ class Customer(Base):
     phone = Text(max_len=64)
     first_name = Text()
     last_name = Text()
-    created_at = Timestamp()
-    updated_at = Timestamp()
-    state = Text(max_len=40)
     accepts_marketing = Flag()  # legacy, before the consent objects
     email_marketing_consent = Obj(Consent)
     sms_marketing_consent = Obj(Consent)
@@ -69,9 +66,12 @@ class Customer(Base):
 
 
 class CustomerPayload(Customer):
-    """``customers/create`` and ``customers/update``."""
+    """``customers/create`` and ``customers/update``: the record itself, with its dates and state."""
 
     id = Id(required=True)
+    created_at = Timestamp()
+    updated_at = Timestamp()
+    state = Text(max_len=40)
 
 
 class Amount(Base):
