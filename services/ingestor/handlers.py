@@ -15,6 +15,7 @@ from sqlalchemy.exc import OperationalError
 
 from services.ingestor import privacy
 from services.ingestor.adapters.facts_store import CustomerErased, FactsWriter
+from services.ingestor.adapters.order_batch import OrderItem, write_orders
 from services.ingestor.domain import (
     InvalidPayload,
     Rates,
@@ -42,24 +43,25 @@ log = get_logger(__name__)
 DROPPED = Counter("audiencesync_ingest_dropped_total", "Events dropped on purpose", ["why"])
 STORED = Counter("audiencesync_ingest_stored_total", "Raw messages applied to the store", ["topic"])
 
-ORDER_TOPICS = frozenset({"orders/create", "orders/updated", "orders/paid", "orders/cancelled"})
+ORDER_TOPICS = frozenset(
+    {"orders/create", "orders/updated", "orders/paid", "orders/cancelled", "import/shopify", "import/generic"}
+)
+
+
+def parse_order(raw: RawReceived, rates: Rates) -> OrderItem:
+    """An order topic's body as an ``OrderItem``; raises ``InvalidPayload``."""
+    source = "import" if raw.source == "import" else "webhook"
+    if raw.topic == "import/generic":
+        got = ingest_generic_row(raw.body, shop=raw.shop, rates=rates)
+    else:
+        got = ingest_order(raw.body, shop=raw.shop, rates=rates)
+    return OrderItem(got.facts, got.contact, source)
 
 
 def apply(raw: RawReceived, writer: FactsWriter, rates: Rates, exports: Path) -> None:
-    """Route one raw message to its parser and store writer; raises ``InvalidPayload``."""
+    """Route one non-order raw message to its parser and store writer; raises ``InvalidPayload``."""
     topic, shop = raw.topic, raw.shop
-    if topic in ORDER_TOPICS or topic == "import/shopify":
-        got = ingest_order(raw.body, shop=shop, rates=rates)
-        if (
-            writer.order(got.facts, got.contact, source="import" if raw.source == "import" else "webhook")
-            is None
-        ):
-            raise invalid(ROOT, Reason.NO_CUSTOMER_IDENTIFIER)
-    elif topic == "import/generic":
-        got = ingest_generic_row(raw.body, shop=shop, rates=rates)
-        if writer.order(got.facts, got.contact, source="import") is None:
-            raise invalid(ROOT, Reason.NO_CUSTOMER_IDENTIFIER)
-    elif topic == "refunds/create":
+    if topic == "refunds/create":
         refund = ingest_refund(raw.body, shop=shop, rates=rates).facts
         if writer.refund(refund) is None:
             raise invalid("order_id", Reason.REFUND_WITHOUT_ORDER)
@@ -83,6 +85,22 @@ def apply(raw: RawReceived, writer: FactsWriter, rates: Rates, exports: Path) ->
         raise InvalidMessage(f"unsupported raw topic {topic!r}", "payload.topic")
 
 
+def _write_order_run(writer: FactsWriter, orders: Sequence[tuple[Delivery, OrderItem]]) -> list[DeadLetter]:
+    """Write consecutive orders in bulk; orders without any identity are dead-lettered."""
+    result = write_orders(writer.session, [item for _, item in orders], writer.now)
+    for key, cause in result.changed.items():
+        writer.changed.setdefault(key, cause)
+    letters = []
+    for (delivery, item), key in zip(orders, result.keys, strict=True):
+        if key is None:
+            letters.append(DeadLetter.of(delivery, Reason.NO_CUSTOMER_IDENTIFIER.value, ROOT))
+        elif key == "":
+            DROPPED.labels("customer_erased").inc()
+        else:
+            STORED.labels("import" if item.source == "import" else "orders").inc()
+    return letters
+
+
 def _reason(exc: InvalidPayload) -> str:
     first = exc.problems[0]
     return f"{first.reason.value} ({first.detail})" if first.detail else first.reason.value
@@ -97,9 +115,22 @@ def make_handler(store: Store, publisher: Publisher, rates: Callable[[], Rates],
         try:
             with store.transaction() as session:
                 writer = FactsWriter(session)
+                orders: list[tuple[Delivery, OrderItem]] = []
+
+                def flush_orders() -> None:
+                    # Consecutive orders are written together; any other message waits for them,
+                    # so effects keep the order of the partition.
+                    if orders:
+                        letters.extend(_write_order_run(writer, orders))
+                        orders.clear()
+
                 for delivery in batch:
                     try:
                         raw = RawReceived.from_envelope(delivery.envelope)
+                        if raw.topic in ORDER_TOPICS:
+                            orders.append((delivery, parse_order(raw, table)))
+                            continue
+                        flush_orders()
                         with session.begin_nested():
                             apply(raw, writer, table, exports)
                         STORED.labels(raw.topic).inc()
@@ -110,6 +141,7 @@ def make_handler(store: Store, publisher: Publisher, rates: Callable[[], Rates],
                     except CustomerErased:
                         # Late event of an erased customer: dropping it is the point of the tombstone.
                         DROPPED.labels("customer_erased").inc()
+                flush_orders()
                 changes = [
                     CustomerChanged(key, cause, erased=cause == "erasure").to_envelope()
                     for key, cause in writer.changed.items()

@@ -20,7 +20,6 @@ from services.ingestor.domain import (
     CheckoutFacts,
     Contact,
     CustomerFacts,
-    OrderFacts,
     RefundFacts,
     TicketFacts,
 )
@@ -33,7 +32,6 @@ from shared.store.models import (
     CustomerIdentifier,
     Erasure,
     Order,
-    OrderLine,
     Refund,
     SupportTicket,
 )
@@ -160,84 +158,6 @@ class FactsWriter:
         return key
 
     # --- orders and refunds --------------------------------------------------------------------
-
-    def order(self, facts: OrderFacts, contact: Contact, *, source: str) -> str | None:
-        """Upsert one order at its version; returns the customer key (None: no identity)."""
-        key = self.resolve(facts.shop, contact, facts.customer_id)
-        if key is None:
-            return None
-        customer_changed = self.touch_customer(
-            key,
-            facts.shop,
-            contact,
-            shop_customer_id=facts.customer_id,
-            country=facts.country,
-            email_consent=facts.email_consent,
-            sms_consent=facts.sms_consent,
-            seen_at=facts.updated_at,
-        )
-        existing = self.session.scalar(
-            select(Order).where(Order.shop == facts.shop, Order.order_id == facts.order_id)
-        )
-        if existing is not None and existing.updated_at >= facts.updated_at:
-            if customer_changed:
-                self.changed.setdefault(key, "customer")
-            return key  # same or older version: nothing to do
-        refunds_sum = self._refunds_sum(facts.shop, facts.order_id)
-        values = {
-            "customer_key": key,
-            "created_at": facts.created_at,
-            "updated_at": facts.updated_at,
-            "currency": facts.currency,
-            "gross": facts.gross,
-            "gross_base": facts.gross_base,
-            "discount_base": facts.discount_base,
-            "refunded_base": max(facts.refunded_base, refunds_sum),
-            "discount_codes": facts.discount_code_count,
-            "status": facts.status,
-            "financial_status": facts.financial_status,
-            "cancelled": facts.cancelled,
-            "is_test": facts.test,
-            "channel": facts.channel,
-            "referral": facts.referral,
-            "categories": list(facts.categories),
-            "country": facts.country,
-            "accepts_marketing": facts.email_consent,
-            "line_count": len(facts.lines),
-            "source": source,
-            "ingested_at": self.now,
-        }
-        values["net_base"] = max(
-            values["gross_base"] - values["discount_base"] - values["refunded_base"], Decimal(0)
-        )
-        if existing is None:
-            existing = Order(shop=facts.shop, order_id=facts.order_id, **values)
-            self.session.add(existing)
-            self.session.flush()
-        else:
-            for name, value in values.items():
-                setattr(existing, name, value)
-            self.session.execute(delete(OrderLine).where(OrderLine.order_pk == existing.id))
-        if facts.lines:
-            self.session.execute(
-                OrderLine.__table__.insert(),
-                [
-                    {
-                        "order_pk": existing.id,
-                        "line_no": i,
-                        "product_type": line.product_type,
-                        "vendor": line.vendor,
-                        "quantity": line.quantity,
-                        "unit_price": line.unit_price,
-                        "discount": line.discount,
-                    }
-                    for i, line in enumerate(facts.lines)
-                ],
-            )
-        for refund in facts.refunds:
-            self._insert_refund(refund, key)
-        self.changed[key] = "order"
-        return key
 
     def _refunds_sum(self, shop: str, order_id: str) -> Decimal:
         total = self.session.scalar(
