@@ -282,6 +282,7 @@ class Many(Lean, fields.List[Any]):
         **kwargs: Any,
     ) -> None:
         super().__init__(inner, **kwargs)
+        self.inner.allow_none = False  # a null element is an error, not an absent one
         self.max_items = max_items
         self.too_many = too_many
 

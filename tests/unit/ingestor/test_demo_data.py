@@ -56,7 +56,8 @@ def test_same_seed_same_bytes_and_workers_do_not_matter(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(demo_data, "CHUNK", 40)  # several chunks, so two workers really share the work
-    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir(), (tmp_path / "c").mkdir()
+    for name in "abc":
+        (tmp_path / name).mkdir()
     one = write_demo(tmp_path / "a" / "o.jsonl", customers=150, seed=5, as_of=AS_OF, workers=1)
     two = write_demo(tmp_path / "b" / "o.jsonl", customers=150, seed=5, as_of=AS_OF, workers=2)
     other = write_demo(tmp_path / "c" / "o.jsonl", customers=150, seed=6, as_of=AS_OF, workers=1)

@@ -129,6 +129,7 @@ ORDERS: list[tuple[str, dict[str, Any], str, Reason]] = [
     ("customer a list", minimal_order(customer=[1]), "customer", Reason.NOT_AN_OBJECT),
     ("line items an object", minimal_order(line_items={"0": {}}), "line_items", Reason.NOT_A_LIST),
     ("line item a string", minimal_order(line_items=["x"]), "line_items.0", Reason.NOT_AN_OBJECT),
+    ("line item null", minimal_order(line_items=[None]), "line_items.0", Reason.NULL),
     (
         "quantity a word",
         minimal_order(line_items=[{"quantity": "two", "price": "1"}]),
