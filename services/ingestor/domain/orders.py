@@ -4,7 +4,7 @@ Money rules (docs/import.md): ``gross`` is merchandise before discounts (``total
 else the lines' price x quantity, else ``subtotal_price + total_discounts``); shipping and tax are
 not customer value. ``refunded`` is money actually returned: successful refund transactions,
 or, for a refund listing none, its returned lines' value. Test orders are kept and flagged
-(``test=True``): features and scoring skip them, the store keeps them so a dev shop sees data flow.
+(``test=True``): the store keeps them so a dev shop sees data flow; features and scoring are to skip them.
 """
 
 from __future__ import annotations
