@@ -32,6 +32,9 @@ class NamePart(enum.Enum):
     FAMILY = "family"
 
 
+_GIVEN = NamePart.GIVEN  # looked up once: Enum attribute access is slow before Python 3.12
+
+
 def person_name(value: object, part: NamePart, *, spaces: bool) -> str | Reason:
     """The name as lowercase letters (and marks) of any script; words joined by a space or not."""
     text = screen(value)
@@ -40,7 +43,7 @@ def person_name(value: object, part: NamePart, *, spaces: bool) -> str | Reason:
     if _LOST_CHARACTER.search(text):
         return Reason.MANGLED_UNICODE
     tokens = text.lower().split()
-    if part is NamePart.GIVEN:
+    if part is _GIVEN:
         while len(tokens) > 1 and letters(tokens[0]) in _TITLES:
             del tokens[0]
     else:
@@ -55,7 +58,7 @@ def person_name(value: object, part: NamePart, *, spaces: bool) -> str | Reason:
 
 def first_initial(value: object) -> str | Reason:
     """Meta's FI: the first letter (with its combining marks) of the normalized given name."""
-    name = person_name(value, NamePart.GIVEN, spaces=False)
+    name = person_name(value, _GIVEN, spaces=False)
     if isinstance(name, Reason):
         return name
     end = 1

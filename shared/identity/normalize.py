@@ -23,6 +23,9 @@ from shared.identity.result import (
 )
 from shared.identity.rules import RULES, FieldRule, HashedInput
 
+# Looked up once: Enum attribute access is slow before Python 3.12, and this is the hot path.
+_OPAQUE, _REJECT = HashedInput.OPAQUE, HashedInput.REJECT
+
 
 def fields(platform: Platform) -> tuple[str, ...]:
     """The field names ``platform`` accepts, as the platform spells them."""
@@ -81,10 +84,10 @@ def normalize_column(
 
 
 def _normalize(rule: FieldRule, field: str, value: object, region: str | None) -> Normalized | Rejected:
-    if isinstance(value, str) and rule.hashed_input is not HashedInput.OPAQUE:
+    if isinstance(value, str) and rule.hashed_input is not _OPAQUE:
         stripped = value.strip()
         if is_sha256_hex(stripped):
-            if rule.hashed_input is HashedInput.REJECT:
+            if rule.hashed_input is _REJECT:
                 return Rejected(field, Reason.HASHED_NOT_ALLOWED)
             digest = stripped.lower()  # already hashed upstream: pass through, never re-hash
             return Normalized(field, digest, digest)

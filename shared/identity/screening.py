@@ -81,7 +81,7 @@ def screen(
         text = text.translate(_INVISIBLE)
         if fold:
             text = unicodedata.normalize("NFKC", text)
-    if _CONTROL.search(text):
+    if not text.isprintable() and _CONTROL.search(text):  # isprintable: a cheap first look
         return Reason.MANGLED_UNICODE
     text = text.strip()
     if not text:
