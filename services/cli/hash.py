@@ -120,7 +120,7 @@ def hash_csv(platform: Any, source: Path, target: Path, default_country: str | N
             if header is None:
                 console.print(f"audiencesync hash: {source} is empty")
                 return 2
-            file_plan = plan(platform, header)
+            file_plan = plan(platform, header, default_country=default_country is not None)
             if not file_plan.columns:
                 console.print(f"audiencesync hash: no column of {source} is an identifier {platform} takes")
                 return 2

@@ -73,13 +73,16 @@ OUTPUT: Mapping[Platform, tuple[tuple[str, str, str], ...]] = {
 _HEADER_NOISE = re.compile(r"[\s_\-]+")
 
 
+_COUNTRY_FIELDS = frozenset({"COUNTRY", "country_code"})
+
+
 @dataclass(frozen=True, slots=True)
 class Column:
-    """One output column: which platform field, its header, and the input column index."""
+    """One output column: platform field, header, input column index (None: the row's country)."""
 
     field: str
     header: str
-    source: int
+    source: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,8 +109,12 @@ class Converted:
     rejected: Counter[tuple[str, str]]
 
 
-def plan(platform: Platform, header: Sequence[str]) -> FilePlan:
-    """Match input headers to the platform's output columns; unmatched headers are ignored."""
+def plan(platform: Platform, header: Sequence[str], *, default_country: bool = False) -> FilePlan:
+    """Match input headers to the platform's output columns; unmatched headers are ignored.
+
+    The country column always carries each row's effective country (its own, else the
+    default), so ``default_country`` adds that column even when the input has none.
+    """
     by_alias = {alias: name for name, aliases in _ALIASES.items() for alias in aliases}
     found: dict[str, int] = {}
     ignored: list[str] = []
@@ -118,12 +125,12 @@ def plan(platform: Platform, header: Sequence[str]) -> FilePlan:
         else:
             found[name] = index
     columns = tuple(
-        Column(field, out_header, found[source])
+        Column(field, out_header, None if source == "country" else found[source])
         for source, field, out_header in OUTPUT[platform]
-        if source in found
+        if source in found or (source == "country" and default_country)
     )
-    used = {column.source for column in columns} | {found.get("country", -1)}
-    ignored.extend(header[index] for name, index in found.items() if index not in used)
+    used = {column.source for column in columns} | {found.get("country")}
+    ignored.extend(header[index] for index in found.values() if index not in used)
     return FilePlan(columns, found.get("country"), tuple(ignored))
 
 
@@ -138,18 +145,19 @@ def convert(
     cells: list[list[str]] = [[] for _ in rows]
     sent: Counter[str] = Counter()
     rejected: Counter[tuple[str, str]] = Counter()
+    identifying = [i for i, c in enumerate(file_plan.columns) if c.field not in _COUNTRY_FIELDS]
     for column in file_plan.columns:
-        values = [_cell(row, column.source) for row in rows]
-        for out, result in zip(
-            cells, normalize_column(platform, column.field, values, countries), strict=True
-        ):
+        values = countries if column.source is None else [_cell(row, column.source) for row in rows]
+        results = normalize_column(platform, column.field, values, countries)
+        for out, result in zip(cells, results, strict=True):
             if isinstance(result, Normalized):
                 out.append(result.wire_value)
                 sent[column.field] += 1
             else:
                 out.append("")
                 rejected[column.field, str(result.reason)] += 1
-    kept = [row for row in cells if any(row)]
+    # A country alone identifies nobody: such rows are dropped, not uploaded.
+    kept = [row for row in cells if any(row[i] for i in identifying)]
     return Converted(kept, len(cells) - len(kept), sent, rejected)
 
 
