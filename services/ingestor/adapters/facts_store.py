@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import lru_cache
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -41,6 +42,17 @@ class CustomerErased(Exception):  # noqa: N818 - a fact, handled by dropping the
     """The event belongs to an erased customer; it must not resurrect them."""
 
 
+@lru_cache(maxsize=65536)
+def _hashed(contact: IdentityContact) -> tuple[tuple[str, str, str], ...]:
+    # Repeat buyers bring the same contact on every order: normalizing and hashing it once per
+    # process saves most of the identity cost of a bulk import. Bounded, and only in the ingestor.
+    return tuple(
+        (platform.value, name, value)
+        for platform, values in hash_contact(contact).items()
+        for name, value in values.items()
+    )
+
+
 def identifier_rows(key: str, contact: Contact, at: datetime) -> list[dict[str, object]]:
     """Every platform's hashed identifiers for a contact, as ``customer_identifiers`` rows."""
     ident = IdentityContact(
@@ -54,9 +66,8 @@ def identifier_rows(key: str, contact: Contact, at: datetime) -> list[dict[str, 
         country=contact.country or contact.phone_country,
     )
     return [
-        {"customer_key": key, "platform": platform.value, "field": name, "value": value, "added_at": at}
-        for platform, values in hash_contact(ident).items()
-        for name, value in values.items()
+        {"customer_key": key, "platform": platform, "field": name, "value": value, "added_at": at}
+        for platform, name, value in _hashed(ident)
     ]
 
 
