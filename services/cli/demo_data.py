@@ -41,7 +41,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         default="shopify",
         help="shopify: one order JSON per line; generic: the generic CSV layout (docs/import.md)",
     )
-    parser.add_argument("--workers", type=_positive, default=None, help="processes (default: CPUs, max 4)")
+    parser.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        help="processes rendering in parallel (default 1; same output)",
+    )
     parser.set_defaults(func=run)
 
 
