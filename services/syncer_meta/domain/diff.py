@@ -1,0 +1,169 @@
+"""Desired membership minus the ledger: what to add, update and remove, by streaming merge.
+
+Both inputs are sorted by customer key, so a million-member audience is compared in constant
+memory. Nothing to do yields nothing, which is what makes a no-change sync free of API calls.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Protocol, TypeVar
+
+from services.syncer_meta.domain.rows import Member
+
+
+class Direction(enum.StrEnum):
+    """Which Meta edge a change goes to."""
+
+    ADD = "add"  # POST /{id}/users
+    REMOVE = "remove"  # DELETE /{id}/users
+    REPLACE = "replace"  # POST /{id}/usersreplace (repair)
+
+
+class Reason(enum.StrEnum):
+    """Why a change is needed."""
+
+    NEW = "new"
+    UPDATED = "updated"  # identifiers or value changed since the ledger's row
+    DESELECTED = "deselected"  # no longer selected (label, stage, exclusion, consent)
+    ERASED = "erased"  # erased customer: removal is a legal duty, never held back
+    REPAIR = "repair"
+
+
+@dataclass(frozen=True, slots=True)
+class Synced:
+    """A ledger row: what the platform audience holds for one customer."""
+
+    key: str
+    row: tuple[str, ...]
+    value: Decimal | None = None
+    erased: bool = False
+    batch_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One customer to send in one direction, with the exact row to send."""
+
+    direction: Direction
+    reason: Reason
+    member: Member
+
+
+class UnsortedInputError(ValueError):
+    """A diff input was not sorted by customer key (a query without ORDER BY)."""
+
+
+class _Keyed(Protocol):
+    @property
+    def key(self) -> str: ...
+
+
+K = TypeVar("K", bound=_Keyed)
+
+
+def _sorted(items: Iterable[K], name: str) -> Iterator[K]:
+    previous: str | None = None
+    for item in items:
+        if previous is not None and item.key <= previous:
+            raise UnsortedInputError(f"{name} must be sorted by customer key, unique ({item.key[:8]}...)")
+        previous = item.key
+        yield item
+
+
+def _same(member: Member, synced: Synced) -> bool:
+    return member.row == synced.row and member.value == synced.value
+
+
+def diff(desired: Iterable[Member], synced: Iterable[Synced]) -> Iterator[Change]:
+    """Adds for members the ledger lacks or holds differently, removes for ledger rows not desired."""
+    wanted, held = _sorted(desired, "desired"), _sorted(synced, "synced")
+    member, entry = next(wanted, None), next(held, None)
+    while member is not None or entry is not None:
+        if member is not None and (entry is None or member.key < entry.key):
+            yield Change(Direction.ADD, Reason.NEW, member)
+            member = next(wanted, None)
+        elif entry is not None and (member is None or entry.key < member.key):
+            reason = Reason.ERASED if entry.erased else Reason.DESELECTED
+            yield Change(Direction.REMOVE, reason, Member(entry.key, entry.row, entry.value))
+            entry = next(held, None)
+        elif member is not None and entry is not None:
+            if not _same(member, entry):
+                yield Change(Direction.ADD, Reason.UPDATED, member)
+            member, entry = next(wanted, None), next(held, None)
+
+
+def replace_set(
+    desired: Iterable[Member], synced: Iterable[Synced], sent: frozenset[int] = frozenset()
+) -> Iterator[Change]:
+    """Every desired member for a full replace, minus those a resumed replace already sent.
+
+    ``sent`` holds the batch ids this replace session has acknowledged; a ledger row written by
+    one of them with the same row and value needs no second upload.
+    """
+    ledger = _sorted(synced, "synced")
+    entry = next(ledger, None)
+    for member in _sorted(desired, "desired"):
+        while entry is not None and entry.key < member.key:
+            entry = next(ledger, None)
+        if entry is not None and entry.key == member.key and entry.batch_id in sent and _same(member, entry):
+            continue
+        yield Change(Direction.REPLACE, Reason.REPAIR, member)
+
+
+@dataclass
+class Changes:
+    """Counts of a diff: the plan a dry run reports and the guardrails judge."""
+
+    desired: int = 0
+    synced: int = 0
+    new: int = 0
+    updated: int = 0
+    deselected: int = 0
+    erased: int = 0
+    replace: int = 0
+
+    @property
+    def adds(self) -> int:
+        """Rows sent to /users as additions (new and updated members)."""
+        return self.new + self.updated
+
+    @property
+    def removes(self) -> int:
+        """Rows sent to /users as removals."""
+        return self.deselected + self.erased
+
+    @property
+    def total(self) -> int:
+        """Every row a run would send."""
+        return self.adds + self.removes + self.replace
+
+    def count(self, change: Change) -> None:
+        """Add one change to the counts."""
+        field = {Reason.REPAIR: "replace"}.get(change.reason, change.reason.value)
+        setattr(self, field, getattr(self, field) + 1)
+
+
+class _Counted(Iterable[K]):
+    """Counts the items an iterable yields (desired and synced sizes during one pass)."""
+
+    def __init__(self, items: Iterable[K]) -> None:
+        self.items, self.n = items, 0
+
+    def __iter__(self) -> Iterator[K]:
+        for item in self.items:
+            self.n += 1
+            yield item
+
+
+def count_changes(desired: Iterable[Member], synced: Iterable[Synced]) -> Changes:
+    """Run the diff to the end and count it, keeping nothing (the plan of a run)."""
+    wanted, held = _Counted(desired), _Counted(synced)
+    changes = Changes()
+    for change in diff(wanted, held):
+        changes.count(change)
+    changes.desired, changes.synced = wanted.n, held.n
+    return changes

@@ -1,0 +1,307 @@
+"""One sync of one destination: plan, guardrails, send by difference, read back, finish.
+
+Two passes over the same key-ordered streams: the first counts the diff (the plan a dry run
+prints and the guardrails judge), the second sends it in batches. Nothing to send means no
+API call. A run left ``running`` by a dead process is resumed under the destination's lock:
+its sessions continue and only what the ledger does not yet hold is sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from prometheus_client import Counter
+
+from services.syncer_meta.adapters.ledger import BatchRecord, Ledger
+from services.syncer_meta.adapters.locks import destination_lock
+from services.syncer_meta.adapters.runs import DestinationRecord, RunRecord, Runs
+from services.syncer_meta.domain.batching import batches, planned_calls
+from services.syncer_meta.domain.diff import (
+    Change,
+    Changes,
+    Direction,
+    Reason,
+    count_changes,
+    diff,
+    replace_set,
+)
+from services.syncer_meta.domain.errors import Kind, PlatformError, SessionClosed
+from services.syncer_meta.domain.guardrails import Guardrails
+from services.syncer_meta.domain.membership import Consent, Destination
+from services.syncer_meta.domain.ports import AudiencePlatform, Readback
+from services.syncer_meta.domain.rows import Member, schema, to_member
+from services.syncer_meta.reconcile import Reconciler
+from services.syncer_meta.uploads import RunContext, Sessions, Uploader
+from shared.log import get_logger
+
+log = get_logger(__name__)
+REFUSED = Counter("audiencesync_meta_guardrail_refusals_total", "Runs refused by a guardrail", ["audience"])
+STOPPED = Counter("audiencesync_meta_runs_stopped_total", "Runs stopped by a platform error", ["status"])
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    """How to sync: dry run, repair (usersreplace), forced past guardrails, which customers."""
+
+    dry_run: bool = False
+    repair: bool = False
+    force: bool = False
+    scope: frozenset[str] | None = None  # customer keys of an incremental sync; None: everyone
+    record_noop: bool = True  # record a run even when nothing changed (CLI), not for micro-batches
+
+
+@dataclass
+class RunReport:
+    """What one destination's run did, for the CLI and the logs."""
+
+    audience: str
+    account: str
+    status: str
+    mode: str
+    run: RunRecord | None = None
+    resumed: bool = False
+    plan: Changes | None = None
+    platform_audience_id: str | None = None
+    readback: Readback | None = None
+    message: str | None = None
+    feedback: dict[str, Any] = field(default_factory=dict)
+
+
+class DestinationSync:
+    """Syncs destinations of one ad account through one platform."""
+
+    def __init__(
+        self,
+        *,
+        ledger: Ledger,
+        runs: Runs,
+        platform: AudiencePlatform,
+        uploader: Uploader,
+        reconciler: Reconciler,
+        consent: Consent,
+        guardrails: Guardrails,
+        batch_size: int,
+        name_prefix: str,
+    ) -> None:
+        self.ledger, self.runs, self.platform = ledger, runs, platform
+        self.uploader, self.reconciler = uploader, reconciler
+        self.consent, self.guardrails = consent, guardrails
+        self.batch_size, self.name_prefix = batch_size, name_prefix
+
+    def members(self, destination: Destination, scope: Iterable[str] | None = None) -> Iterator[Member]:
+        """The destination's desired members in key order."""
+        for customer in self.ledger.customers(scope):
+            if destination.wants(customer, self.consent):
+                member = to_member(customer, value_based=destination.value_based)
+                if member is not None:
+                    yield member
+
+    def audience_name(self, destination: Destination) -> str:
+        """The platform audience's name: the installation's prefix and the audience key."""
+        return f"{self.name_prefix} {destination.key}"
+
+    def run(self, destination: Destination, options: SyncOptions) -> RunReport:
+        """Sync one destination (or plan it, for a dry run)."""
+        record = self.runs.destination(destination.audience, destination.account)
+        if options.dry_run:
+            return self._dry_run(destination, record, options)
+        with destination_lock(self.ledger.store, record.id) as taken:
+            if not taken:
+                message = "another process is syncing this destination"
+                return RunReport(destination.key, destination.account, "busy", "-", message=message)
+            return self._locked(destination, record, options)
+
+    def _plan(
+        self, destination: Destination, record: DestinationRecord, scope: Iterable[str] | None
+    ) -> Changes:
+        return count_changes(self.members(destination, scope), self.ledger.synced(record.id, scope))
+
+    def _diff(
+        self, destination: Destination, record: DestinationRecord, scope: Iterable[str] | None
+    ) -> Iterator[Change]:
+        return diff(self.members(destination, scope), self.ledger.synced(record.id, scope))
+
+    def _dry_run(
+        self, destination: Destination, record: DestinationRecord, options: SyncOptions
+    ) -> RunReport:
+        """The plan, the guardrails' verdict and the calls it would take; nothing is sent."""
+        plan = self._plan(destination, record, options.scope)
+        refusal = self.guardrails.refusal(plan, size_before=self.ledger.size(record.id), force=options.force)
+        if options.repair and not refusal:
+            calls = planned_calls(0, 0, plan.desired, self.batch_size)
+        else:
+            calls = planned_calls(0 if refusal else plan.adds, plan.erased if refusal else plan.removes)
+        if record.platform_audience_id is None and plan.adds and not refusal:
+            calls += 2  # look for an audience a crash left behind, then create it
+        feedback = {"plan": _counts(plan), "planned_calls": calls, "refusal": refusal}
+        run_id = self.runs.start(record.id, "dry_run", desired=plan.desired, status="dry_run")
+        self.runs.finish(run_id, status="dry_run", desired=plan.desired, api_calls=0, feedback=feedback)
+        report = RunReport(destination.key, destination.account, "dry_run", "dry_run", plan=plan)
+        report.run, report.message, report.feedback = self.runs.get(run_id), refusal, feedback
+        report.platform_audience_id = record.platform_audience_id
+        return report
+
+    def _locked(self, destination: Destination, record: DestinationRecord, options: SyncOptions) -> RunReport:
+        start_calls = self.platform.calls
+        unfinished = self.runs.unfinished(record.id)
+        scope = None if unfinished else options.scope  # a resumed run's scope is unknown: widen
+        repair = unfinished.mode == "repair" if unfinished else options.repair
+        plan = self._plan(destination, record, scope)
+        mode = "repair" if repair else ("incremental" if scope is not None else "full")
+        report = RunReport(destination.key, destination.account, "succeeded", mode, plan=plan)
+        if plan.total == 0 and not repair and unfinished is None:
+            if not options.record_noop and not self.reconciler.due(record):
+                return report  # a micro-batch that changed nothing leaves no trace and makes no call
+            run_id = self.runs.start(record.id, mode, desired=plan.desired)
+            return self._finish(destination, report, run_id, start_calls, changed=False)
+        refusal = self.guardrails.refusal(plan, size_before=self.ledger.size(record.id), force=options.force)
+        if repair and plan.desired == 0:
+            refusal = "a replace needs at least one member; a normal sync with --force empties an audience"
+        if unfinished is not None:
+            run_id, report.resumed = unfinished.id, True
+            unconfirmed = self.ledger.close_open_batches(run_id, "unconfirmed")
+            log.info("meta.sync_resumed", run=run_id, audience=destination.key, unconfirmed=unconfirmed)
+        else:
+            run_id = self.runs.start(record.id, mode, desired=plan.desired)
+        recorded = self.ledger.batches_of(run_id)
+        ctx = RunContext(
+            run_id=run_id,
+            destination_id=record.id,
+            audience_id="",
+            schema=schema(destination.value_based),
+            sessions=Sessions(recorded),
+            seq=max((b.seq for b in recorded), default=0),
+            prior_calls=unfinished.api_calls if unfinished else 0,
+            calls_at_start=start_calls,
+            estimated={
+                Direction.ADD: plan.adds,
+                Direction.REMOVE: plan.removes,
+                Direction.REPLACE: plan.desired,
+            },
+        )
+        try:
+            ctx.audience_id = self._ensure_audience(destination, record)
+            if refusal:
+                # Guardrail: every change is held back except erasures, which are a legal duty.
+                REFUSED.labels(destination.key).inc()
+                report.status, report.message = "refused", refusal
+                erased = (c for c in self._diff(destination, record, None) if c.reason is Reason.ERASED)
+                self._send(ctx, erased)
+            elif repair:
+                self._repair(ctx, destination, record, recorded)
+            else:
+                self._send(ctx, self._diff(destination, record, scope))
+        except PlatformError as exc:
+            # Stop now: nothing after the failed batch is sent (transient errors only get here
+            # after their retries). The ledger holds every acknowledged batch; the next sync
+            # starts from it, so nothing acknowledged is ever sent twice.
+            STOPPED.labels(exc.failure.status).inc()
+            report.status = exc.failure.status
+            report.message = exc.failure.operator_message(destination.account)
+            self.ledger.close_open_batches(run_id, "failed")
+            log.error(
+                "meta.sync_stopped", audience=destination.key, status=report.status, code=exc.failure.code
+            )
+            return self._finish(
+                destination,
+                report,
+                run_id,
+                start_calls,
+                changed=False,
+                prior_calls=ctx.prior_calls,
+                reconcile=False,
+            )
+        changed = ctx.acknowledged > 0
+        return self._finish(
+            destination, report, run_id, start_calls, changed=changed, prior_calls=ctx.prior_calls
+        )
+
+    def _send(self, ctx: RunContext, changes: Iterable[Change]) -> None:
+        for batch in batches(changes, self.batch_size):
+            self.uploader.send(ctx, batch)
+
+    def _repair(
+        self,
+        ctx: RunContext,
+        destination: Destination,
+        record: DestinationRecord,
+        recorded: Sequence[BatchRecord],
+    ) -> None:
+        """usersreplace: Meta stages the new set and swaps it in at the last batch (never empty)."""
+        sent = frozenset(b.id for b in recorded if b.direction == "replace" and b.status == "acknowledged")
+        try:
+            self._send(ctx, replace_set(self.members(destination), self.ledger.synced(record.id), sent))
+        except SessionClosed:
+            # The replace ended early (90-minute window, or its last batch landed before a crash):
+            # Meta holds exactly what this replace delivered; the ledger follows, then a top-up.
+            self.ledger.keep_only_run(record.id, ctx.run_id)
+            self._send(ctx, self._diff(destination, record, None))
+            return
+        except PlatformError as exc:
+            if exc.failure.kind is not Kind.TOO_LARGE_TO_REPLACE:
+                raise
+            # 100M+ members cannot be replaced (2650/1870144): repair by difference instead.
+            self._send(ctx, self._diff(destination, record, None))
+            return
+        if sent or ctx.acknowledged:
+            self.ledger.keep_only_run(record.id, ctx.run_id)
+
+    def _ensure_audience(self, destination: Destination, record: DestinationRecord) -> str:
+        """The platform audience's id: remembered, found by name (created before a crash), or created."""
+        if record.platform_audience_id:
+            return record.platform_audience_id
+        name = self.audience_name(destination)
+        audience_id = self.platform.find_audience(name) or self.platform.create_audience(
+            name, destination.audience.description or destination.key, value_based=destination.value_based
+        )
+        self.runs.set_platform_audience(record.id, audience_id, status="active")
+        return audience_id
+
+    def _finish(
+        self,
+        destination: Destination,
+        report: RunReport,
+        run_id: int,
+        start_calls: int,
+        *,
+        changed: bool,
+        prior_calls: int = 0,
+        reconcile: bool = True,
+    ) -> RunReport:
+        """Read back (snapshot, lookalikes), then close the run with its status and call count."""
+        record = self.runs.destination(destination.audience, destination.account)
+        report.platform_audience_id = record.platform_audience_id
+        if reconcile:
+            desired = report.plan.desired if report.plan else 0
+            try:
+                report.readback, report.feedback = self.reconciler.after_run(
+                    destination, record, changed=changed, desired=desired
+                )
+            except PlatformError as exc:
+                # The sync itself stands; a failed read-back is noted on the run and retried next time.
+                report.feedback = {"readback_error": exc.failure.operator_message(destination.account)}
+        calls = prior_calls + self.platform.calls - start_calls
+        self.runs.finish(
+            run_id,
+            status=report.status,
+            desired=report.plan.desired if report.plan else 0,
+            api_calls=calls,
+            message=report.message,
+            errors=0 if report.status in ("succeeded", "refused") else 1,
+            feedback=report.feedback,
+        )
+        report.run = self.runs.get(run_id)
+        return report
+
+
+def _counts(plan: Changes) -> dict[str, int]:
+    return {
+        "desired": plan.desired,
+        "synced": plan.synced,
+        "new": plan.new,
+        "updated": plan.updated,
+        "deselected": plan.deselected,
+        "erased": plan.erased,
+    }
