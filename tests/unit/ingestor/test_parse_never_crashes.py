@@ -87,9 +87,9 @@ keys = st.one_of(st.sampled_from(FIELD_NAMES), st.text(max_size=12))
 json_values = st.recursive(
     scalars,
     lambda inner: st.one_of(st.lists(inner, max_size=5), st.dictionaries(keys, inner, max_size=8)),
-    max_leaves=20,
+    max_leaves=12,
 )
-payloads = st.dictionaries(keys, json_values, max_size=14)
+payloads = st.dictionaries(keys, json_values, max_size=10)
 
 
 def _only_invalid_payload(parse: Callable[[Any], object], body: Any) -> None:
