@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from prometheus_client import Counter
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from services.ingestor import privacy
 from services.ingestor.adapters.facts_store import CustomerErased, FactsWriter
@@ -150,6 +150,10 @@ def make_handler(store: Store, publisher: Publisher, rates: Callable[[], Rates],
         except OperationalError as exc:
             # Locked SQLite file, PostgreSQL restart or failover: the whole batch is retried.
             raise TransientError(str(exc.orig)) from exc
+        except IntegrityError as exc:
+            # A concurrent ingestor wrote the same key between our read and our write; the
+            # writes are idempotent, so retrying the batch converges.
+            raise TransientError(f"concurrent write: {type(exc.orig).__name__}") from exc
         relay_outbox(store, publisher)
         return letters
 

@@ -35,8 +35,8 @@ class Record:
 
 def _open(path: Path) -> IO[str]:
     if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    return path.open(encoding="utf-8", newline="")
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
+    return path.open(encoding="utf-8-sig", newline="")  # a spreadsheet export may start with a BOM
 
 
 def _stem_suffix(path: Path) -> str:

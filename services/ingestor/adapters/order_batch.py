@@ -14,12 +14,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, tuple_, update
+from sqlalchemy import delete, func, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from services.ingestor.domain import Contact, OrderFacts
 from shared.identity import customer_key
-from shared.store.dialect import insert_ignoring_conflicts
+from shared.store.dialect import insert_ignoring_conflicts, insert_rows
 from shared.store.models import Customer, CustomerIdentifier, Erasure, Order, OrderLine, Refund
 
 _CHUNK = 900  # keeps IN lists under SQLite's default variable limit with room to spare
@@ -120,7 +120,9 @@ def _write_customers(
             if diff:
                 changed.setdefault(key, "customer")
     if new_rows:
-        session.execute(insert(Customer), new_rows)
+        # Another ingestor may create the same customer at the same moment (a customer's orders
+        # are keyed by order id and spread over partitions): first insert wins, both go on.
+        insert_ignoring_conflicts(session, Customer.__table__, new_rows)  # type: ignore[arg-type]
     for row in updates:
         session.execute(
             update(Customer).where(Customer.customer_key == row.pop("customer_key")).values(**row)
@@ -231,9 +233,11 @@ def write_orders(session: Session, items: Sequence[OrderItem], now: datetime) ->
             updates.append((ident, {"id": stored[ident][0], **values}))
     ids: dict[tuple[str, str], int] = {}
     if inserts:
-        rows = session.execute(
-            insert(Order).returning(Order.id, Order.shop, Order.order_id, sort_by_parameter_order=True),
+        rows = insert_rows(
+            session,
+            Order.__table__,  # type: ignore[arg-type]
             [v for _, v in inserts],
+            returning=(Order.id, Order.shop, Order.order_id),
         )
         ids.update({(s, o): pk for pk, s, o in rows})
     if updates:
@@ -255,8 +259,7 @@ def write_orders(session: Session, items: Sequence[OrderItem], now: datetime) ->
         if ident in ids
         for n, line in enumerate(item.facts.lines)
     ]
-    if lines:
-        session.execute(insert(OrderLine), lines)
+    insert_rows(session, OrderLine.__table__, lines)  # type: ignore[arg-type]
     refund_rows = [
         {
             "shop": r.shop,
