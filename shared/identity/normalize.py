@@ -25,6 +25,7 @@ from shared.identity.rules import RULES, FieldRule, HashedInput
 
 # Looked up once: Enum attribute access is slow before Python 3.12, and this is the hot path.
 _OPAQUE, _REJECT = HashedInput.OPAQUE, HashedInput.REJECT
+_new = tuple.__new__
 
 
 def fields(platform: Platform) -> tuple[str, ...]:
@@ -94,7 +95,8 @@ def _normalize(rule: FieldRule, field: str, value: object, region: str | None) -
     result = rule.normalize(value, region)
     if isinstance(result, Reason):
         return Rejected(field, result)
-    return Normalized(field, result, sha256_hex(result) if rule.hashed else None)
+    # tuple.__new__ skips the named tuple's Python-level __new__: same object, made faster.
+    return _new(Normalized, (field, result, sha256_hex(result) if rule.hashed else None))
 
 
 def _rule(platform: Platform, field: str) -> FieldRule:

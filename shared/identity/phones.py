@@ -13,7 +13,7 @@ import re
 import phonenumbers
 
 from shared.identity.result import Reason
-from shared.identity.screening import screen
+from shared.identity.screening import is_placeholder, screen
 
 # Already E.164: "+", a country code that cannot start with 0, at most 15 digits in all.
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
@@ -53,33 +53,28 @@ def clear_cache() -> None:
 
 
 def _parse(value: object, region: str | None) -> str | Reason:
-    text = screen(value, numbers=True)
+    # Placeholders ("N/A", "none") are looked for only when parsing fails: a valid number is
+    # never one, and the check would otherwise cost every number a regex pass.
+    text = screen(value, numbers=True, placeholders=False)
     if isinstance(text, Reason):
         return text
-    if _E164.fullmatch(text):
-        # Fast path: already E.164, so only validity is in question, not the format.
-        number = _parse_number(text, None)
-        if isinstance(number, Reason):
-            return number
-        return text if phonenumbers.is_valid_number(number) else Reason.PHONE_INVALID
     international = text.startswith("+")
-    if international:
-        default_region = None
-    elif region is None:
-        return Reason.PHONE_MISSING_REGION
-    else:
-        default_region = region.upper()
-    number = _parse_number(text, default_region)
+    if not international and region is None:
+        return Reason.PLACEHOLDER if is_placeholder(text) else Reason.PHONE_MISSING_REGION
+    number = _parse_number(text, None if region is None else region.upper())
     if isinstance(number, Reason):
-        return number
+        return Reason.PLACEHOLDER if is_placeholder(text) else number
     if not phonenumbers.is_valid_number(number):
         return Reason.PHONE_INVALID if international else Reason.PHONE_INVALID_FOR_REGION
+    if _E164.fullmatch(text):
+        return text  # already E.164: nothing to reformat
     formatted: str = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     return formatted
 
 
 def _parse_number(text: str, region: str | None) -> phonenumbers.PhoneNumber | Reason:
     try:
+        # For "+" numbers phonenumbers ignores the region; passing it anyway costs nothing.
         return phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:
         if exc.error_type == phonenumbers.NumberParseException.INVALID_COUNTRY_CODE:
