@@ -23,6 +23,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "services.cli.sandbox",  # sandbox meta (local Graph API sandbox)
     "services.cli.hash",  # hash identifiers for Meta / Google (JSON lines or CSV)
     "services.cli.demo_data",  # demo-data: generated shop orders with planted segments
+    "services.cli.score",  # score, export customers, report icp, backtest
+    "services.cli.sync",  # sync meta / sync status: audiences to Meta by difference
 )
 
 

@@ -37,6 +37,7 @@ from services.syncer_meta.uploads import RunContext, Sessions, Uploader
 from shared.log import get_logger
 
 log = get_logger(__name__)
+KEEP_IN_MEMORY = 20_000  # changes sent from the plan pass; bigger deltas are streamed again
 REFUSED = Counter("audiencesync_meta_guardrail_refusals_total", "Runs refused by a guardrail", ["audience"])
 STOPPED = Counter("audiencesync_meta_runs_stopped_total", "Runs stopped by a platform error", ["status"])
 
@@ -114,9 +115,10 @@ class DestinationSync:
             return self._locked(destination, record, options)
 
     def _plan(
-        self, destination: Destination, record: DestinationRecord, scope: Iterable[str] | None
+        self, destination: Destination, record: DestinationRecord, scope: Iterable[str] | None, keep: int = 0
     ) -> Changes:
-        return count_changes(self.members(destination, scope), self.ledger.synced(record.id, scope))
+        members, synced = self.members(destination, scope), self.ledger.synced(record.id, scope)
+        return count_changes(members, synced, keep=keep)
 
     def _diff(
         self, destination: Destination, record: DestinationRecord, scope: Iterable[str] | None
@@ -132,7 +134,9 @@ class DestinationSync:
         if options.repair and not refusal:
             calls = planned_calls(0, 0, plan.desired, self.batch_size)
         else:
-            calls = planned_calls(0 if refusal else plan.adds, plan.erased if refusal else plan.removes)
+            calls = planned_calls(
+                0 if refusal else plan.adds, plan.erased if refusal else plan.removes, 0, self.batch_size
+            )
         if record.platform_audience_id is None and plan.adds and not refusal:
             calls += 2  # look for an audience a crash left behind, then create it
         feedback = {"plan": _counts(plan), "planned_calls": calls, "refusal": refusal}
@@ -148,7 +152,7 @@ class DestinationSync:
         unfinished = self.runs.unfinished(record.id)
         scope = None if unfinished else options.scope  # a resumed run's scope is unknown: widen
         repair = unfinished.mode == "repair" if unfinished else options.repair
-        plan = self._plan(destination, record, scope)
+        plan = self._plan(destination, record, scope, keep=0 if repair else KEEP_IN_MEMORY)
         mode = "repair" if repair else ("incremental" if scope is not None else "full")
         report = RunReport(destination.key, destination.account, "succeeded", mode, plan=plan)
         if plan.total == 0 and not repair and unfinished is None:
@@ -192,7 +196,9 @@ class DestinationSync:
             elif repair:
                 self._repair(ctx, destination, record, recorded)
             else:
-                self._send(ctx, self._diff(destination, record, scope))
+                self._send(
+                    ctx, plan.kept if plan.kept is not None else self._diff(destination, record, scope)
+                )
         except PlatformError as exc:
             # Stop now: nothing after the failed batch is sent (transient errors only get here
             # after their retries). The ledger holds every acknowledged batch; the next sync

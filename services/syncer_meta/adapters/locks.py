@@ -1,9 +1,10 @@
 """One sync of a destination at a time, across processes, released when the holder dies.
 
-PostgreSQL: a session advisory lock on a dedicated connection. SQLite (one machine): an
-exclusive ``flock`` on a file beside the database. The kernel or the server drops both when
-the process is killed, so a run found ``running`` under a lock we hold belongs to a dead
-process and is safe to resume.
+PostgreSQL: a session advisory lock on a dedicated connection, keyed by schema and destination
+(advisory locks are database-wide; installations may share a database in separate schemas).
+SQLite (one machine): an exclusive ``flock`` on a file beside the database. The kernel or the
+server drops both when the process is killed, so a run found ``running`` under a lock we hold
+belongs to a dead process and is safe to resume.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy import text
 from shared.store.db import Store
 
 LOCK_CLASS = 0x4D455441  # "META": the advisory-lock namespace of the Meta syncer
+_KEY = ":cls, hashtext(current_schema() || '/' || :obj)"
 
 
 @contextmanager

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol, TypeVar
 
@@ -118,6 +118,7 @@ def replace_set(
 class Changes:
     """Counts of a diff: the plan a dry run reports and the guardrails judge."""
 
+    kept: list[Change] | None = field(default=None, repr=False)  # the changes, when few enough
     desired: int = 0
     synced: int = 0
     new: int = 0
@@ -143,8 +144,8 @@ class Changes:
 
     def count(self, change: Change) -> None:
         """Add one change to the counts."""
-        field = {Reason.REPAIR: "replace"}.get(change.reason, change.reason.value)
-        setattr(self, field, getattr(self, field) + 1)
+        name = {Reason.REPAIR: "replace"}.get(change.reason, change.reason.value)
+        setattr(self, name, getattr(self, name) + 1)
 
 
 class _Counted(Iterable[K]):
@@ -159,11 +160,19 @@ class _Counted(Iterable[K]):
             yield item
 
 
-def count_changes(desired: Iterable[Member], synced: Iterable[Synced]) -> Changes:
-    """Run the diff to the end and count it, keeping nothing (the plan of a run)."""
+def count_changes(desired: Iterable[Member], synced: Iterable[Synced], *, keep: int = 0) -> Changes:
+    """Run the diff to the end and count it (the plan of a run).
+
+    Up to ``keep`` changes are kept so a small delta is sent without a second pass over the
+    store; past that the list is dropped and memory stays flat.
+    """
     wanted, held = _Counted(desired), _Counted(synced)
-    changes = Changes()
+    changes = Changes(kept=[] if keep > 0 else None)
     for change in diff(wanted, held):
         changes.count(change)
+        if changes.kept is not None:
+            changes.kept.append(change)
+            if len(changes.kept) > keep:
+                changes.kept = None
     changes.desired, changes.synced = wanted.n, held.n
     return changes

@@ -11,6 +11,7 @@ from services.sandbox_meta.config import SandboxConfig
 from services.sandbox_meta.server import RunningSandbox, run_meta_sandbox
 from services.syncer_meta.bootstrap import build_service
 from services.syncer_meta.service import SyncService
+from services.syncer_meta.uploads import Progress
 from shared.config import Settings
 from shared.definitions import Definitions, parse_definitions
 from shared.store.db import Store
@@ -72,15 +73,21 @@ def sandbox() -> Iterator[RunningSandbox]:
 
 
 @pytest.fixture
-def make_syncer(
-    sandbox: RunningSandbox, store: Store
-) -> Iterator[Callable[..., SyncService]]:
+def make_syncer(sandbox: RunningSandbox, store: Store) -> Iterator[Callable[..., SyncService]]:
     """Build the real syncer (facebook-business adapter) against the sandbox and ``store``."""
     built: list[SyncService] = []
 
-    def make(audiences: list[dict[str, Any]] | None = None, *, dry_run: bool = False, **env: str) -> SyncService:
+    def make(
+        audiences: list[dict[str, Any]] | None = None,
+        *,
+        dry_run: bool = False,
+        on_batch: Callable[[Progress], None] | None = None,
+        **env: str,
+    ) -> SyncService:
         settings = Settings.from_env(settings_env(sandbox.url, store.url, **env))
-        syncer = build_service(settings, store, definitions=definitions(audiences), dry_run=dry_run)
+        syncer = build_service(
+            settings, store, definitions=definitions(audiences), dry_run=dry_run, on_batch=on_batch
+        )
         built.append(syncer)
         return syncer
 
@@ -95,3 +102,13 @@ def audience_id(syncer: SyncService, key: str) -> str:
     record = syncer.syncs[ACCOUNT].runs.destination(destination.audience, ACCOUNT)
     assert record.platform_audience_id, f"{key} has no platform audience yet"
     return record.platform_audience_id
+
+
+def sdk_audience(url: str, audience: str) -> Any:
+    """A ``CustomAudience`` bound to the SDK aimed at the sandbox, to change it behind the syncer's back."""
+    from facebook_business.adobjects.customaudience import CustomAudience
+    from facebook_business.api import FacebookAdsApi
+
+    api = FacebookAdsApi.init(app_id="1", app_secret=SECRET, access_token=TOKEN, crash_log=False)
+    api._session.GRAPH = url
+    return CustomAudience(audience, api=api)

@@ -41,7 +41,7 @@ class Person:
     value: Decimal | None = Decimal("50.00")
     email_consent: bool | None = True
     sms_consent: bool | None = None
-    phone: bool = True
+    phone: bool = True  # also a country; without, the row is the email alone (lean bulk tests)
 
     @property
     def key(self) -> str:
@@ -85,17 +85,18 @@ def _insert(store: Store, people: list[Person]) -> None:
                 "scored_at": NOW,
             }
         )
-        fields = {"EMAIL": email_hash(p.i), "COUNTRY": sha("us")}
+        fields = {"EMAIL": email_hash(p.i)}
         if p.phone:
-            fields["PHONE"] = sha(f"1415555{p.i:07d}")
+            fields.update(PHONE=sha(f"1415555{p.i:07d}"), COUNTRY=sha("us"))
         identifiers.extend(
             {"customer_key": p.key, "platform": "meta", "field": f, "value": v, "added_at": NOW}
             for f, v in fields.items()
         )
     with store.transaction() as session:
-        session.execute(insert(Customer), customers)
-        session.execute(insert(Label), labels)
-        session.execute(insert(CustomerIdentifier), identifiers)
+        conn = session.connection()  # Core executemany: the ORM's bulk path is several times slower
+        conn.execute(insert(Customer.__table__), customers)
+        conn.execute(insert(Label.__table__), labels)
+        conn.execute(insert(CustomerIdentifier.__table__), identifiers)
 
 
 def relabel(store: Store, i: int, *, label: str, value: Decimal | None = None) -> None:

@@ -1,0 +1,240 @@
+"""``audiencesync sync meta`` and ``sync status``: push audiences to Meta by difference, see how runs went.
+
+Exit codes: 0 every run succeeded (or a dry run planned), 1 some run stopped or was refused
+(the table says why and what to do), 2 a configuration or usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from shared.config import Settings
+
+FINE = frozenset({"succeeded", "dry_run"})
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add ``sync meta`` and ``sync status``."""
+    sync = sub.add_parser("sync", help="sync audiences to the ad platforms, and list sync runs")
+    actions = sync.add_subparsers(dest="sync_command", metavar="ACTION", required=True)
+    meta = actions.add_parser(
+        "meta",
+        help="sync Meta custom audiences (adds and removes only what changed)",
+        description="Compute each audience's desired members, compare them with the ledger and send "
+        "only the differences to Meta in batches of up to 10,000; see docs/syncer-meta.md.",
+    )
+    meta.add_argument("--audience", metavar="KEY", help="only this audience (default: every audience)")
+    meta.add_argument("--account", metavar="act_N", help="only this ad account (default: META_ACCOUNTS)")
+    meta.add_argument("--dry-run", action="store_true", help="print the plan; send and change nothing")
+    meta.add_argument("--repair", action="store_true", help="full replace (usersreplace); never empties")
+    meta.add_argument("--force", action="store_true", help="go past the guardrails (mass removals)")
+    meta.add_argument(
+        "--adopt", metavar="AUDIENCE_ID", help="use this existing Meta audience for --audience, then sync"
+    )
+    meta.add_argument("--json", action="store_true", help="one JSON object per run")
+    meta.set_defaults(func=_sync_meta)
+    status = actions.add_parser("status", help="recent sync runs, newest first")
+    status.add_argument("--limit", type=int, default=20)
+    status.add_argument("--audience", metavar="KEY")
+    status.add_argument("--json", action="store_true", help="one JSON object per run")
+    status.set_defaults(func=_status)
+
+
+def _error(message: str) -> int:
+    print(f"audiencesync: {message}", file=sys.stderr)
+    return 2
+
+
+def _sync_meta(args: argparse.Namespace, settings: Settings) -> int:
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from services.syncer_meta.bootstrap import build_service
+    from services.syncer_meta.domain.errors import PlatformError
+    from services.syncer_meta.service import UnknownTargetError
+    from services.syncer_meta.sync import SyncOptions
+    from services.syncer_meta.uploads import Progress as BatchProgress
+    from shared.definitions import DefinitionsError
+    from shared.store.db import Store
+    from shared.store.migrate import upgrade
+
+    if not settings.meta_accounts:
+        return _error("no Meta ad account: set META_ACCOUNTS and META_ACCESS_TOKEN (docs/syncer-meta.md)")
+    if args.adopt and not args.audience:
+        return _error("--adopt needs --audience KEY")
+    upgrade(settings.database_url)
+    store = Store(settings.database_url)
+    console = Console(stderr=True)
+    try:
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TextColumn("{task.completed:,} rows"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+            disable=args.json,
+        ) as progress:
+            task = progress.add_task("syncing Meta audiences", total=None)
+
+            def on_batch(step: BatchProgress) -> None:
+                progress.update(task, advance=step.rows, description=f"batch {step.seq} ({step.direction})")
+
+            try:
+                syncer = build_service(settings, store, dry_run=args.dry_run, on_batch=on_batch)
+            except DefinitionsError as exc:
+                return _error(str(exc))
+            try:
+                if args.adopt:
+                    account = args.account or settings.meta_accounts[0].account_id
+                    name = syncer.adopt(args.audience, account, args.adopt)
+                    console.print(
+                        f"adopted Meta audience {args.adopt} ({name}) as {args.audience} on {account}"
+                    )
+                options = SyncOptions(dry_run=args.dry_run, repair=args.repair, force=args.force)
+                reports = syncer.sync(options, audience_key=args.audience, account=args.account)
+            except UnknownTargetError as exc:
+                return _error(str(exc.args[0]))
+            except PlatformError as exc:
+                account = args.account or settings.meta_accounts[0].account_id
+                return _error(exc.failure.operator_message(account))
+            finally:
+                syncer.close()
+    finally:
+        store.dispose()
+    rows = [_report_row(r) for r in reports]
+    if args.json:
+        for row in rows:
+            print(json.dumps(row, default=str))
+    else:
+        _print_reports(rows, dry_run=args.dry_run)
+    return 0 if all(r["status"] in FINE for r in rows) else 1
+
+
+def _report_row(report: Any) -> dict[str, Any]:
+    run, plan, readback = report.run, report.plan, report.readback
+    row: dict[str, Any] = {
+        "audience": report.audience,
+        "account": report.account,
+        "mode": run.mode if run else report.mode,
+        "status": report.status,
+        "run_id": run.id if run else None,
+        "resumed": report.resumed,
+        "desired": run.desired if run else (plan.desired if plan else None),
+        "added": run.added if run else 0,
+        "removed": run.removed if run else 0,
+        "invalid": run.invalid if run else 0,
+        "api_calls": run.api_calls if run else 0,
+        "size_lower": readback.lower if readback else None,
+        "size_upper": readback.upper if readback else None,
+        "operation_status": readback.operation_status if readback else None,
+        "delivery_status": readback.delivery_status if readback else None,
+        "platform_audience_id": report.platform_audience_id,
+        "message": report.message,
+    }
+    if plan is not None:
+        row["plan"] = {
+            "new": plan.new,
+            "updated": plan.updated,
+            "deselected": plan.deselected,
+            "erased": plan.erased,
+        }
+    if report.feedback.get("planned_calls") is not None:
+        row["planned_calls"] = report.feedback["planned_calls"]
+    if report.feedback.get("invalid_samples") or (run and run.feedback.get("invalid_samples")):
+        row["invalid_samples"] = (run.feedback if run else report.feedback).get("invalid_samples", [])[:5]
+    if report.feedback.get("lookalikes"):
+        row["lookalikes"] = report.feedback["lookalikes"]
+    return row
+
+
+def _print_reports(rows: list[dict[str, Any]], *, dry_run: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    title = "Meta sync plan (dry run: nothing sent)" if dry_run else "Meta sync runs"
+    table = Table(title=title)
+    for column in ("audience", "account", "mode", "status", "desired"):
+        table.add_column(column, justify="right" if column == "desired" else "left")
+    if dry_run:
+        for column in ("new", "updated", "deselected", "erased", "calls"):
+            table.add_column(column, justify="right")
+    else:
+        for column in ("added", "removed", "invalid", "calls", "size (Meta)", "op / delivery"):
+            table.add_column(column, justify="right")
+    for row in rows:
+        first = [row["audience"], row["account"], row["mode"], _styled(row["status"]), _n(row["desired"])]
+        if dry_run:
+            plan = row.get("plan") or {}
+            rest = [_n(plan.get(k)) for k in ("new", "updated", "deselected", "erased")]
+            rest.append(_n(row.get("planned_calls")))
+        else:
+            size = "-" if row["size_lower"] is None else f"{row['size_lower']:,}–{row['size_upper']:,}"
+            statuses = "-"
+            if row["operation_status"] is not None:
+                statuses = f"{row['operation_status']} / {row['delivery_status']}"
+            rest = [_n(row[k]) for k in ("added", "removed", "invalid", "api_calls")] + [size, statuses]
+        table.add_row(*first, *rest)
+    console.print(table)
+    for row in rows:
+        if row["message"]:
+            console.print(f"[bold]{row['audience']}[/] ({row['account']}): {row['message']}")
+        for sample in row.get("invalid_samples", []):
+            console.print(f"  invalid row of customer {sample['customer_key'] or '?'}: {sample['reason']}")
+        for country, note in (row.get("lookalikes") or {}).items():
+            console.print(f"  lookalike {country}: {note}")
+
+
+def _styled(status: str) -> str:
+    color = "green" if status in FINE else ("yellow" if status in ("refused", "busy", "throttled") else "red")
+    return f"[{color}]{status}[/]"
+
+
+def _n(value: Any) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
+def _status_rows(settings: Settings, limit: int, audience: str | None) -> list[Any]:
+    from services.syncer_meta.adapters.runs import Runs
+    from shared.store.db import Store
+
+    store = Store(settings.database_url)
+    try:
+        return Runs(store).recent(limit, audience_key=audience)
+    finally:
+        store.dispose()
+
+
+def _status(args: argparse.Namespace, settings: Settings) -> int:
+    return _print_status(_status_rows(settings, args.limit, args.audience), as_json=args.json)
+
+
+def _print_status(runs: list[Any], *, as_json: bool) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    if as_json:
+        for run in runs:
+            print(json.dumps(vars(run), default=str))
+        return 0
+    table = Table(title="Recent sync runs (Meta)")
+    columns = "run started audience account mode status desired added removed invalid calls seconds"
+    for column in columns.split():
+        table.add_column(column)
+    for run in runs:
+        seconds = f"{(run.finished_at - run.started_at).total_seconds():.1f}" if run.finished_at else "-"
+        table.add_row(
+            str(run.id), run.started_at.strftime("%Y-%m-%d %H:%M:%S"), run.audience_key, run.account_id,
+            run.mode, run.status, _n(run.desired), _n(run.added), _n(run.removed), _n(run.invalid),
+            _n(run.api_calls), seconds,
+        )  # fmt: skip
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    console.print(table)
+    for run in runs:
+        if run.message and run.status not in FINE:
+            console.print(f"run {run.id}: {run.message}")
+    return 0
