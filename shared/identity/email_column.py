@@ -2,10 +2,11 @@
 
 The distinct values are joined into one text and lowercased once; one regex pass finds the
 lines that are plainly valid addresses needing nothing but lowercasing (almost all), and two
-literal searches catch misplaced dots and hyphens that pass cannot see. Every other line
-(whitespace, non-ASCII, unusual but valid forms, invalid input) takes the scalar path, so both
-paths give identical results (a property test checks it). Repeated values are done once.
-The passes run in C; the only per-value Python work left is hashing and building the tuple.
+literal searches catch misplaced dots and hyphens that pass cannot see. Lines padded with
+spaces are stripped and checked again. Every other line (non-ASCII, unusual but valid forms,
+invalid input) takes the scalar path, so both paths give identical results (a property test
+checks it). Repeated values are done once. The passes run in C; the only per-value Python
+work left is hashing and building the result tuple.
 """
 
 from __future__ import annotations

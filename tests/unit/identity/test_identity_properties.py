@@ -23,13 +23,14 @@ name_like = st.text(
     max_size=20,
 )
 email_like = st.builds(
-    lambda local, domain, case, pad: (
-        (" " * pad) + (f"{local}@{domain}".upper() if case else f"{local}@{domain}")
+    lambda before, local, domain, case, after: (
+        before + (f"{local}@{domain}".upper() if case else f"{local}@{domain}") + after
     ),
+    st.sampled_from(["", " ", "\t", "  ", "\u00a0", "\x0b"]),
     st.from_regex(r"[a-z0-9][a-z0-9._+'-]{0,20}", fullmatch=True),
     st.from_regex(r"(gmail\.com|googlemail\.com|[a-z0-9-]{1,10}\.[a-z]{2,4})", fullmatch=True),
     st.booleans(),
-    st.integers(0, 2),
+    st.sampled_from(["", " ", "\t", " \t ", "\r", "\u2003"]),
 )
 phone_like = st.from_regex(r"\+?[0-9 ()./-]{6,20}", fullmatch=True)
 postal_like = st.from_regex(r"[A-Za-z0-9 -]{2,10}", fullmatch=True)
