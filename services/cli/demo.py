@@ -3,7 +3,10 @@
 1. A heartbeat through every topic and back (every service is consuming).
 2. Generated shop data (orders, checkouts, tickets) published to ``orders.raw`` exactly as an
    import would, then stored by the ingestor service.
-Each stage prints what it measured; later stages (labels, audiences) join as services land.
+3. The scorer labels every customer from ``customers.changed``; labels are compared with the
+   generator's planted truth (precision and recall).
+4. The Meta syncer turns ``labels.changed`` into custom audiences on the Meta sandbox.
+Each stage prints what it measured and waits only on state in the database.
 """
 
 from __future__ import annotations
@@ -163,9 +166,142 @@ def ingest_demo_shop(stack: EmbeddedStack, *, timeout: float = 300.0) -> IngestF
         store.dispose()
 
 
+def _wait(predicate: Any, timeout: float, interval: float = 0.5) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return bool(predicate())
+
+
+def labels_stage(console: Console, stack: EmbeddedStack, *, timeout: float = 180.0) -> bool:
+    """Wait until every customer is labelled; print label sizes and precision/recall vs the truth."""
+    import csv
+
+    from shared.store.models import Customer, Label
+
+    store = Store(stack.settings.database_url)
+    try:
+
+        def counts() -> tuple[int, int]:
+            with store.session() as s:
+                customers = int(s.scalar(select(func.count()).select_from(Customer)) or 0)
+                labelled = int(s.scalar(select(func.count()).select_from(Label)) or 0)
+            return customers, labelled
+
+        done = _wait(lambda: counts()[1] >= counts()[0] > 0, timeout)
+        with store.session() as s:
+            got = {
+                cid: label
+                for cid, label in s.execute(
+                    select(Customer.shop_customer_id, Label.label).join(
+                        Label, Label.customer_key == Customer.customer_key
+                    )
+                )
+            }
+    finally:
+        store.dispose()
+    truth_path = stack.settings.var_dir / "demo" / "shop.jsonl.truth.csv"
+    with truth_path.open(encoding="utf-8") as handle:
+        truth = {row["shop_customer_id"]: row["expected_label"] for row in csv.DictReader(handle)}
+    table = Table(title="3. labels (scorer) vs the planted truth")
+    for column in ("label", "customers", "precision", "recall"):
+        table.add_column(column, justify="right")
+    for label in ("icp", "negative_icp", "neutral"):
+        predicted = {c for c, lab in got.items() if lab == label}
+        actual = {c for c, lab in truth.items() if lab == label and c in got}
+        hit = len(predicted & actual)
+        precision = f"{hit / len(predicted):.2f}" if predicted else "-"
+        recall = f"{hit / len(actual):.2f}" if actual else "-"
+        table.add_row(label, f"{len(predicted):,}", precision, recall)
+    console.print(table)
+    if not done:
+        console.print(f"[red]only {len(got)} customers labelled in {timeout:.0f}s[/]")
+    return done
+
+
+def audiences_stage(console: Console, stack: EmbeddedStack, *, timeout: float = 180.0) -> bool:
+    """Wait for the Meta syncer's runs; print each audience's run and what the sandbox holds."""
+    import json
+    import urllib.request
+
+    from shared.store.models import DestinationAudience, SyncRun
+
+    store = Store(stack.settings.database_url)
+    try:
+
+        def runs() -> list[Any]:
+            with store.session() as s:
+                return list(
+                    s.execute(
+                        select(
+                            DestinationAudience.audience_key,
+                            DestinationAudience.kind,
+                            DestinationAudience.platform_audience_id,
+                            SyncRun.status,
+                            SyncRun.desired,
+                            SyncRun.added,
+                            SyncRun.removed,
+                            SyncRun.api_calls,
+                        )
+                        .join(SyncRun, SyncRun.destination_audience_id == DestinationAudience.id)
+                        .where(DestinationAudience.platform == "meta")
+                        .order_by(SyncRun.id)
+                    )
+                )
+
+        done = _wait(lambda: any(r.added for r in runs()), timeout, interval=1.0)
+        time.sleep(2)  # let the in-flight run of each audience finish
+        rows = runs()
+    finally:
+        store.dispose()
+    latest = {}
+    for row in rows:
+        latest[(row.audience_key, row.kind)] = row
+    table = Table(title="4. Meta audiences (syncer -> Meta sandbox over the Graph API)")
+    for column in (
+        "audience",
+        "kind",
+        "meta id",
+        "status",
+        "desired",
+        "added",
+        "removed",
+        "api calls",
+        "in sandbox",
+    ):
+        table.add_column(column, justify="right")
+    for (key, kind), row in sorted(latest.items()):
+        held = "-"
+        if stack.meta_url and row.platform_audience_id:
+            url = f"{stack.meta_url}/_sandbox/audiences/{row.platform_audience_id}/members"
+            try:
+                with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback sandbox
+                    body = json.loads(response.read())
+                held = f"{len(body.get('members', body)):,}"
+            except OSError:
+                held = "?"
+        table.add_row(
+            key,
+            kind,
+            row.platform_audience_id or "-",
+            row.status,
+            f"{row.desired:,}",
+            f"{row.added:,}",
+            f"{row.removed:,}",
+            str(row.api_calls),
+            held,
+        )
+    console.print(table)
+    if not done:
+        console.print(f"[red]no Meta audience received members in {timeout:.0f}s[/]")
+    return done
+
+
 def run_demo(stack: EmbeddedStack) -> bool:
     """Run every stage and print its summary; True when each stage did what it should."""
-    console = Console()
+    console = Console(width=max(Console().width, 120))
     assert stack.settings.kafka_bootstrap
     ok = _print_heartbeat(console, heartbeat(stack.settings.kafka_bootstrap))
     figures = ingest_demo_shop(stack)
@@ -182,5 +318,7 @@ def run_demo(stack: EmbeddedStack) -> bool:
     )
     console.print(table)
     ok = ok and figures.stored + figures.dead_lettered == figures.published and figures.orders > 0
+    ok = labels_stage(console, stack) and ok
+    ok = audiences_stage(console, stack) and ok
     console.print(f"[{'green' if ok else 'red'}]pipeline {'OK' if ok else 'INCOMPLETE'}[/]")
     return ok

@@ -26,6 +26,8 @@ from shared.store.migrate import upgrade
 log = get_logger(__name__)
 
 STACK_SERVICES = ("ingestor", "scorer", "syncer_meta", "syncer_google", "scheduler", "api")
+SANDBOX_TOKEN = "sandbox-token"  # noqa: S105 - the embedded Meta sandbox's token and ad account (demo only)
+SANDBOX_ACCOUNT = "act_1000"
 
 
 @dataclass
@@ -56,6 +58,9 @@ class EmbeddedStack:
         port = self.api_port or free_port()
         self.api_url = f"http://127.0.0.1:{port}"
         env = settings.child_environ()
+        self.meta_url: str | None = None
+        if not settings.meta_accounts:  # no real Meta account configured: use the sandbox
+            env.update(self._start_meta_sandbox())
         for name in self.services:
             argv = [sys.executable, "-m", "services.cli.main", "serve", name]
             if name == "api":
@@ -68,6 +73,51 @@ class EmbeddedStack:
         self.settings = settings
         log.info("stack.started", services=list(self.children), bootstrap=settings.kafka_bootstrap)
         return settings
+
+    def _start_meta_sandbox(self) -> dict[str, str]:
+        """Run the Meta sandbox (state kept under var/) and point the syncer at it."""
+        import urllib.request
+
+        port = free_port()
+        argv = [
+            sys.executable,
+            "-m",
+            "services.cli.main",
+            "sandbox",
+            "meta",
+            "--port",
+            str(port),
+            "--state",
+            str(self.settings.var_dir / "sandbox-meta.db"),
+            "--access-token",
+            SANDBOX_TOKEN,
+            "--ad-account",
+            SANDBOX_ACCOUNT,
+        ]
+        out = open(self.log_dir / "sandbox_meta.log", "ab")  # noqa: SIM115 - handed to the child
+        try:
+            self.children["sandbox_meta"] = spawn_tied(argv, stdout=out, stderr=subprocess.STDOUT)
+        finally:
+            out.close()
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_sandbox/health", timeout=1):  # noqa: S310 - loopback
+                    break
+            except OSError:
+                if time.monotonic() > deadline or self.children["sandbox_meta"].poll() is not None:
+                    log_file = self.log_dir / "sandbox_meta.log"
+                    raise RuntimeError(f"the Meta sandbox did not start; see {log_file}") from None
+                time.sleep(0.1)
+        self.meta_url = url
+        # The demo flushes label changes to Meta quickly; a deployment batches for longer.
+        return {
+            "META_GRAPH_URL": url,
+            "META_ACCOUNTS": SANDBOX_ACCOUNT,
+            "META_ACCESS_TOKEN": SANDBOX_TOKEN,
+            "META_FLUSH_SECONDS": "3",
+        }
 
     def dead_children(self) -> list[str]:
         """Services whose process has exited."""
@@ -131,6 +181,11 @@ class EmbeddedStack:
                 f"  database  {db}",
                 f"  broker    {self.settings.kafka_bootstrap}",
                 f"  api       {self.api_url}/health",
+                *(
+                    [f"  meta      {self.meta_url} (sandbox; /_sandbox/audiences lists what it holds)"]
+                    if getattr(self, "meta_url", None)
+                    else []
+                ),
                 f"  pid       {os.getpid()}",
             ]
         )
