@@ -6,7 +6,7 @@ same run; phones next to bare ``phonenumbers`` parse + is_valid_number + format 
 numbers. Datasets are generated with a fixed seed: an order stream with repeat customers, and
 the all-distinct worst case. Prints figures only; nothing here asserts on speed.
 
-Run: ``python -m bench.identity`` (or ``make bench``).
+Run: ``make bench BENCH=identity`` or ``python -m bench.identity``.
 """
 
 from __future__ import annotations
