@@ -17,6 +17,7 @@ from shared.definitions import Definitions, parse_definitions
 from shared.store.db import Store
 
 TOKEN = "syncer-token"
+SPARE_TOKEN = "syncer-token-renewed"  # what an operator sets after the first one expired
 SECRET = "syncer-app-secret"
 ACCOUNT = "act_7007"
 
@@ -47,7 +48,11 @@ def definitions(audiences: list[dict[str, Any]] | None = None) -> Definitions:
 
 def sandbox_config(**changes: Any) -> SandboxConfig:
     """A sandbox accepting our token, app secret and ad account."""
-    base: dict[str, Any] = {"access_tokens": (TOKEN,), "app_secret": SECRET, "ad_accounts": (ACCOUNT,)}
+    base: dict[str, Any] = {
+        "access_tokens": (TOKEN, SPARE_TOKEN),
+        "app_secret": SECRET,
+        "ad_accounts": (ACCOUNT,),
+    }
     return SandboxConfig(**{**base, **changes})
 
 
