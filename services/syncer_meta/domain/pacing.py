@@ -56,7 +56,7 @@ def parse_usage(headers: Mapping[str, str]) -> Usage:
     if isinstance(account, dict):
         pcts.extend(_numbers(account, ("acc_id_util_pct",)))
         reset = _numbers(account, ("reset_time_duration",))
-        if reset and pcts and max(pcts) >= 100.0:
+        if reset and reset[0] > 0 and pcts and max(pcts) >= 100.0:
             regain.append(reset[0])  # seconds, and more precise than the BUC's whole minutes
     app = _json(headers, "X-App-Usage")
     if isinstance(app, dict):
