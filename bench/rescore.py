@@ -1,0 +1,256 @@
+"""Full rescore of 1,000,000 customers with 5,000,000 orders, on PostgreSQL and on SQLite.
+
+The shop is generated straight into the tables (PostgreSQL ``COPY``, SQLite ``executemany`` in
+big transactions), not through the ingestor: customers, orders with one line each, refunds on
+8% of orders, tickets, abandoned checkouts, a few test and cancelled orders. Then
+``full_rescore`` runs twice: the first writes every label (inserts, all changed), the second is
+the nightly steady state (updates, nothing material changed). Wall time is split into
+aggregation SQL, the domain and label writes; peak memory is the rescoring process's
+``ru_maxrss`` (each rescore runs in a fresh process, so generation does not count).
+
+Target: at most 60 s and 1.5 GB per full rescore. ``BENCH_SCALE=0.1`` runs a tenth of the size.
+PostgreSQL: ``BENCH_POSTGRES_URL`` (default the test server), in a throwaway schema dropped
+afterwards. Prints figures only; asserts nothing. Run: ``python -m bench rescore``.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import resource
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+POSTGRES = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+SCALE = float(os.environ.get("BENCH_SCALE", "1"))
+CUSTOMERS = int(1_000_000 * SCALE)
+AS_OF = datetime(2025, 6, 30, 23, 59, 59, tzinfo=UTC)
+CHUNK = 200_000
+HISTORY_DAYS = 3 * 365
+COUNTRIES = ("US", "GB", "DE", "FR", "JP", "CA", "AU", "NL", "BR", "IN")
+REFERRALS = ("google", "facebook", "instagram", "email", "direct", "referral")
+CATEGORIES = ("Apparel", "Accessories", "Home", "Beauty", "Outdoor", "Stationery")
+_EPOCH = np.datetime64("1970-01-01T00:00:00", "us")
+
+
+def _stamps(days: np.ndarray, postgres: bool) -> list[str]:
+    """Epoch days as the text each database stores (SQLite: naive UTC ISO; PostgreSQL: +00)."""
+    moments = _EPOCH + (days * 86_400e6).astype("timedelta64[us]")
+    text = np.datetime_as_string(moments, unit="us").tolist()
+    return [t + "+00" for t in text] if postgres else [t.replace("T", " ") for t in text]
+
+
+def _money(values: np.ndarray, postgres: bool) -> list[Any]:
+    return [f"{v:.4f}" for v in values.tolist()] if postgres else np.round(values, 4).tolist()
+
+
+def _customers(rng: np.random.Generator, start: int, stop: int, pg: bool) -> Iterator[tuple[Any, ...]]:
+    n = stop - start
+    seen = _stamps(AS_OF.timestamp() / 86_400 - rng.uniform(0, HISTORY_DAYS, n), pg)
+    country = rng.integers(0, len(COUNTRIES), n).tolist()
+    email, sms = (rng.random(n) < 0.5).tolist(), (rng.random(n) < 0.2).tolist()
+    for i in range(n):
+        key = f"{start + i:016x}".rjust(64, "c")
+        yield (key, "bench", str(start + i), COUNTRIES[country[i]], email[i], sms[i], seen[i], seen[i])
+
+
+def _purchases(rng: np.random.Generator, buyers: int) -> tuple[np.ndarray, np.ndarray]:
+    """(customer index, epoch day) of every order: Poisson purchases while alive, dropout after
+    each (the BG/NBD story, about 5.3 orders a buyer), first orders spread over three years."""
+    as_of = AS_OF.timestamp() / 86_400
+    first = as_of - rng.uniform(0, HISTORY_DAYS, buyers)
+    rate = np.maximum(rng.gamma(0.75, 1 / 6.5, buyers), 1e-12) / 7  # per day
+    dropout = rng.beta(0.6, 3.0, buyers)
+    owners, days = [np.arange(buyers)], [first]
+    clock, active = first.copy(), np.arange(buyers)
+    while active.size:
+        clock[active] += rng.exponential(1 / rate[active])
+        bought = active[clock[active] <= as_of]
+        owners.append(bought)
+        days.append(clock[bought])
+        active = bought[rng.random(bought.size) >= dropout[bought]]
+    return np.concatenate(owners), np.concatenate(days)
+
+
+def _orders(
+    rng: np.random.Generator, first_id: int, owners: np.ndarray, created: np.ndarray, pg: bool
+) -> dict[str, list[Any]]:
+    """Orders (and their line, refund) for customer indexes ``owners``, one row each."""
+    n = len(owners)
+    gross = np.round(rng.lognormal(4.0, 0.6, n), 2)
+    discounted = rng.random(n) < 0.2
+    discount = np.where(discounted, np.round(gross * rng.choice([0.1, 0.2, 0.3, 0.5], n), 2), 0.0)
+    refunded = np.where(rng.random(n) < 0.08, np.round((gross - discount) * rng.uniform(0.5, 1, n), 2), 0.0)
+    ids = np.arange(first_id, first_id + n)
+    keys = [f"{o:016x}".rjust(64, "c") for o in owners.tolist()]
+    made, updated = _stamps(created, pg), _stamps(created + 0.05, pg)
+    flags = rng.random(n)
+    test, cancelled = (flags < 0.002).tolist(), ((flags >= 0.002) & (flags < 0.007)).tolist()
+    refs = rng.integers(0, len(REFERRALS), n).tolist()
+    cats = rng.integers(0, len(CATEGORIES), n).tolist()
+    net = np.maximum(gross - discount - refunded, 0)
+    g, d, r, nb = (_money(v, pg) for v in (gross, discount, refunded, net))
+    id_list, codes = ids.tolist(), discounted.astype(int).tolist()
+    orders = [
+        (id_list[i], "bench", str(id_list[i]), keys[i], made[i], updated[i], "USD", g[i], g[i], d[i], r[i],
+         nb[i], codes[i], "paid", "paid", cancelled[i], test[i], "web",
+         REFERRALS[refs[i]], f'["{CATEGORIES[cats[i]]}"]', "US", True, 1, "import", made[i])
+        for i in range(n)
+    ]  # fmt: skip
+    lines = [(id_list[i], 0, CATEGORIES[cats[i]], "Vendor", 1, g[i], d[i]) for i in range(n)]
+    refund_rows = np.flatnonzero(refunded > 0)
+    when = _stamps(created[refund_rows] + rng.uniform(3, 30, len(refund_rows)), pg)
+    refunds = [
+        ("bench", f"r{id_list[i]}", str(id_list[i]), keys[i], when[j], r[i], 1)
+        for j, i in enumerate(refund_rows.tolist())
+    ]
+    return {"orders": orders, "order_lines": lines, "refunds": refunds}
+
+
+COLUMNS = {
+    "customers": "customer_key, shop, shop_customer_id, country, accepts_email_marketing, "
+    "accepts_sms_marketing, first_seen_at, updated_at",
+    "orders": "id, shop, order_id, customer_key, created_at, updated_at, currency, gross, gross_base, "
+    "discount_base, refunded_base, net_base, discount_codes, status, financial_status, cancelled, is_test, "
+    "channel, referral, categories, country, accepts_marketing, line_count, source, ingested_at",
+    "order_lines": "order_pk, line_no, product_type, vendor, quantity, unit_price, discount",
+    "refunds": "shop, refund_id, order_id, customer_key, created_at, amount_base, items",
+    "support_tickets": "shop, source, ticket_id, customer_key, created_at",
+    "checkouts": "shop, checkout_id, customer_key, created_at, updated_at, completed_at, value_base",
+}
+
+
+def _batches(pg: bool) -> Iterator[tuple[str, list[Any]]]:
+    """Every table's rows, in chunks, parents before children."""
+    rng = np.random.default_rng(20250630)
+    for start in range(0, CUSTOMERS, CHUNK):
+        yield "customers", list(_customers(rng, start, min(start + CHUNK, CUSTOMERS), pg))
+    buyers = int(CUSTOMERS * 0.95)  # the last 5% are prospects: an abandoned checkout, no order
+    owners, days = _purchases(rng, buyers)
+    for start in range(0, len(owners), CHUNK):
+        part = slice(start, start + CHUNK)
+        for table, rows in _orders(rng, start + 1, owners[part], days[part], pg).items():
+            yield table, rows
+    as_of = AS_OF.timestamp() / 86_400
+    heavy = rng.choice(buyers, size=buyers // 20, replace=False)
+    ticket_owners = np.repeat(heavy, rng.integers(1, 6, len(heavy)))
+    stamps = _stamps(as_of - rng.uniform(0, HISTORY_DAYS, len(ticket_owners)), pg)
+    yield (
+        "support_tickets",
+        [
+            ("bench", "generic", f"t{i}", f"{o:016x}".rjust(64, "c"), stamps[i])
+            for i, o in enumerate(ticket_owners.tolist())
+        ],
+    )
+    prospects = np.arange(buyers, CUSTOMERS)
+    stamps = _stamps(as_of - rng.uniform(0, 60, len(prospects)), pg)
+    yield (
+        "checkouts",
+        [
+            ("bench", f"c{o}", f"{o:016x}".rjust(64, "c"), stamps[i], stamps[i], None, 80.0)
+            for i, o in enumerate(prospects.tolist())
+        ],
+    )
+
+
+def _generate(url: str, schema: str | None) -> None:
+    """Create the schema with the migrations and fill it (runs in a child process)."""
+    from shared.store.migrate import upgrade
+
+    upgrade(url)
+    started, counts = time.perf_counter(), dict.fromkeys(COLUMNS, 0)
+    if schema is not None:
+        import psycopg
+
+        with psycopg.connect(POSTGRES, autocommit=False) as conn:
+            conn.execute(f'SET search_path TO "{schema}"')
+            for table, rows in _batches(True):
+                with conn.cursor().copy(f"COPY {table} ({COLUMNS[table]}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+                counts[table] += len(rows)
+            conn.commit()
+            conn.execute("ANALYZE")
+    else:
+        import sqlite3
+
+        conn = sqlite3.connect(url.split("///", 1)[1])
+        conn.execute("PRAGMA synchronous=OFF")
+        for table, rows in _batches(False):
+            marks = ", ".join("?" * len(rows[0])) if rows else ""
+            if rows:
+                conn.executemany(f"INSERT INTO {table} ({COLUMNS[table]}) VALUES ({marks})", rows)
+            counts[table] += len(rows)
+        conn.commit()
+        conn.execute("ANALYZE")
+        conn.close()
+    took = time.perf_counter() - started
+    print(
+        "  generated " + ", ".join(f"{n:,} {t}" for t, n in counts.items()) + f" in {took:.0f}s", flush=True
+    )
+
+
+def _rescore(url: str, label: str) -> None:
+    """One full rescore, timed by phase, with this process's peak RSS (runs in a child process)."""
+    from services.scorer.rescoring import full_rescore
+    from shared.definitions.scoring import DEFAULT_SCORING
+    from shared.store.db import Store
+
+    store = Store(url)
+    started = time.perf_counter()
+    result, _ = full_rescore(store, DEFAULT_SCORING, as_of=AS_OF, announce=False)
+    wall = time.perf_counter() - started
+    store.dispose()
+    s = result.seconds
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+    print(
+        f"  {label:<26} {wall:6.1f} s  (aggregation SQL {s['aggregate']:5.1f} s, domain {s['score']:4.1f} s, "
+        f"label writes {s['write']:5.1f} s)  peak RSS {peak:,.0f} MiB  "
+        f"{result.customers:,} customers, {result.changed:,} changed, model {result.method}",
+        flush=True,
+    )
+
+
+def _child(target: Any, *args: Any) -> None:
+    process = multiprocessing.get_context("spawn").Process(target=target, args=args)
+    process.start()
+    process.join()
+    if process.exitcode != 0:
+        raise RuntimeError(f"{target.__name__} failed with exit code {process.exitcode}")
+
+
+def _run(url: str, schema: str | None) -> None:
+    _child(_generate, url, schema)
+    _child(_rescore, url, "first (every label new)")
+    _child(_rescore, url, "again (steady state)")
+
+
+def main() -> None:
+    """Generate the shop on each database, rescore it twice, print the figures."""
+    print(f"{CUSTOMERS:,} customers, ~{CUSTOMERS * 5:,} orders (BENCH_SCALE={SCALE:g})")
+    import psycopg
+
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(POSTGRES, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        print("PostgreSQL:", flush=True)
+        sep = "&" if "?" in POSTGRES else "?"
+        _run(f"{POSTGRES}{sep}options=-csearch_path%3D{schema}", schema)
+    finally:
+        with psycopg.connect(POSTGRES, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with tempfile.TemporaryDirectory() as folder:
+        print("SQLite:", flush=True)
+        _run(f"sqlite:///{Path(folder) / 'bench.db'}", None)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Scorer: per-customer features, predicted value, ICP / negative-ICP labels with reasons."""

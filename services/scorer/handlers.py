@@ -1,0 +1,66 @@
+"""The scorer's handler: ``customers.changed`` in, rescored labels stored, material changes out.
+
+One rescore per batch: the batch's customers are aggregated with one set of queries and scored
+together against the stored calibration; erasures delete labels and announce the removal.
+``LabelChanged`` messages go to the outbox in the same transaction as the labels and are
+published after commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from prometheus_client import Counter
+from sqlalchemy.exc import OperationalError
+
+from services.scorer.rescoring import rescore_customers
+from shared.bus.consumer import DeadLetter, Delivery, Handler, TransientError
+from shared.bus.envelope import InvalidMessage
+from shared.bus.producer import Publisher
+from shared.definitions.scoring import ScoringConfig
+from shared.messages import CustomerChanged
+from shared.store.db import Store
+from shared.store.messages import relay_outbox
+
+RESCORED = Counter("audiencesync_scorer_rescored_total", "Customers rescored incrementally")
+LABELS_CHANGED = Counter("audiencesync_scorer_label_changes_total", "Material label changes announced")
+
+
+def parse(delivery: Delivery) -> CustomerChanged:
+    """The ``CustomerChanged`` a delivery carries; raises ``InvalidMessage`` for anything else."""
+    envelope = delivery.envelope
+    if envelope.type != CustomerChanged.TYPE or envelope.version != CustomerChanged.VERSION:
+        raise InvalidMessage(f"unexpected message type {envelope.type!r} v{envelope.version}", "type")
+    return CustomerChanged.from_envelope(envelope)
+
+
+def make_handler(
+    store: Store, publisher: Publisher, config: ScoringConfig, clock: Callable[[], datetime]
+) -> Handler:
+    """The batch handler wired to the store, the publisher and the scoring configuration."""
+
+    def handle(batch: Sequence[Delivery]) -> list[DeadLetter]:
+        letters: list[DeadLetter] = []
+        changed: set[str] = set()
+        erased: set[str] = set()
+        for delivery in batch:
+            try:
+                message = parse(delivery)
+            except InvalidMessage as exc:
+                letters.append(DeadLetter.of(delivery, exc.reason, exc.field_path))
+                continue
+            # An erasure is final: a change of the same customer earlier in the batch is moot.
+            (erased if message.erased else changed).add(message.customer_key)
+        if changed or erased:
+            try:
+                result = rescore_customers(store, config, changed, erased=erased, now=clock())
+                relay_outbox(store, publisher)
+            except OperationalError as exc:
+                # Locked SQLite file, PostgreSQL restart or failover: the whole batch is retried.
+                raise TransientError(str(exc.orig)) from exc
+            RESCORED.inc(result.customers)
+            LABELS_CHANGED.inc(result.changed + result.erased)
+        return letters
+
+    return handle

@@ -1,0 +1,191 @@
+"""Full and incremental rescoring: aggregate in SQL, score in the domain, store, announce.
+
+A full rescore fits the model and resolves the percentile cutoffs on every customer, stores that
+calibration in ``scoring_runs`` and rewrites every label. An incremental rescore reuses the latest
+stored calibration, so a handful of changed customers get exactly the labels a full rescore with
+that calibration would give them; before the first full rescore there is none, so one runs.
+Only material changes (``material_change``) reach ``label_history`` and ``labels.changed``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy.orm import Session
+
+from services.scorer.adapters.aggregates import load_aggregates
+from services.scorer.adapters.labels import delete_labels, load_snapshot, reasons_list, write_labels
+from services.scorer.adapters.outbox import queue_label_changes
+from services.scorer.adapters.runs import FULL, latest_calibration, save_run
+from services.scorer.domain import (
+    Calibration,
+    CalibrationMismatchError,
+    LabelSnapshot,
+    ScoredCustomers,
+    material_change,
+    score,
+)
+from shared.definitions.scoring import ScoringConfig
+from shared.log import get_logger
+from shared.messages import LabelChanged
+from shared.store.db import Store
+
+log = get_logger(__name__)
+
+
+@dataclass
+class RescoreResult:
+    """What a rescore did, for the CLI summary, the run record and the logs."""
+
+    mode: str
+    customers: int = 0
+    changed: int = 0
+    erased: int = 0
+    labels: Counter[str] = field(default_factory=Counter)
+    stages: Counter[str] = field(default_factory=Counter)
+    value_by_label: dict[str, float] = field(default_factory=dict)
+    method: str = ""
+    seconds: dict[str, float] = field(default_factory=dict)  # aggregate, score, write
+
+    def summary(self) -> dict[str, object]:
+        """JSON-ready counts for ``scoring_runs.summary``."""
+        return {
+            "labels": dict(self.labels),
+            "stages": dict(self.stages),
+            "value_by_label": self.value_by_label,
+            "method": self.method,
+            "erased": self.erased,
+            "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
+        }
+
+
+def _changes(
+    scored: ScoredCustomers, previous: LabelSnapshot, changed: npt.NDArray[np.bool_]
+) -> Iterator[LabelChanged]:
+    for i in np.flatnonzero(changed).tolist():
+        value = float(scored.value[i])
+        yield LabelChanged(
+            customer_key=str(scored.customer_key[i]),
+            label=str(scored.label[i]),
+            previous_label=previous.label[i],
+            stage=str(scored.stage[i]),
+            value=round(value, 4) if np.isfinite(value) else None,
+            reasons=tuple(reasons_list(str(scored.reasons[i]))),
+        )
+
+
+def _store(
+    session: Session,
+    scored: ScoredCustomers,
+    config: ScoringConfig,
+    result: RescoreResult,
+    *,
+    as_of: datetime,
+    announce: bool,
+) -> None:
+    """Compare with the stored labels, write them, queue the material changes."""
+    previous = load_snapshot(session, scored.customer_key)
+    changed = material_change(previous, scored.snapshot(), config.material_change)
+    write_labels(session, scored, changed, as_of=as_of, scored_at=datetime.now(UTC))
+    if announce:
+        queue_label_changes(session, _changes(scored, previous, changed))
+    result.customers += len(scored)
+    result.changed += int(changed.sum())
+    result.labels.update(scored.label.tolist())
+    result.stages.update(scored.stage.tolist())
+    for name in result.labels:
+        total = float(scored.value[scored.label == name].sum())
+        result.value_by_label[name] = result.value_by_label.get(name, 0.0) + total
+    result.method = scored.calibration.model.method
+
+
+def full_rescore(
+    store: Store, config: ScoringConfig, *, as_of: datetime, announce: bool
+) -> tuple[RescoreResult, ScoredCustomers]:
+    """Rescore every customer from facts up to ``as_of``; store labels and the calibration."""
+    started = datetime.now(UTC)
+    result = RescoreResult(FULL)
+    clock = time.perf_counter()
+    with store.session() as session:
+        aggregates = load_aggregates(session, as_of)
+    result.seconds["aggregate"] = time.perf_counter() - clock
+    clock = time.perf_counter()
+    scored = score(aggregates, config, as_of)
+    del aggregates
+    result.seconds["score"] = time.perf_counter() - clock
+    clock = time.perf_counter()
+    with store.transaction() as session:
+        _store(session, scored, config, result, as_of=as_of, announce=announce)
+        result.seconds["write"] = time.perf_counter() - clock
+        save_run(
+            session,
+            mode=FULL,
+            profile=config.profile,
+            as_of=as_of,
+            started_at=started,
+            finished_at=datetime.now(UTC),
+            customers=result.customers,
+            changed=result.changed,
+            calibration=scored.calibration,
+            summary=result.summary(),
+        )
+    log.info("rescore.full", customers=result.customers, changed=result.changed, **result.seconds)
+    return result, scored
+
+
+def erase(session: Session, keys: Collection[str]) -> int:
+    """Delete erased customers' labels and announce their removal; returns how many."""
+    previous = delete_labels(session, sorted(keys))
+    return queue_label_changes(
+        session,
+        (LabelChanged(key, None, previous_label=label, erased=True) for key, label in previous.items()),
+    )
+
+
+def _usable(calibration: Calibration | None, config: ScoringConfig) -> bool:
+    return calibration is not None and calibration.profile == config.profile
+
+
+def rescore_customers(
+    store: Store,
+    config: ScoringConfig,
+    keys: Collection[str],
+    *,
+    erased: Collection[str] = (),
+    now: datetime,
+) -> RescoreResult:
+    """Rescore ``keys`` as of ``now`` with the stored calibration; erase ``erased``.
+
+    Customers no longer in the store (deleted with all their facts) are treated as erased.
+    Without a usable calibration (none yet, or another profile) a full rescore runs instead.
+    """
+    result = RescoreResult("incremental")
+    wanted = sorted(set(keys) - set(erased))
+    with store.transaction() as session:
+        result.erased = erase(session, set(erased)) if erased else 0
+        calibration = latest_calibration(session)
+        if not wanted or not _usable(calibration, config):
+            scored = None
+        else:
+            aggregates = load_aggregates(session, now, keys=wanted)
+            gone = set(wanted) - set(aggregates.customer_key.tolist())
+            result.erased += erase(session, gone) if gone else 0
+            try:
+                scored = score(aggregates, config, now, calibration=calibration) if len(aggregates) else None
+            except CalibrationMismatchError:
+                calibration = None
+                scored = None
+            if scored is not None:
+                _store(session, scored, config, result, as_of=now, announce=True)
+    if wanted and not _usable(calibration, config):
+        log.info("rescore.no_calibration", profile=config.profile, customers=len(wanted))
+        full, _ = full_rescore(store, config, as_of=now, announce=True)
+        full.erased = result.erased
+        return full
+    return result
