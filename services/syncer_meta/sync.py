@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 from prometheus_client import Counter
@@ -26,6 +27,7 @@ from services.syncer_meta.domain.diff import (
     count_changes,
     diff,
     replace_set,
+    tally,
 )
 from services.syncer_meta.domain.errors import Kind, PlatformError, SessionClosed
 from services.syncer_meta.domain.guardrails import Guardrails
@@ -152,15 +154,26 @@ class DestinationSync:
         unfinished = self.runs.unfinished(record.id)
         scope = None if unfinished else options.scope  # a resumed run's scope is unknown: widen
         repair = unfinished.mode == "repair" if unfinished else options.repair
-        plan = self._plan(destination, record, scope, keep=0 if repair else KEEP_IN_MEMORY)
         mode = "repair" if repair else ("incremental" if scope is not None else "full")
+        size_before = self.ledger.size(record.id)
+        stream: Iterable[Change] | None = None
+        counting = size_before == 0 and not repair and unfinished is None
+        if counting:
+            # Nothing synced yet, so nothing can be removed and no guardrail can object: count
+            # while sending instead of a separate planning pass (a first upload of millions).
+            plan, counted = tally(self.members(destination, scope), self.ledger.synced(record.id, scope))
+            first = next(counted, None)
+            stream = chain([first], counted) if first is not None else None
+        else:
+            plan = self._plan(destination, record, scope, keep=0 if repair else KEEP_IN_MEMORY)
+            stream = plan.kept
         report = RunReport(destination.key, destination.account, "succeeded", mode, plan=plan)
         if plan.total == 0 and not repair and unfinished is None:
             if not options.record_noop and not self.reconciler.due(record):
                 return report  # a micro-batch that changed nothing leaves no trace and makes no call
             run_id = self.runs.start(record.id, mode, desired=plan.desired)
             return self._finish(destination, report, run_id, start_calls, changed=False)
-        refusal = self.guardrails.refusal(plan, size_before=self.ledger.size(record.id), force=options.force)
+        refusal = self.guardrails.refusal(plan, size_before=size_before, force=options.force)
         if repair and plan.desired == 0:
             refusal = "a replace needs at least one member; a normal sync with --force empties an audience"
         if unfinished is not None:
@@ -179,11 +192,10 @@ class DestinationSync:
             seq=max((b.seq for b in recorded), default=0),
             prior_calls=unfinished.api_calls if unfinished else 0,
             calls_at_start=start_calls,
-            estimated={
-                Direction.ADD: plan.adds,
-                Direction.REMOVE: plan.removes,
-                Direction.REPLACE: plan.desired,
-            },
+            # Meta's estimated_num_total is a hint: sent when the plan pass knows it.
+            estimated={}
+            if counting
+            else {Direction.ADD: plan.adds, Direction.REMOVE: plan.removes, Direction.REPLACE: plan.desired},
         )
         try:
             ctx.audience_id = self._ensure_audience(destination, record)
@@ -196,9 +208,7 @@ class DestinationSync:
             elif repair:
                 self._repair(ctx, destination, record, recorded)
             else:
-                self._send(
-                    ctx, plan.kept if plan.kept is not None else self._diff(destination, record, scope)
-                )
+                self._send(ctx, stream if stream is not None else self._diff(destination, record, scope))
         except PlatformError as exc:
             # Stop now: nothing after the failed batch is sent (transient errors only get here
             # after their retries). The ledger holds every acknowledged batch; the next sync

@@ -33,7 +33,7 @@ from shared.store.models import (
     SyncRun,
 )
 
-PAGE = 5_000  # keys per read; well under SQLite's 32,766 bound parameters
+PAGE = 10_000  # keys per read; under SQLite's 32,766 bound parameters
 MAX_SAMPLES = 100  # invalid-entry samples kept per run
 PLATFORM = "meta"
 

@@ -153,12 +153,7 @@ class MetaPlatform:
             [list(row) for row in rows],
             is_raw=True,
             pre_hashed=True,
-            session={
-                "session_id": session.session_id,
-                "batch_seq": session.batch_seq,
-                "last_batch_flag": session.last,
-                "estimated_num_total": session.estimated_total or len(rows),
-            },
+            session=_session(session),
         )
         if direction is Direction.REMOVE:
             # The documented POST override: a 10,000-row multi-key DELETE would put megabytes in the URL.
@@ -279,6 +274,17 @@ class MetaPlatform:
             self._ready_at = self._now() + pause
         elif usage.pct < 50:
             self._budget.recover()
+
+
+def _session(session: SessionRef) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "session_id": session.session_id,
+        "batch_seq": session.batch_seq,
+        "last_batch_flag": session.last,
+    }
+    if session.estimated_total:
+        fields["estimated_num_total"] = session.estimated_total  # a hint; left out when unknown
+    return fields
 
 
 def _failure(exc: FacebookRequestError) -> Failure:

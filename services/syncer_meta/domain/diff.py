@@ -176,3 +176,17 @@ def count_changes(desired: Iterable[Member], synced: Iterable[Synced], *, keep: 
                 changes.kept = None
     changes.desired, changes.synced = wanted.n, held.n
     return changes
+
+
+def tally(desired: Iterable[Member], synced: Iterable[Synced]) -> tuple[Changes, Iterator[Change]]:
+    """The diff as a stream whose counts fill in as it is consumed (one pass: count while sending)."""
+    wanted, held = _Counted(desired), _Counted(synced)
+    changes = Changes()
+
+    def stream() -> Iterator[Change]:
+        for change in diff(wanted, held):
+            changes.count(change)
+            yield change
+        changes.desired, changes.synced = wanted.n, held.n
+
+    return changes, stream()

@@ -18,6 +18,7 @@ from services.syncer_meta.domain.diff import (
     count_changes,
     diff,
     replace_set,
+    tally,
 )
 from services.syncer_meta.domain.rows import Member
 
@@ -136,3 +137,19 @@ def test_batch_size_is_capped_at_metas_ten_thousand_rows() -> None:
         list(batches([], 10_001))
     rows = [Change(Direction.ADD, Reason.NEW, Member(f"{i:06d}", ())) for i in range(20_001)]
     assert [len(b) for b in batches(rows)] == [10_000, 10_000, 1]
+
+
+@given(desired=AUDIENCE, synced=AUDIENCE)
+def test_counting_while_streaming_gives_the_same_plan(desired, synced) -> None:  # type: ignore[no-untyped-def]
+    plan, stream = tally(members(desired), ledger(synced))
+    streamed = list(stream)
+
+    assert streamed == list(diff(members(desired), ledger(synced)))
+    again = count_changes(members(desired), ledger(synced))
+    assert (plan.desired, plan.synced, plan.new, plan.updated, plan.deselected) == (
+        again.desired,
+        again.synced,
+        again.new,
+        again.updated,
+        again.deselected,
+    )
