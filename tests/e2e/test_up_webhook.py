@@ -38,7 +38,7 @@ def _post(url: str, body: bytes, secret: str) -> int:
             "Content-Type": "application/json",
         },
     )
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+    with urllib.request.urlopen(request, timeout=10) as response:
         return int(response.status)
 
 
