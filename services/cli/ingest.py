@@ -117,7 +117,6 @@ def _dead_letters(args: argparse.Namespace, settings: Settings) -> int:
         if args.json:
             print(json.dumps(item))
         else:
-            print(
-                f"{item['at']}  {row.topic}[{row.partition}]@{row.offset}  {row.field_path or '-'}: {row.reason}"
-            )
+            where = f"{row.topic}[{row.partition}]@{row.offset}"
+            print(f"{item['at']}  {where}  {row.field_path or '-'}: {row.reason}")
     return 0

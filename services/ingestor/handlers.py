@@ -88,9 +88,9 @@ def apply(raw: RawReceived, writer: FactsWriter, rates: Rates, exports: Path) ->
 def _write_order_run(writer: FactsWriter, orders: Sequence[tuple[Delivery, OrderItem]]) -> list[DeadLetter]:
     """Write consecutive orders in bulk; orders without any identity are dead-lettered."""
     result = write_orders(writer.session, [item for _, item in orders], writer.now)
-    for key, cause in result.changed.items():
-        writer.changed.setdefault(key, cause)
-    letters = []
+    for changed_key, cause in result.changed.items():
+        writer.changed.setdefault(changed_key, cause)
+    letters: list[DeadLetter] = []
     for (delivery, item), key in zip(orders, result.keys, strict=True):
         if key is None:
             letters.append(DeadLetter.of(delivery, Reason.NO_CUSTOMER_IDENTIFIER.value, ROOT))

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from functools import lru_cache
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from services.ingestor.domain import (
@@ -254,7 +254,7 @@ class FactsWriter:
             )
         )
         if exists is None:
-            self.session.execute(SupportTicket.__table__.insert(), [row])
+            self.session.execute(insert(SupportTicket), [row])
             self.changed[key] = "ticket"
         return key
 

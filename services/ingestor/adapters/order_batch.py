@@ -48,7 +48,7 @@ def _chunks(values: Sequence[Any]) -> list[Sequence[Any]]:
 
 
 def _resolve_keys(session: Session, items: Sequence[OrderItem]) -> list[str | None]:
-    by_shop_id: dict[tuple[str, str], str] = {}
+    by_shop_id: dict[tuple[str, str | None], str] = {}
     wanted = sorted({(i.facts.shop, i.facts.customer_id) for i in items if i.facts.customer_id})
     for chunk in _chunks(wanted):
         rows = session.execute(
@@ -148,8 +148,8 @@ def _write_customers(
     fresh = [row for ident, row in wanted.items() if ident not in have]
     if fresh:
         insert_ignoring_conflicts(session, CustomerIdentifier.__table__, fresh)  # type: ignore[arg-type]
-        for row in fresh:
-            changed.setdefault(str(row["customer_key"]), "customer")
+        for identifier in fresh:
+            changed.setdefault(str(identifier["customer_key"]), "customer")
 
 
 def _order_values(item: OrderItem, key: str, refunds_sum: Decimal, now: datetime) -> dict[str, Any]:

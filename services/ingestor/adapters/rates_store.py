@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 
 from services.ingestor.domain import Rates
 from shared.store.db import Store
@@ -27,7 +27,7 @@ def save_rates(store: Store, rates: Rates) -> int:
     with store.transaction() as session:
         session.execute(delete(FxRate))
         if rows:
-            session.execute(FxRate.__table__.insert(), rows)
+            session.execute(insert(FxRate), rows)
     return len(rows)
 
 
