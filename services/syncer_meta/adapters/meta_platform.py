@@ -1,9 +1,8 @@
 """The Meta platform adapter: one ad account's audiences through facebook-business, nothing else.
 
 The SDK is pointed at ``META_GRAPH_URL`` (the real Graph API by default, the sandbox in tests
-and demos) as AD_APIS.md 3.1 shows. Every call goes through ``_call``, which paces it (request
-budget, usage headers), retries transient errors with jittered exponential backoff, waits out
-throttling, and turns every other Graph error into a classified ``PlatformError`` at once.
+and demos) as AD_APIS.md 3.1 shows. Every call goes through the account's ``GraphCalls``
+(pacing, retries, throttling, error classification).
 """
 
 from __future__ import annotations
@@ -11,33 +10,18 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any
 
-import requests
 from facebook_business.adobjects.adaccount import AdAccount
 from facebook_business.adobjects.customaudience import CustomAudience
 from facebook_business.api import FacebookAdsApi
-from facebook_business.exceptions import FacebookRequestError
-from prometheus_client import Counter
 
+from services.syncer_meta.adapters.graph_calls import GraphCalls
 from services.syncer_meta.domain.diff import Direction
-from services.syncer_meta.domain.errors import Failure, Kind, PlatformUnavailable, classify, error_for
-from services.syncer_meta.domain.pacing import RequestBudget, Usage, backoff, parse_usage, pause_after
 from services.syncer_meta.domain.ports import LookalikeSpec, Readback, Receipt, SessionRef
 from shared.config import MetaAccount
-from shared.log import get_logger
-
-log = get_logger(__name__)
-T = TypeVar("T")
-
-CALLS = Counter("audiencesync_meta_calls_total", "Graph calls made, retries included", ["account", "call"])
-RETRIES = Counter(
-    "audiencesync_meta_retries_total", "Graph calls retried after a transient error", ["account"]
-)
-THROTTLED = Counter("audiencesync_meta_throttled_total", "Graph calls refused for rate limits", ["account"])
-PAUSED = Counter("audiencesync_meta_paused_seconds_total", "Seconds spent pacing or waiting", ["account"])
-AUTH_FAILURES = Counter("audiencesync_meta_auth_failures_total", "Calls refused for the token", ["account"])
 
 READ_FIELDS = [
     "name",
@@ -69,7 +53,6 @@ class MetaPlatform:
         jitter: Callable[[], float] = random.random,
     ) -> None:
         self.account_id = account.account_id
-        self.calls = 0
         self.api = FacebookAdsApi.init(
             app_id=account.app_id,
             app_secret=account.app_secret,
@@ -79,11 +62,20 @@ class MetaPlatform:
             crash_log=False,  # otherwise the SDK installs an excepthook that posts crash reports
         )
         self.api._session.GRAPH = graph_url  # what FacebookAdsApi.call builds URLs from
-        self._max_attempts = max_attempts
-        self._max_throttle_wait = max_throttle_wait
-        self._sleep, self._now, self._jitter = sleep, now, jitter
-        self._budget = RequestBudget(account.requests_per_minute, now)
-        self._ready_at = 0.0  # no call before this (usage headers asked us to pause)
+        self.graph = GraphCalls(
+            account.account_id,
+            per_minute=account.requests_per_minute,
+            max_attempts=max_attempts,
+            max_throttle_wait=max_throttle_wait,
+            sleep=sleep,
+            now=now,
+            jitter=jitter,
+        )
+
+    @property
+    def calls(self) -> int:
+        """Graph calls made so far, retries included."""
+        return self.graph.calls
 
     # --- the port --------------------------------------------------------------------------
 
@@ -96,7 +88,7 @@ class MetaPlatform:
             )
             return list(cursor)
 
-        for audience in self._call("list", listing):
+        for audience in self.graph.call("list", listing):
             if audience.get("name") == name and audience.get("subtype", "CUSTOM") == "CUSTOM":
                 return str(audience["id"])
         return None
@@ -110,14 +102,14 @@ class MetaPlatform:
             "customer_file_source": "USER_PROVIDED_ONLY",  # the shop's own customers
             "is_value_based": value_based,
         }
-        created = self._call(
+        created = self.graph.call(
             "create", lambda: AdAccount(self.account_id, api=self.api).create_custom_audience(params=params)
         )
         return str(created["id"])
 
     def describe(self, audience_id: str) -> dict[str, Any]:
         """The audience's fields as Graph returns them."""
-        read = self._call(
+        read = self.graph.call(
             "read", lambda: CustomAudience(audience_id, api=self.api).api_get(fields=READ_FIELDS)
         )
         return dict(read.export_all_data())
@@ -147,19 +139,29 @@ class MetaPlatform:
         rows: Sequence[Sequence[str | float]],
         session: SessionRef,
     ) -> Receipt:
-        """One batch: rows already hashed (``pre_hashed``), multi-key (``is_raw``), with its session."""
-        params = CustomAudience.format_params(
-            list(schema),
-            [list(row) for row in rows],
-            is_raw=True,
-            pre_hashed=True,
-            session=_session(session),
-        )
-        if direction is Direction.REMOVE:
-            # The documented POST override: a 10,000-row multi-key DELETE would put megabytes in the URL.
-            params["method"] = "DELETE"
-        path = (audience_id, EDGE[direction])
-        response = self._call(direction.value, lambda: self.api.call("POST", path, params=params))
+        """One batch: rows already hashed (``pre_hashed``), multi-key (``is_raw``), with its session.
+
+        Adds go through ``CustomAudience.add_users``. Removals and replaces use the same SDK's
+        ``FacebookAdsApi.call`` on Meta's documented edges: ``remove_users`` would send a DELETE
+        with the payload in the query string (megabytes for 10,000 multi-key rows), so removals
+        are ``POST /{id}/users`` with ``method=DELETE``; ``create_users_replace`` parses the
+        answer into an object and drops the usage headers the pacing needs.
+        """
+        users = [list(row) for row in rows]
+        fields = _session(session)
+        if direction is Direction.ADD:
+            audience = CustomAudience(audience_id, api=self.api)
+            call = partial(
+                audience.add_users, list(schema), users, is_raw=True, pre_hashed=True, session=fields
+            )
+        else:
+            params = CustomAudience.format_params(
+                list(schema), users, is_raw=True, pre_hashed=True, session=fields
+            )
+            if direction is Direction.REMOVE:
+                params["method"] = "DELETE"
+            call = partial(self.api.call, "POST", (audience_id, EDGE[direction]), params=params)
+        response = self.graph.call(direction.value, call)
         body = response.json() if callable(getattr(response, "json", None)) else {}
         body = body if isinstance(body, dict) else {}
         return Receipt(
@@ -177,7 +179,7 @@ class MetaPlatform:
             "origin_audience_id": seed_id,
             "lookalike_spec": json.dumps(spec.to_graph(), sort_keys=True),  # the SDK declares a string
         }
-        created = self._call(
+        created = self.graph.call(
             "lookalike",
             lambda: AdAccount(self.account_id, api=self.api).create_custom_audience(params=params),
         )
@@ -185,11 +187,11 @@ class MetaPlatform:
 
     def find_lookalike(self, seed_id: str, spec: LookalikeSpec) -> str | None:
         """The seed's lookalike with this country and ratio, if one exists (after a lost create)."""
-        seed = self._call(
+        seed = self.graph.call(
             "read", lambda: CustomAudience(seed_id, api=self.api).api_get(fields=["lookalike_audience_ids"])
         )
         for candidate in seed.get("lookalike_audience_ids") or []:
-            read = self._call("read", self._reader(str(candidate), ["lookalike_spec"]))
+            read = self.graph.call("read", self._reader(str(candidate), ["lookalike_spec"]))
             have = read.get("lookalike_spec") or {}
             if have.get("country") == spec.country and _same_ratio(have.get("ratio"), spec.ratio):
                 return str(candidate)
@@ -204,77 +206,6 @@ class MetaPlatform:
 
     # --- pacing, retries, classification ------------------------------------------------------
 
-    def _wait_turn(self) -> None:
-        wait = max(self._ready_at - self._now(), 0.0)
-        if wait:
-            self._pause(wait)
-        wait = self._budget.wait()
-        while wait > 0:
-            # Own request budget (META_REQUEST_BUDGET) spent: wait for the bucket, keep our share.
-            self._pause(wait)
-            wait = self._budget.wait()
-
-    def _pause(self, seconds: float) -> None:
-        PAUSED.labels(self.account_id).inc(seconds)
-        self._sleep(seconds)
-
-    def _call(self, what: str, call: Callable[[], T]) -> T:
-        attempt, throttled_for = 0, 0.0
-        while True:
-            self._wait_turn()
-            self.calls += 1
-            CALLS.labels(self.account_id, what).inc()
-            try:
-                result = call()
-            except FacebookRequestError as exc:
-                failure = _failure(exc)
-                if failure.kind is Kind.THROTTLED:
-                    # Rate limited: wait until Meta says access is back, slow down, retry; past
-                    # META_MAX_THROTTLE_WAIT the run stops as "throttled" and resumes next time.
-                    THROTTLED.labels(self.account_id).inc()
-                    usage = parse_usage(dict(exc.http_headers() or {}))
-                    wait = usage.regain_seconds or backoff(attempt + 1, base=5.0, cap=300.0)
-                    if throttled_for + wait > self._max_throttle_wait:
-                        raise PlatformUnavailable(failure) from None
-                    throttled_for += wait
-                    self._budget.slow_down()
-                    log.warning("meta.throttled", account=self.account_id, code=failure.code, wait=wait)
-                    self._pause(wait)
-                    continue
-                if failure.kind in (Kind.TRANSIENT, Kind.REPLACE_BUSY) and attempt + 1 < self._max_attempts:
-                    # Transient (1, 2, is_transient) or Meta still applying an update: retry the same
-                    # call after a jittered exponential backoff; the batch and session stay the same.
-                    attempt += 1
-                    RETRIES.labels(self.account_id).inc()
-                    self._pause(backoff(attempt, jitter=0.5 + self._jitter() / 2))
-                    continue
-                if failure.kind is Kind.AUTH:
-                    # Expired or invalid token: retrying cannot help, the run stops now with
-                    # status auth_error and an operator message naming the variable to fix.
-                    AUTH_FAILURES.labels(self.account_id).inc()
-                raise error_for(failure) from None
-            except requests.RequestException as exc:
-                # Connection reset, timeout: a transient failure without a Graph body.
-                failure = Failure(Kind.TRANSIENT, None, None, type(exc).__name__)
-                if attempt + 1 >= self._max_attempts:
-                    raise PlatformUnavailable(failure) from None
-                attempt += 1
-                RETRIES.labels(self.account_id).inc()
-                self._pause(backoff(attempt, jitter=0.5 + self._jitter() / 2))
-                continue
-            self._after_success(result)
-            return result
-
-    def _after_success(self, result: object) -> None:
-        headers = getattr(result, "headers", None)
-        usage = parse_usage(dict(headers())) if callable(headers) else Usage()
-        pause = pause_after(usage)
-        if pause:
-            # Close to the limit: space the next call out rather than be blocked.
-            self._ready_at = self._now() + pause
-        elif usage.pct < 50:
-            self._budget.recover()
-
 
 def _session(session: SessionRef) -> dict[str, Any]:
     fields: dict[str, Any] = {
@@ -285,19 +216,6 @@ def _session(session: SessionRef) -> dict[str, Any]:
     if session.estimated_total:
         fields["estimated_num_total"] = session.estimated_total  # a hint; left out when unknown
     return fields
-
-
-def _failure(exc: FacebookRequestError) -> Failure:
-    body = exc.body() if isinstance(exc.body(), dict) else {}
-    error = body.get("error") or {}
-    code, subcode = exc.api_error_code(), exc.api_error_subcode()
-    return Failure(
-        kind=classify(code, subcode, bool(exc.api_transient_error())),
-        code=code,
-        subcode=subcode,
-        message=str(exc.api_error_message() or exc.get_message() or "no message")[:500],
-        trace_id=error.get("fbtrace_id") if isinstance(error, Mapping) else None,
-    )
 
 
 def _int(value: object) -> int | None:

@@ -64,7 +64,10 @@ class AudiencePlatform(Protocol):
     """One ad account's customer-file audiences; methods raise ``PlatformError`` subclasses."""
 
     account_id: str
-    calls: int  # Graph calls made so far, retries included
+
+    @property
+    def calls(self) -> int:
+        """Graph calls made so far, retries included (a run's ``api_calls``)."""
 
     def find_audience(self, name: str) -> str | None:
         """The id of a customer-file audience with this exact name, if one exists."""
