@@ -9,15 +9,13 @@ its sessions continue and only what the ledger does not yet hold is sent.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from itertools import chain
-from typing import Any
 
 from prometheus_client import Counter
 
 from services.syncer_meta.adapters.ledger import BatchRecord, Ledger
 from services.syncer_meta.adapters.locks import destination_lock
-from services.syncer_meta.adapters.runs import DestinationRecord, RunRecord, Runs
+from services.syncer_meta.adapters.runs import DestinationRecord, Runs
 from services.syncer_meta.domain.batching import batches, planned_calls
 from services.syncer_meta.domain.diff import (
     Change,
@@ -32,44 +30,19 @@ from services.syncer_meta.domain.diff import (
 from services.syncer_meta.domain.errors import Kind, PlatformError, SessionClosed
 from services.syncer_meta.domain.guardrails import Guardrails
 from services.syncer_meta.domain.membership import Consent, Destination
-from services.syncer_meta.domain.ports import AudiencePlatform, Readback
+from services.syncer_meta.domain.ports import AudiencePlatform
 from services.syncer_meta.domain.rows import Member, schema, to_member
+from services.syncer_meta.outcome import RunReport, SyncOptions, plan_counts
 from services.syncer_meta.reconcile import Reconciler
 from services.syncer_meta.uploads import RunContext, Sessions, Uploader
 from shared.log import get_logger
 
+__all__ = ["DestinationSync", "RunReport", "SyncOptions"]
 log = get_logger(__name__)
+FIRST_BATCH_NEVER_SEEN = 1870147  # 2650 subcode: a replace batch whose batch_seq=1 Meta never got
 KEEP_IN_MEMORY = 20_000  # changes sent from the plan pass; bigger deltas are streamed again
 REFUSED = Counter("audiencesync_meta_guardrail_refusals_total", "Runs refused by a guardrail", ["audience"])
 STOPPED = Counter("audiencesync_meta_runs_stopped_total", "Runs stopped by a platform error", ["status"])
-
-
-@dataclass(frozen=True)
-class SyncOptions:
-    """How to sync: dry run, repair (usersreplace), forced past guardrails, which customers."""
-
-    dry_run: bool = False
-    repair: bool = False
-    force: bool = False
-    scope: frozenset[str] | None = None  # customer keys of an incremental sync; None: everyone
-    record_noop: bool = True  # record a run even when nothing changed (CLI), not for micro-batches
-
-
-@dataclass
-class RunReport:
-    """What one destination's run did, for the CLI and the logs."""
-
-    audience: str
-    account: str
-    status: str
-    mode: str
-    run: RunRecord | None = None
-    resumed: bool = False
-    plan: Changes | None = None
-    platform_audience_id: str | None = None
-    readback: Readback | None = None
-    message: str | None = None
-    feedback: dict[str, Any] = field(default_factory=dict)
 
 
 class DestinationSync:
@@ -141,7 +114,7 @@ class DestinationSync:
             )
         if record.platform_audience_id is None and plan.adds and not refusal:
             calls += 2  # look for an audience a crash left behind, then create it
-        feedback = {"plan": _counts(plan), "planned_calls": calls, "refusal": refusal}
+        feedback = {"plan": plan_counts(plan), "planned_calls": calls, "refusal": refusal}
         run_id = self.runs.start(record.id, "dry_run", desired=plan.desired, status="dry_run")
         self.runs.finish(run_id, status="dry_run", desired=plan.desired, api_calls=0, feedback=feedback)
         report = RunReport(destination.key, destination.account, "dry_run", "dry_run", plan=plan)
@@ -249,7 +222,14 @@ class DestinationSync:
         sent = frozenset(b.id for b in recorded if b.direction == "replace" and b.status == "acknowledged")
         try:
             self._send(ctx, replace_set(self.members(destination), self.ledger.synced(record.id), sent))
-        except SessionClosed:
+        except SessionClosed as exc:
+            if exc.failure.subcode == FIRST_BATCH_NEVER_SEEN:
+                # The replace never started on Meta's side (its batch_seq=1 was lost in a crash):
+                # the old audience is intact, so start the replace again in a fresh session.
+                ctx.sessions.renew(Direction.REPLACE)
+                self._send(ctx, replace_set(self.members(destination), self.ledger.synced(record.id)))
+                self.ledger.keep_only_run(record.id, ctx.run_id)
+                return
             # The replace ended early (90-minute window, or its last batch landed before a crash):
             # Meta holds exactly what this replace delivered; the ledger follows, then a top-up.
             self.ledger.keep_only_run(record.id, ctx.run_id)
@@ -310,14 +290,3 @@ class DestinationSync:
         )
         report.run = self.runs.get(run_id)
         return report
-
-
-def _counts(plan: Changes) -> dict[str, int]:
-    return {
-        "desired": plan.desired,
-        "synced": plan.synced,
-        "new": plan.new,
-        "updated": plan.updated,
-        "deselected": plan.deselected,
-        "erased": plan.erased,
-    }

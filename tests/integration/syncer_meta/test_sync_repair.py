@@ -73,3 +73,49 @@ def test_an_adopted_audience_is_used_instead_of_creating_one(
     assert report.status == "succeeded" and report.platform_audience_id == existing
     assert set(sandbox.state.members(existing)) == {email_hash(i) for i in range(3)}
     assert len(sandbox.state.audiences()) == 1
+
+
+class SimulatedCrashError(Exception):
+    """Stands in for the process dying between two batches."""
+
+
+@pytest.mark.parametrize("minutes_later", [0, 91])
+def test_an_interrupted_repair_resumes_or_tops_up_and_ends_exact(
+    sandbox: RunningSandbox, store: Store, make_syncer, minutes_later: int
+) -> None:
+    seed(store, [Person(i, value=Decimal(1)) for i in range(30)])
+    syncer = make_syncer(META_BATCH_SIZE="10")
+    syncer.sync(SyncOptions(), audience_key="icp_seed")
+    seed_id = audience_id(syncer, "icp_seed")
+    sdk = sdk_audience(sandbox.url, seed_id)
+    sdk.add_users(
+        ["EMAIL", "LOOKALIKE_VALUE"], [[sha("stranger@example.com"), 1.0]], is_raw=True, pre_hashed=True
+    )
+    sdk.get_api()._session.requests.close()
+
+    def crash_after_first(step: Progress) -> None:
+        if step.seq == 1:
+            raise SimulatedCrashError
+
+    with pytest.raises(SimulatedCrashError):
+        make_syncer(META_BATCH_SIZE="10", on_batch=crash_after_first).sync(
+            SyncOptions(repair=True), audience_key="icp_seed"
+        )
+    assert len(sandbox.state.members(seed_id)) == 31  # the replace is staged, nothing swapped yet
+    sandbox.clock.advance(minutes_later * 60)  # past 90 minutes Meta applies what arrived: 10 people
+
+    (resumed,) = make_syncer(META_BATCH_SIZE="10").sync(SyncOptions(), audience_key="icp_seed")
+
+    assert resumed.status == "succeeded" and resumed.resumed and resumed.mode == "repair"
+    assert sandbox.state.members(seed_id) == {email_hash(i): 1.0 for i in range(30)}
+    with store.session() as session:
+        assert session.scalar(select(func.count()).select_from(AudienceMembership)) == 30
+    replaced, added = (
+        sandbox.calls["POST /{audience_id}/usersreplace"],
+        sandbox.calls["POST /{audience_id}/users"],
+    )
+    before = 3 + 1  # the first sync's batches and the stranger's add
+    if minutes_later:  # the late batch was refused (1870158); the other 20 went by add, the stranger is gone
+        assert (replaced, added) == (2, before + 2)
+    else:  # the same replace session went on with batch_seq 2 and 3
+        assert (replaced, added) == (3, before)

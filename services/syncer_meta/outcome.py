@@ -1,0 +1,50 @@
+"""What a sync is asked to do and what it reports back (CLI, consumer, logs)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from services.syncer_meta.adapters.runs import RunRecord
+from services.syncer_meta.domain.diff import Changes
+from services.syncer_meta.domain.ports import Readback
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    """How to sync: dry run, repair (usersreplace), forced past guardrails, which customers."""
+
+    dry_run: bool = False
+    repair: bool = False
+    force: bool = False
+    scope: frozenset[str] | None = None  # customer keys of an incremental sync; None: everyone
+    record_noop: bool = True  # record a run even when nothing changed (CLI), not for micro-batches
+
+
+@dataclass
+class RunReport:
+    """What one destination's run did, for the CLI and the logs."""
+
+    audience: str
+    account: str
+    status: str
+    mode: str
+    run: RunRecord | None = None
+    resumed: bool = False
+    plan: Changes | None = None
+    platform_audience_id: str | None = None
+    readback: Readback | None = None
+    message: str | None = None
+    feedback: dict[str, Any] = field(default_factory=dict)
+
+
+def plan_counts(plan: Changes) -> dict[str, int]:
+    """A plan as the JSON a dry run keeps on its run."""
+    return {
+        "desired": plan.desired,
+        "synced": plan.synced,
+        "new": plan.new,
+        "updated": plan.updated,
+        "deselected": plan.deselected,
+        "erased": plan.erased,
+    }
