@@ -124,22 +124,32 @@ class EmbeddedStack:
         return [name for name, proc in self.children.items() if proc.poll() is not None]
 
     def stop(self, *, grace: float = 15.0) -> None:
-        """SIGTERM every service, wait for them, SIGKILL stragglers, then stop the broker."""
-        for proc in self.children.values():
+        """SIGTERM the services and wait for them, then the sandboxes, then the broker.
+
+        Services stop first so a sync in flight finishes against a live sandbox and broker.
+        """
+        services = {n: p for n, p in self.children.items() if not n.startswith("sandbox_")}
+        sandboxes = {n: p for n, p in self.children.items() if n.startswith("sandbox_")}
+        for group in (services, sandboxes):
+            self._terminate(group, grace)
+        self.children.clear()
+        if self.broker:
+            self.broker.stop()
+            self.broker = None
+
+    @staticmethod
+    def _terminate(processes: dict[str, subprocess.Popen[bytes]], grace: float) -> None:
+        for proc in processes.values():
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + grace
-        for name, proc in self.children.items():
+        for name, proc in processes.items():
             try:
                 proc.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 log.warning("service.killed", service=name)
                 proc.kill()
                 proc.wait()
-        self.children.clear()
-        if self.broker:
-            self.broker.stop()
-            self.broker = None
 
     def run_forever(self) -> int:
         """Run until Ctrl-C / SIGTERM, or until a service dies (then stop all and fail)."""
