@@ -190,7 +190,17 @@ def labels_stage(console: Console, stack: EmbeddedStack, *, timeout: float = 180
                 labelled = int(s.scalar(select(func.count()).select_from(Label)) or 0)
             return customers, labelled
 
-        done = _wait(lambda: counts()[1] >= counts()[0] > 0, timeout)
+        # Every customer with facts gets a label; wait until that holds, or until the count has
+        # been stable for a while (a customer known only from a ticket may have nothing to score).
+        history: list[int] = []
+
+        def settled() -> bool:
+            customers, labelled = counts()
+            history.append(labelled)
+            stable = len(history) > 10 and labelled > 0 and len(set(history[-10:])) == 1
+            return (labelled >= customers > 0) or stable
+
+        done = _wait(settled, timeout)
         with store.session() as s:
             got = {
                 cid: label
