@@ -136,8 +136,7 @@ def _batches(pg: bool) -> Iterator[tuple[str, list[Any]]]:
     owners, days = _purchases(rng, buyers)
     for start in range(0, len(owners), CHUNK):
         part = slice(start, start + CHUNK)
-        for table, rows in _orders(rng, start + 1, owners[part], days[part], pg).items():
-            yield table, rows
+        yield from _orders(rng, start + 1, owners[part], days[part], pg).items()
     as_of = AS_OF.timestamp() / 86_400
     heavy = rng.choice(buyers, size=buyers // 20, replace=False)
     ticket_owners = np.repeat(heavy, rng.integers(1, 6, len(heavy)))
@@ -181,16 +180,17 @@ def _generate(url: str, schema: str | None) -> None:
     else:
         import sqlite3
 
-        conn = sqlite3.connect(url.split("///", 1)[1])
-        conn.execute("PRAGMA synchronous=OFF")
+        lite = sqlite3.connect(url.split("///", 1)[1])
+        lite.execute("PRAGMA synchronous=OFF")
         for table, rows in _batches(False):
             marks = ", ".join("?" * len(rows[0])) if rows else ""
             if rows:
-                conn.executemany(f"INSERT INTO {table} ({COLUMNS[table]}) VALUES ({marks})", rows)
+                insert = f"INSERT INTO {table} ({COLUMNS[table]}) VALUES ({marks})"  # noqa: S608 - our tables
+                lite.executemany(insert, rows)
             counts[table] += len(rows)
-        conn.commit()
-        conn.execute("ANALYZE")
-        conn.close()
+        lite.commit()
+        lite.execute("ANALYZE")
+        lite.close()
     took = time.perf_counter() - started
     print(
         "  generated " + ", ".join(f"{n:,} {t}" for t, n in counts.items()) + f" in {took:.0f}s", flush=True

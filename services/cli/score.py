@@ -19,9 +19,9 @@ if TYPE_CHECKING:
     from shared.store.db import Store
 
 EXPORT_FEATURES = (
-    "orders", "aov", "ltv", "orders_per_year", "return_rate", "return_rate_orders", "discount_share",
-    "mean_discount_depth", "min_discount_depth", "tickets_per_order", "recency_days", "tenure_days",
-    "expected_orders", "country", "channel", "top_category", "accepts_email",
+    "orders", "aov", "ltv", "orders_per_year", "return_rate", "discount_share", "mean_discount_depth",
+    "min_discount_depth", "tickets_per_order", "recency_days", "expected_orders", "country", "channel",
+    "top_category", "accepts_email",
 )  # fmt: skip
 EXPORT_COLUMNS = ("customer_key", "customer_id", "label", "stage", "reasons", "value", "p_alive",
                   *EXPORT_FEATURES, "as_of")  # fmt: skip
@@ -146,10 +146,9 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
             for row in export_rows(session):
                 features = [_cell(row.features.get(name)) for name in EXPORT_FEATURES]
                 value = "" if row.value is None else f"{row.value:.2f}"
-                writer.writerow(
-                    [row.customer_key, row.customer_id or "", row.label, row.stage or "", ";".join(row.reasons),
-                     value, _cell(row.p_alive), *features, row.as_of.isoformat()]
-                )  # fmt: skip
+                head = [row.customer_key, row.customer_id or "", row.label, row.stage or ""]
+                tail = [";".join(row.reasons), value, _cell(row.p_alive), *features, row.as_of.isoformat()]
+                writer.writerow(head + tail)
                 count += 1
     finally:
         store.dispose()

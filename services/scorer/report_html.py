@@ -13,9 +13,10 @@ TOP_TRAITS = 8  # values shown per trait, highest lift first
 COLORS = {"icp": "#1b7f4b", "neutral": "#8a94a6", "negative_icp": "#c0392b"}
 
 _CSS = """
-body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:64rem;
-color:#1d2430;padding:0 1rem}
-h1{font-size:1.6rem;margin-bottom:.2rem}h2{font-size:1.15rem;margin-top:2.2rem;border-bottom:1px solid #dde2ea}
+body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;
+max-width:64rem;color:#1d2430;padding:0 1rem}
+h1{font-size:1.6rem;margin-bottom:.2rem}
+h2{font-size:1.15rem;margin-top:2.2rem;border-bottom:1px solid #dde2ea}
 .muted{color:#5b6577}table{border-collapse:collapse;width:100%;margin:.6rem 0}
 th,td{text-align:left;padding:.28rem .5rem;border-bottom:1px solid #eef1f5;vertical-align:middle}
 th{font-weight:600;color:#3b4455}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}

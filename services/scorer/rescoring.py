@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 import numpy.typing as npt
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from services.scorer.adapters.aggregates import load_aggregates
@@ -35,6 +36,7 @@ from shared.definitions.scoring import ScoringConfig
 from shared.log import get_logger
 from shared.messages import LabelChanged
 from shared.store.db import Store
+from shared.store.models import Customer
 
 log = get_logger(__name__)
 
@@ -148,8 +150,19 @@ def erase(session: Session, keys: Collection[str]) -> int:
     )
 
 
-def _usable(calibration: Calibration | None, config: ScoringConfig) -> bool:
-    return calibration is not None and calibration.profile == config.profile
+# A calibration from a much smaller shop (the first messages of an initial import) misjudges
+# everyone who came after: recalibrate once the shop has doubled. Counting is cheap below this.
+GROWTH_CHECK_BELOW = 100_000
+
+
+def _usable(session: Session, calibration: Calibration | None, config: ScoringConfig) -> bool:
+    """A stored calibration for this profile, from a shop at least half today's size."""
+    if calibration is None or calibration.profile != config.profile:
+        return False
+    if calibration.customers >= GROWTH_CHECK_BELOW:
+        return True
+    customers = session.scalar(select(func.count()).select_from(Customer)) or 0
+    return customers <= 2 * calibration.customers + 50
 
 
 def rescore_customers(
@@ -163,14 +176,16 @@ def rescore_customers(
     """Rescore ``keys`` as of ``now`` with the stored calibration; erase ``erased``.
 
     Customers no longer in the store (deleted with all their facts) are treated as erased.
-    Without a usable calibration (none yet, or another profile) a full rescore runs instead.
+    Without a usable calibration (none yet, another profile, or the shop has doubled since) a
+    full rescore runs instead.
     """
     result = RescoreResult("incremental")
     wanted = sorted(set(keys) - set(erased))
     with store.transaction() as session:
         result.erased = erase(session, set(erased)) if erased else 0
         calibration = latest_calibration(session)
-        if not wanted or not _usable(calibration, config):
+        usable = bool(wanted) and _usable(session, calibration, config)
+        if not usable:
             scored = None
         else:
             aggregates = load_aggregates(session, now, keys=wanted)
@@ -179,11 +194,10 @@ def rescore_customers(
             try:
                 scored = score(aggregates, config, now, calibration=calibration) if len(aggregates) else None
             except CalibrationMismatchError:
-                calibration = None
-                scored = None
+                usable, scored = False, None
             if scored is not None:
                 _store(session, scored, config, result, as_of=now, announce=True)
-    if wanted and not _usable(calibration, config):
+    if wanted and not usable:
         log.info("rescore.no_calibration", profile=config.profile, customers=len(wanted))
         full, _ = full_rescore(store, config, as_of=now, announce=True)
         full.erased = result.erased

@@ -122,7 +122,7 @@ def labels_at(session: Session, moment: datetime) -> dict[str, str]:
            ) latest ON latest.id = h.id"""
     ).bindparams(bindparam("moment", type_=UtcDateTime()))
     result = session.execute(query, {"moment": moment}, execution_options={"yield_per": CHUNK_ROWS})
-    return {key: label for key, label in result.tuples()}
+    return {key: label for key, label in result}
 
 
 def last_order_at(session: Session) -> datetime | None:

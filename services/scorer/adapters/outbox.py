@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from itertools import islice
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from shared.bus.envelope import encode
@@ -35,6 +36,6 @@ def queue_label_changes(session: Session, changes: Iterable[LabelChanged]) -> in
             }
             for c in chunk
         ]
-        session.execute(OutboxMessage.__table__.insert(), rows)
+        session.execute(insert(OutboxMessage), rows)
         total += len(rows)
     return total

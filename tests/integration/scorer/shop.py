@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -26,6 +27,10 @@ def key(name: str) -> str:
 def at(text: str) -> datetime:
     """``2024-03-05 18:00`` as an aware UTC datetime."""
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def _uid(prefix: str) -> str:
+    return f"{prefix}{uuid.uuid4().hex[:16]}"
 
 
 def money(value: float) -> Decimal:
@@ -70,7 +75,7 @@ class ShopWriter:
     ) -> str:
         """An order; ``refunded`` sets the order's own refunded amount (no refund records)."""
         self.orders += 1
-        order_id = f"o{self.orders}"
+        order_id = _uid("o")
         created = at(when)
         row = Order(
             shop=SHOP, order_id=order_id, customer_key=key(name), created_at=created,
@@ -93,7 +98,7 @@ class ShopWriter:
     def refund(self, name: str, order_id: str, when: str, amount: float) -> None:
         self.refunds += 1
         self.session.add(
-            Refund(shop=SHOP, refund_id=f"r{self.refunds}", order_id=order_id, customer_key=key(name),
+            Refund(shop=SHOP, refund_id=_uid("r"), order_id=order_id, customer_key=key(name),
                    created_at=at(when), amount_base=money(amount), items=1)
         )  # fmt: skip
         order = self.session.query(Order).filter_by(shop=SHOP, order_id=order_id).one()
@@ -101,25 +106,27 @@ class ShopWriter:
 
     def ticket(self, name: str, when: str) -> None:
         self.session.add(
-            SupportTicket(shop=SHOP, source="generic", ticket_id=f"t{random.random()}", customer_key=key(name),
+            SupportTicket(shop=SHOP, source="generic", ticket_id=_uid("t"), customer_key=key(name),
                           created_at=at(when))
         )  # fmt: skip
 
     def checkout(self, name: str, when: str, completed: str | None = None) -> None:
         self.session.add(
-            Checkout(shop=SHOP, checkout_id=f"c{random.random()}", customer_key=key(name), created_at=at(when),
+            Checkout(shop=SHOP, checkout_id=_uid("c"), customer_key=key(name), created_at=at(when),
                      updated_at=at(when), completed_at=at(completed) if completed else None,
                      value_base=Decimal(50))
         )  # fmt: skip
 
 
-def random_shop(store: Store, customers: int, *, seed: int = 3, after_as_of: bool = False) -> list[str]:
+def random_shop(
+    store: Store, customers: int, *, seed: int = 3, after_as_of: bool = False, prefix: str = "c"
+) -> list[str]:
     """A seeded shop of ordinary, loyal, bargain and returning customers; returns their names.
 
     With ``after_as_of`` some customers also have orders, refunds and tickets after ``AS_OF``.
     """
     rng = random.Random(seed)
-    names = [f"c{i}" for i in range(customers)]
+    names = [f"{prefix}{i}" for i in range(customers)]
     with store.transaction() as session:
         shop = ShopWriter(session)
         for name in names:
@@ -130,8 +137,8 @@ def random_shop(store: Store, customers: int, *, seed: int = 3, after_as_of: boo
                 day = AS_OF - timedelta(days=rng.uniform(5, 700))
                 gross = rng.uniform(150, 400) if kind < 0.15 else rng.uniform(15, 90)
                 discount = gross * 0.5 if 0.15 <= kind < 0.3 else 0.0
-                oid = shop.order(name, day.strftime("%Y-%m-%d %H:%M"), round(gross, 2), discount=round(discount, 2),
-                                 lines=((rng.choice(["Home", "Apparel", "Beauty"]), 1),))  # fmt: skip
+                when, line = day.strftime("%Y-%m-%d %H:%M"), (rng.choice(["Home", "Apparel", "Beauty"]), 1)
+                oid = shop.order(name, when, round(gross, 2), discount=round(discount, 2), lines=(line,))
                 if 0.3 <= kind < 0.4:
                     shop.refund(
                         name, oid, (day + timedelta(days=5)).strftime("%Y-%m-%d %H:%M"), round(gross * 0.8, 2)
@@ -141,9 +148,9 @@ def random_shop(store: Store, customers: int, *, seed: int = 3, after_as_of: boo
                 oid = shop.order(name, later, 999.0, lines=(("Home", 3),))
                 shop.refund(name, oid, later, 500.0)
                 shop.ticket(name, later)
-        shop.customer("prospect", country=None)
-        shop.checkout("prospect", (AS_OF - timedelta(days=3)).strftime("%Y-%m-%d %H:%M"))
-    return [*names, "prospect"]
+        shop.customer(f"{prefix}-prospect", country=None)
+        shop.checkout(f"{prefix}-prospect", (AS_OF - timedelta(days=3)).strftime("%Y-%m-%d %H:%M"))
+    return [*names, f"{prefix}-prospect"]
 
 
 def rows(store: Store, model: Any) -> list[Any]:

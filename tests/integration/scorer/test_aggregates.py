@@ -55,8 +55,9 @@ EXPECTED = {
         "n_orders": 3, "order_days": 2, "first_order_at": epoch_days(at("2024-01-10 10:00")),
         "last_order_at": epoch_days(at("2024-03-05 18:00")), "gross_total": 300.0, "refunded_total": 30.0,
         "refunded_orders": 1, "discount_total": 50.0, "discounted_orders": 1, "discount_depth_sum": 0.25,
-        "discount_depth_min": 0.0, "tickets": 1, "last_abandoned_checkout_at": epoch_days(at("2024-06-01 08:30")),
-        "accepts_email": True, "accepts_sms": False, "country": "DE", "channel": "google", "top_category": "Shoes",
+        "discount_depth_min": 0.0, "tickets": 1,
+        "last_abandoned_checkout_at": epoch_days(at("2024-06-01 08:30")), "accepts_email": True,
+        "accepts_sms": False, "country": "DE", "channel": "google", "top_category": "Shoes",
     },
     "bo": {
         "n_orders": 3, "order_days": 3, "first_order_at": epoch_days(at("2024-04-01 10:00")),
