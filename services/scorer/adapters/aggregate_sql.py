@@ -30,6 +30,7 @@ class Dialect:
     utc_day: Callable[[str], str]  # -> the UTC calendar day, comparable
     stamp_width: int  # stored timestamp text that sorts like the time: its width (0: none)
     full_scan: str  # table hint for the whole-shop orders pass
+    lines_join: str  # the whole shop's orders with their lines, in the order the engine should take
 
 
 SQLITE = Dialect(
@@ -39,6 +40,9 @@ SQLITE = Dialect(
     utc_day=lambda t: f"substr({t}, 1, 10)",
     stamp_width=26,
     full_scan=" NOT INDEXED",
+    # CROSS JOIN fixes SQLite's join order: lines in table order, each order by its rowid
+    # (24 s instead of 39 s on 5 million lines, where orders first looks each order's lines up).
+    lines_join="order_lines l CROSS JOIN orders o ON o.id = l.order_pk",
 )
 POSTGRESQL = Dialect(
     name="postgresql",
@@ -46,7 +50,9 @@ POSTGRESQL = Dialect(
     utc_day=lambda t: f"CAST({t} AT TIME ZONE 'UTC' AS DATE)",
     stamp_width=0,  # formatting 5 million timestamps costs more than a DISTINCT ON pass
     full_scan="",
+    lines_join="orders o JOIN order_lines l ON l.order_pk = o.id",
 )
+_ORDERS_THEN_LINES = POSTGRESQL.lines_join  # a few customers: their orders, then those orders' lines
 DIALECTS = {d.name: d for d in (SQLITE, POSTGRESQL)}
 
 CHANNEL = "COALESCE(o.referral, o.channel, '')"  # what brought the buyer, else where they bought
@@ -133,7 +139,7 @@ def other_sql(d: Dialect, *, after: bool, keys: bool) -> dict[str, str]:
             SELECT customer_key, product_type FROM (
                 SELECT o.customer_key, l.product_type, ROW_NUMBER() OVER (
                     PARTITION BY o.customer_key ORDER BY SUM(l.quantity) DESC, l.product_type) AS pick
-                FROM orders o JOIN order_lines l ON l.order_pk = o.id
+                FROM {d.lines_join if not keys else _ORDERS_THEN_LINES}
                 WHERE {counted} AND l.product_type IS NOT NULL AND l.product_type <> ''
                 GROUP BY o.customer_key, l.product_type
             ) ranked WHERE pick = 1""",  # noqa: S608
