@@ -16,6 +16,11 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from shared.bus.envelope import Envelope, InvalidMessage
 
+# The largest raw body any edge accepts (webhooks answer 413 above it, the ingestor dead-letters
+# it). A Shopify order with the 1,000-line cap and every *_set field is about 2.5 MB; twice that
+# is no order anyone sends. Base64 in its envelope it stays under ``MAX_MESSAGE_BYTES`` (8 MiB).
+MAX_RAW_BODY_BYTES = 5 * 1024 * 1024
+
 
 def _load(schema: Schema, envelope: Envelope) -> dict[str, Any]:
     try:

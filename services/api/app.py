@@ -9,12 +9,14 @@ from flask import Flask, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from werkzeug.exceptions import HTTPException
 
+from services.api.adapters.inbox import SqlWebhookInbox
 from services.api.errors import ApiError, error_response
 from shared.bus.producer import Publisher
+from shared.bus.topics import ORDERS_RAW
 from shared.config import Settings
+from shared.messages import MAX_RAW_BODY_BYTES
 from shared.store.db import Store
-
-MAX_BODY = 32 << 20  # a 2,000-line Shopify order is a few MB; anything far larger is not an order
+from shared.store.outbox import OutboxRelay
 
 
 class Resources:
@@ -27,6 +29,7 @@ class Resources:
         self._store = store
         self._publisher = publisher
         self._lock = threading.Lock()
+        self._relay: OutboxRelay | None = None
 
     @property
     def store(self) -> Store:
@@ -47,11 +50,32 @@ class Resources:
             return self._publisher
 
     @property
-    def receipts(self) -> Any:
-        """Webhook receipts (de-duplication by webhook id)."""
-        from services.api.adapters.receipts import SqlWebhookReceipts
+    def inbox(self) -> SqlWebhookInbox:
+        """Durable acceptance of webhooks (receipt and message in one transaction)."""
+        return SqlWebhookInbox(self.store)
 
-        return SqlWebhookReceipts(self.store)
+    @property
+    def relay(self) -> OutboxRelay:
+        """The thread that publishes accepted deliveries to the broker, started on first use."""
+        with self._lock:
+            relay = self._relay
+        if relay is None:
+            relay = OutboxRelay(self.store, self.publisher, topics=(ORDERS_RAW,))
+            with self._lock:
+                if self._relay is None:
+                    self._relay = relay.start()
+                relay = self._relay
+        return relay
+
+    def close(self) -> None:
+        """Stop the relay after a last pass, then close the producer (at server shutdown)."""
+        with self._lock:
+            relay, publisher = self._relay, self._publisher
+            self._relay = None
+        if relay is not None:
+            relay.stop()
+        if publisher is not None:
+            publisher.close()
 
 
 def create_app(
@@ -63,7 +87,7 @@ def create_app(
 
     app = Flask("audiencesync")
     app.config["SETTINGS"] = settings
-    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+    app.config["MAX_CONTENT_LENGTH"] = MAX_RAW_BODY_BYTES  # 413 above it, before any receipt
     app.extensions["audiencesync"] = Resources(settings, store=store, publisher=publisher)
     app.register_blueprint(webhooks)
     app.before_request(authenticate)

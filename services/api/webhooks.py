@@ -1,10 +1,12 @@
-"""Webhook edge: verify, de-duplicate, publish the raw body to ``orders.raw``, answer at once.
+"""Webhook edge: verify, accept durably, answer at once; publishing happens after the reply.
 
 Shopify signs the raw body with the app's secret (``X-Shopify-Hmac-Sha256``, base64 HMAC-SHA256)
-and retries any non-2xx or slow answer, so the reply waits only for the broker's ``acks=all``,
-never for processing. A retry carries the same ``X-Shopify-Webhook-Id``: it is acknowledged
-without publishing again. The receipt is recorded after the publish, so a crash in between
-publishes twice at worst, and the ingestor's idempotent upserts absorb that.
+and retries any non-2xx or slow answer (for 48 hours). A delivery is acknowledged only once it
+is a committed row in the database together with its receipt (``adapters/inbox.py``), so it
+survives a SIGKILL of any process and of the broker; the outbox relay publishes it to
+``orders.raw``. A retry carries the same ``X-Shopify-Webhook-Id`` and is answered "duplicate"
+without storing it twice. Headers outside the signature (the shop domain) are validated here,
+and a body over ``MAX_RAW_BODY_BYTES`` gets 413 before anything is stored.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from typing import Any
 from flask import Blueprint, current_app, request
 
 from services.api.errors import ApiError
-from shared.bus.topics import ORDERS_RAW
+from shared.bus.envelope import encode
+from shared.bus.producer import MAX_MESSAGE_BYTES
 from shared.messages import RawReceived
 
 bp = Blueprint("webhooks", __name__)
@@ -42,6 +45,10 @@ SHOPIFY_TOPICS = frozenset(
 )
 HELPDESK_TOPICS = frozenset({"tickets/create", "tickets/update"})
 _ID = re.compile(rb'"id"\s*:\s*"?(\d{1,20})')
+# A DNS host name of at least two labels (``shop.myshopify.com``, a custom domain), ASCII only.
+_DOMAIN = re.compile(
+    r"(?=.{3,253}\Z)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+)
 
 
 def verify_shopify_hmac(secret: str, body: bytes, header: str | None) -> bool:
@@ -60,18 +67,33 @@ def _resource_key(shop: str, body: bytes, fallback: str) -> str:
 
 def _accept(source: str, topic: str, shop: str, webhook_id: str | None) -> dict[str, Any]:
     resources = current_app.extensions["audiencesync"]
-    if webhook_id and resources.receipts.seen(webhook_id):
-        return {"status": "duplicate", "webhook_id": webhook_id}
+    if not current_app.config["SETTINGS"].kafka_bootstrap:
+        raise ApiError(503, "broker_not_configured", "KAFKA_BOOTSTRAP_SERVERS is not set")
     body = request.get_data(cache=False)
     raw = RawReceived(
         source=source, topic=topic, shop=shop, body=body, received_at=datetime.now(UTC), webhook_id=webhook_id
     )
-    key = _resource_key(shop, body, webhook_id or hashlib.sha256(body).hexdigest()[:16])
-    resources.publisher.publish(ORDERS_RAW, raw.to_envelope(key))
-    resources.publisher.flush(timeout=10)
-    if webhook_id:
-        resources.receipts.add(webhook_id, topic)
+    envelope = raw.to_envelope(_resource_key(shop, body, webhook_id or hashlib.sha256(body).hexdigest()[:16]))
+    if len(encode(envelope)) > MAX_MESSAGE_BYTES:  # cannot happen under MAX_CONTENT_LENGTH; kept honest
+        raise ApiError(413, "body_too_large", f"the message would exceed {MAX_MESSAGE_BYTES} bytes")
+    if not resources.inbox.accept(envelope, webhook_id=webhook_id, topic=topic):
+        return {"status": "duplicate", "webhook_id": webhook_id}
+    resources.relay.wake()
     return {"status": "accepted", "webhook_id": webhook_id}
+
+
+def shop_domain(header: str | None, default: str) -> str:
+    """The shop a delivery belongs to: the header's domain (lower-cased), or ``default`` without one.
+
+    ``X-Shopify-Shop-Domain`` is not covered by the signature, so it is checked here: a value that
+    is not a host name (empty once stripped, spaces, control characters) is refused with 400.
+    """
+    if header is None:
+        return default
+    domain = header.strip().lower()
+    if not _DOMAIN.fullmatch(domain):
+        raise ApiError(400, "invalid_shop_domain", "X-Shopify-Shop-Domain is not a shop domain")
+    return domain
 
 
 def _require_signature(secret: str | None, header_name: str) -> None:
@@ -91,7 +113,7 @@ def shopify(topic: str) -> tuple[dict[str, Any], int]:
     header_topic = request.headers.get("X-Shopify-Topic")
     if header_topic and header_topic != topic:
         raise ApiError(400, "topic_mismatch", "X-Shopify-Topic differs from the URL topic")
-    shop = request.headers.get("X-Shopify-Shop-Domain") or settings.shop
+    shop = shop_domain(request.headers.get("X-Shopify-Shop-Domain"), settings.shop)
     return _accept("shopify", topic, shop, request.headers.get("X-Shopify-Webhook-Id")), 200
 
 

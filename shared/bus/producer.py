@@ -1,18 +1,36 @@
-"""The one Kafka producer: ``acks=all``, ordered per key, flushed before offsets are committed."""
+"""The one Kafka producer: ``acks=all``, ordered per key, and a flush that fails when a send did."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from typing import Any
 
+from kafka.errors import KafkaError
+
 from shared.bus.envelope import Envelope, encode
+
+# The largest message we produce, before compression (kafka-python checks the uncompressed size
+# against ``max_request_size``). The webhook edge answers 413 above it; Apache Kafka deployments
+# set ``message.max.bytes`` to at least this (docs/architecture.md, "Limits").
+MAX_MESSAGE_BYTES = 8 << 20
+
+
+class PublishError(KafkaError):  # type: ignore[misc]  # kafka-python is untyped
+    """At least one message queued since the last flush was not acknowledged by the broker.
+
+    A ``KafkaError``, so consumers treat it as an infrastructure failure and retry the batch;
+    edges answer 503 so the sender retries; nothing that failed is ever reported as accepted.
+    """
 
 
 class Publisher:
     """Publishes envelopes keyed by ``envelope.key``.
 
     ``max_in_flight_requests_per_connection=1`` keeps per-key order when a send is retried;
-    batching (``linger_ms``) recovers the throughput this costs.
+    batching (``linger_ms``) recovers the throughput this costs. kafka-python's ``flush`` returns
+    even when sends failed, so every send carries an errback and ``flush`` raises ``PublishError``
+    if any of them fired: a caller that flushed without an error knows every message is durable.
     """
 
     def __init__(
@@ -36,12 +54,26 @@ class Publisher:
             # JSON compresses ~10x: a 2,000-line Shopify order stays far below Apache Kafka's
             # default 1 MB message.max.bytes; the request cap allows the rare larger one.
             compression_type="gzip",
-            max_request_size=8 << 20,
+            max_request_size=MAX_MESSAGE_BYTES,
         )
+        self._lock = threading.Lock()
+        self._failures: list[BaseException] = []
+
+    def _failed(self, exc: BaseException) -> None:
+        with self._lock:
+            self._failures.append(exc)
+
+    def _send(self, topic: str, key: bytes | None, value: bytes, headers: list[tuple[str, bytes]]) -> Any:
+        try:
+            future = self._producer.send(topic, key=key, value=value, headers=headers)
+        except KafkaError as exc:  # too large, or the producer gave up waiting for metadata
+            self._failed(exc)
+            raise PublishError(f"{type(exc).__name__}: {exc}") from exc
+        return future.add_errback(self._failed)
 
     def publish(self, topic: str, envelope: Envelope) -> Any:
         """Queue one envelope; returns kafka-python's future."""
-        return self._producer.send(topic, key=envelope.key.encode(), value=encode(envelope))
+        return self._send(topic, envelope.key.encode(), encode(envelope), [])
 
     def publish_many(self, topic: str, envelopes: Iterable[Envelope]) -> int:
         """Queue many envelopes; returns how many."""
@@ -58,12 +90,17 @@ class Publisher:
         value: bytes,
         headers: list[tuple[str, bytes]] | None = None,
     ) -> Any:
-        """Queue raw bytes (the webhook edge publishes bodies as received)."""
-        return self._producer.send(topic, key=key, value=value, headers=headers or [])
+        """Queue already encoded bytes (the outbox relay publishes rows as stored)."""
+        return self._send(topic, key, value, headers or [])
 
     def flush(self, timeout: float | None = 30.0) -> None:
-        """Block until every queued message is acknowledged by the broker (acks=all)."""
+        """Block until every queued message is acknowledged (``acks=all``); raise if one was not."""
         self._producer.flush(timeout=timeout)
+        with self._lock:
+            failures, self._failures = self._failures, []
+        if failures:
+            first = failures[0]
+            raise PublishError(f"{len(failures)} not acknowledged, first: {type(first).__name__}: {first}")
 
     def close(self) -> None:
         """Flush and close."""

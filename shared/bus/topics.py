@@ -31,6 +31,15 @@ ALL_TOPICS: tuple[str, ...] = (
 )
 
 
+# Consumer groups that must handle a message before the outbox forgets it (group ids as the
+# services declare them in their ``bootstrap``).
+CONSUMER_GROUPS: dict[str, tuple[str, ...]] = {
+    ORDERS_RAW: ("ingestor",),
+    CUSTOMERS_CHANGED: ("scorer",),
+    LABELS_CHANGED: ("syncer-meta", "syncer-google"),
+}
+
+
 def dead_letter_topic(topic: str) -> str:
     """The dead-letter topic for ``topic`` (``<topic>.dlq`` for topics not listed)."""
     return DEAD_LETTER_TOPIC.get(topic, f"{topic}.dlq")

@@ -1,4 +1,4 @@
-"""Store adapters for the bus: redelivery de-duplication, dead letters, and the outbox relay."""
+"""Store adapters for the bus: redelivery de-duplication and dead letters (the outbox: ``outbox.py``)."""
 
 from __future__ import annotations
 
@@ -6,14 +6,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
 
 from shared.bus.consumer import DeadLetter
-from shared.bus.envelope import Envelope, encode
-from shared.bus.producer import Publisher
 from shared.store.db import Store
 from shared.store.dialect import insert_ignoring_conflicts
-from shared.store.models import DeadLetterRecord, OutboxMessage, ProcessedMessage
+from shared.store.models import DeadLetterRecord, ProcessedMessage
 
 _CHUNK = 500  # bound the IN (...) list; SQLite's variable limit is 32766 but plans degrade earlier
 
@@ -81,33 +78,7 @@ class SqlDeadLetterSink:
             insert_ignoring_conflicts(session, DeadLetterRecord.__table__, rows)  # type: ignore[arg-type]
 
 
-def add_to_outbox(session: Session, topic: str, envelopes: Sequence[Envelope]) -> None:
-    """Queue envelopes in the caller's transaction; they are published only if it commits."""
-    now = datetime.now(UTC)
-    session.add_all(OutboxMessage(topic=topic, key=e.key, body=encode(e), created_at=now) for e in envelopes)
+# Kept importable here while callers move to ``shared.store.outbox``.
+from shared.store.outbox import add_to_outbox, relay_outbox  # noqa: E402
 
-
-def relay_outbox(store: Store, publisher: Publisher, *, limit: int = 5000) -> int:
-    """Publish committed outbox messages in order, then delete them; returns how many.
-
-    A crash between publish and delete publishes them again: consumers de-duplicate by id.
-    """
-    total = 0
-    while True:
-        with store.session() as session:
-            batch = session.execute(
-                select(OutboxMessage.id, OutboxMessage.topic, OutboxMessage.key, OutboxMessage.body)
-                .order_by(OutboxMessage.id)
-                .limit(limit)
-            ).all()
-        if not batch:
-            return total
-        for _, topic, key, body in batch:
-            publisher.publish_raw(topic, key.encode(), body)
-        publisher.flush()
-        with store.transaction() as session:
-            ids = [row[0] for row in batch]
-            session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(ids)))
-        total += len(batch)
-        if len(batch) < limit:
-            return total
+__all__ = ["SqlDeadLetterSink", "SqlSeenMessages", "add_to_outbox", "relay_outbox"]

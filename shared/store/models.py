@@ -387,7 +387,13 @@ class ProcessedMessage(Base):
 
 
 class OutboxMessage(Base):
-    """Messages written in the same transaction as the facts, published after commit."""
+    """Messages written in the same transaction as what they announce, published after commit.
+
+    Also the webhook inbox: an accepted webhook is a row here before it is acknowledged. A row
+    stays after publishing (``published_at``) until every consumer group of its topic has
+    handled its ``message_id``, so a broker that loses its log (the embedded one keeps it in
+    memory) is refilled from here.
+    """
 
     __tablename__ = "outbox"
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
@@ -395,6 +401,9 @@ class OutboxMessage(Base):
     key: Mapped[str] = mapped_column(String(256))
     body: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(Stamp)
+    message_id: Mapped[str | None] = mapped_column(String(128))
+    published_at: Mapped[datetime | None] = mapped_column(Stamp)
+    __table_args__ = (Index("ix_outbox_pending", "published_at", "id"),)
 
 
 class WebhookReceipt(Base):

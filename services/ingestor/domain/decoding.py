@@ -19,10 +19,9 @@ from marshmallow import Schema, ValidationError
 
 from services.ingestor.domain.errors import ROOT, InvalidPayload, Problem, Reason, invalid
 from services.ingestor.domain.fields import Base
+from shared.messages import MAX_RAW_BODY_BYTES
 
-# A Shopify order with the 1,000-line cap and every *_set field is about 2.5 MB; twice that is
-# no order anyone sends, and the cap bounds the memory one message can take.
-MAX_BODY_BYTES = 5 * 1024 * 1024
+MAX_BODY_BYTES = MAX_RAW_BODY_BYTES  # the cap bounds the memory one message can take
 MAX_PROBLEMS = 50
 _BOM = "\ufeff"
 _MARSHMALLOW_MESSAGES = {

@@ -1,6 +1,6 @@
 """``LabelChanged`` messages into the outbox in bulk (a full rescore may announce a million).
 
-Same rows as ``shared.store.messages.add_to_outbox``, written with chunked Core inserts instead
+Same rows as ``shared.store.outbox.add_to_outbox``, written with chunked Core inserts instead
 of ORM objects, so announcing every customer of a first full rescore takes seconds.
 """
 
@@ -13,10 +13,10 @@ from itertools import islice
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from shared.bus.envelope import encode
 from shared.bus.topics import LABELS_CHANGED
 from shared.messages import LabelChanged
 from shared.store.models import OutboxMessage
+from shared.store.outbox import outbox_row
 
 CHUNK = 20_000
 
@@ -27,15 +27,7 @@ def queue_label_changes(session: Session, changes: Iterable[LabelChanged]) -> in
     pending = iter(changes)
     total = 0
     while chunk := list(islice(pending, CHUNK)):
-        rows = [
-            {
-                "topic": LABELS_CHANGED,
-                "key": c.customer_key,
-                "body": encode(c.to_envelope()),
-                "created_at": now,
-            }
-            for c in chunk
-        ]
+        rows = [outbox_row(LABELS_CHANGED, c.to_envelope(), now) for c in chunk]
         session.execute(insert(OutboxMessage), rows)
         total += len(rows)
     return total

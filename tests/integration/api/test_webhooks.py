@@ -45,7 +45,7 @@ def client(store: Store, broker: EmbeddedBroker):  # type: ignore[no-untyped-def
     publisher = Publisher(broker.bootstrap)
     app = create_app(settings, store=store, publisher=publisher)
     yield app.test_client()
-    publisher.close()
+    app.extensions["audiencesync"].close()  # the outbox relay, then the producer
 
 
 def _raw_messages(bootstrap: str, webhook_id: str) -> list[RawReceived]:

@@ -14,9 +14,11 @@ from sqlalchemy import inspect, select
 from shared.bus.broker import EmbeddedBroker
 from shared.bus.consumer import DeadLetter
 from shared.bus.envelope import Envelope, decode
-from shared.bus.producer import Publisher
+from shared.bus.producer import MAX_MESSAGE_BYTES, Publisher, PublishError
+from shared.bus.topics import LABELS_CHANGED, ORDERS_RAW
 from shared.store.db import Store
-from shared.store.messages import SqlDeadLetterSink, SqlSeenMessages, add_to_outbox, relay_outbox
+from shared.store.messages import SqlDeadLetterSink, SqlSeenMessages
+from shared.store.outbox import add_to_outbox, pending_count, prune_outbox, redeliver, relay_outbox
 from shared.store.migrate import current, downgrade, upgrade
 from shared.store.models import Base, Customer, DeadLetterRecord, Order, OutboxMessage
 
@@ -133,4 +135,37 @@ def test_outbox_publishes_only_committed_messages(store: Store, broker: Embedded
     consumer.close()
     assert [e.id for e in got] == [committed.id]
     with store.session() as s:
+        row = s.scalars(select(OutboxMessage)).one()
+    assert row.message_id == committed.id and row.published_at is not None
+
+
+def test_outbox_keeps_a_message_until_its_consumers_handled_it(
+    store: Store, broker: EmbeddedBroker
+) -> None:
+    """A published row survives until every group of its topic marked it; then prune forgets it."""
+    change = Envelope(type="LabelChanged", key="k1", payload={})
+    with store.transaction() as s:
+        add_to_outbox(s, LABELS_CHANGED, [change])
+    seen = SqlSeenMessages(store)
+    with Publisher(broker.bootstrap) as pub:
+        assert relay_outbox(store, pub) == 1
+        assert prune_outbox(store) == 0
+        # The broker lost its log: everything not yet handled goes out again, once per call.
+        assert redeliver(store, pub, after=timedelta(0)) == 1
+        seen.mark("syncer-meta", [change.id])
+        assert prune_outbox(store) == 0  # syncer-google has not handled it yet
+        seen.mark("syncer-google", [change.id])
+        assert redeliver(store, pub, after=timedelta(0)) == 0
+    assert prune_outbox(store) == 1
+    with store.session() as s:
         assert s.scalars(select(OutboxMessage)).all() == []
+
+
+def test_outbox_rows_stay_pending_when_the_broker_refuses_them(store: Store, broker: EmbeddedBroker) -> None:
+    """A publish that fails releases the claim: the row is still pending for the next pass."""
+    too_large = Envelope(type="RawReceived", key="k", payload={"body_b64": "A" * MAX_MESSAGE_BYTES})
+    with store.transaction() as s:
+        add_to_outbox(s, ORDERS_RAW, [too_large])
+    with Publisher(broker.bootstrap) as pub, pytest.raises(PublishError):
+        relay_outbox(store, pub)
+    assert pending_count(store) == 1
