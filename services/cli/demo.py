@@ -12,7 +12,6 @@ Each stage prints what it measured and waits only on state in the database.
 from __future__ import annotations
 
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -21,48 +20,15 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, select
 
-from shared.bus.consumer import HEARTBEAT
-from shared.bus.envelope import Envelope, decode
+from shared.bus.heartbeat import LAST_HOPS, heartbeat
 from shared.bus.producer import Publisher
-from shared.bus.topics import HEARTBEATS, ORDERS_RAW
 from shared.store.db import Store
 
 if TYPE_CHECKING:
     from services.cli.embedded import EmbeddedStack
 
-LAST_HOPS = {"syncer-meta", "syncer-google"}
 DEMO_CUSTOMERS = 400
 DEMO_SEED = 7
-
-
-def heartbeat(bootstrap: str, *, timeout: float = 60.0) -> list[dict[str, Any]]:
-    """Send one heartbeat into the raw topic; return the replies of every last hop."""
-    from kafka import KafkaConsumer, TopicPartition
-
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    parts = [TopicPartition(HEARTBEATS, p) for p in consumer.partitions_for_topic(HEARTBEATS) or ()]
-    consumer.assign(parts)
-    consumer.seek_to_end(*parts)
-    for tp in parts:
-        consumer.position(tp)  # resolve the end offsets before publishing
-    ping = uuid.uuid4().hex
-    sent_at = datetime.now().astimezone()
-    with Publisher(bootstrap) as publisher:
-        payload = {"ping": ping, "sent_at": sent_at.isoformat(), "hops": []}
-        publisher.publish(ORDERS_RAW, Envelope(type=HEARTBEAT, key=ping, payload=payload))
-        publisher.flush()
-    replies: list[dict[str, Any]] = []
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline and {r["hops"][-1]["service"] for r in replies} < LAST_HOPS:
-            for records in consumer.poll(timeout_ms=500).values():
-                for rec in records:
-                    env = decode(rec.value)
-                    if env.payload.get("ping") == ping:
-                        replies.append(env.payload)
-    finally:
-        consumer.close()
-    return replies
 
 
 def _print_heartbeat(console: Console, replies: list[dict[str, Any]]) -> bool:
