@@ -83,13 +83,15 @@ def create_app(
 ) -> Flask:
     """Build the app for ``settings``; adapters may be injected (tests, the embedded stack)."""
     from services.api.auth import authenticate
+    from services.api.health import register as register_readiness
     from services.api.webhooks import bp as webhooks
 
-    app = Flask("audiencesync")
+    app = Flask("audiencesync", static_folder=None)  # no static route: it served the working directory
     app.config["SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = MAX_RAW_BODY_BYTES  # 413 above it, before any receipt
     app.extensions["audiencesync"] = Resources(settings, store=store, publisher=publisher)
     app.register_blueprint(webhooks)
+    register_readiness(app)
     app.before_request(authenticate)
 
     @app.errorhandler(ApiError)

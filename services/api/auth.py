@@ -1,4 +1,4 @@
-"""Bearer-token authentication for every route except ``/health`` (and signed webhooks).
+"""Bearer-token authentication for every route except ``/health``, ``/readyz`` and signed webhooks.
 
 Tokens are random 32-byte strings shown once at creation; only their SHA-256 is stored.
 """
@@ -17,7 +17,7 @@ from services.api.errors import ApiError
 from shared.store.db import Store
 from shared.store.models import ApiToken
 
-PUBLIC_ENDPOINTS = frozenset({"health", "static"})
+PUBLIC_ENDPOINTS = frozenset({"health", "readyz", "static"})
 SIGNED_PREFIX = "webhooks."  # webhooks authenticate by HMAC signature instead
 
 

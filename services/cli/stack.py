@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import threading
 from importlib.metadata import version as dist_version
@@ -33,6 +34,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     serve = sub.add_parser("serve", help="run one service in the foreground")
     serve.add_argument("service", choices=sorted(SERVICES))
     serve.add_argument("--port", type=int, default=None, help="api only: port to listen on")
+    serve.add_argument(
+        "--host",
+        default=None,
+        help="api only: address to listen on (default: API_HOST, else 127.0.0.1; 0.0.0.0 for all)",
+    )
     serve.set_defaults(func=_serve)
 
     check = sub.add_parser("config", help="validate the YAML file with rules and audiences")
@@ -80,7 +86,9 @@ def _broker(args: argparse.Namespace, settings: Settings) -> int:
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     module = importlib.import_module(SERVICES[args.service])
     if args.service == "api":
-        module.serve(settings, port=args.port)
+        # API_HOST is read here until Settings carries an api_host beside api_port.
+        host = args.host or os.environ.get("API_HOST") or "127.0.0.1"
+        module.serve(settings, host=host, port=args.port)
     else:
         module.serve(settings)
     return 0
