@@ -3,15 +3,17 @@
 One database transaction per batch, one savepoint per message: a message that fails
 validation or the store's checks is rolled back alone and dead-lettered with its reason.
 Changed customer keys go to the outbox in the same transaction and are published after commit.
+Database errors are left to the runner, which retries the batch (locked file, failover,
+a concurrent ingestor's insert) or isolates the one message an unexpected error comes from.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from prometheus_client import Counter
-from sqlalchemy.exc import IntegrityError, OperationalError
 
 from services.ingestor import privacy
 from services.ingestor.adapters.facts_store import CustomerErased, FactsWriter
@@ -30,7 +32,7 @@ from services.ingestor.domain import (
     ingest_ticket,
 )
 from services.ingestor.domain.errors import ROOT, Reason, invalid
-from shared.bus.consumer import DeadLetter, Delivery, Handler, TransientError
+from shared.bus.consumer import DeadLetter, Delivery, Handler
 from shared.bus.envelope import InvalidMessage
 from shared.bus.producer import Publisher
 from shared.bus.topics import CUSTOMERS_CHANGED
@@ -46,6 +48,21 @@ STORED = Counter("audiencesync_ingest_stored_total", "Raw messages applied to th
 ORDER_TOPICS = frozenset(
     {"orders/create", "orders/updated", "orders/paid", "orders/cancelled", "import/shopify", "import/generic"}
 )
+# The shop a raw message names: a host name (``shop.myshopify.com``) or a configured name such
+# as the default ``default``. The webhook header is outside Shopify's signature, so anything
+# else (empty once stripped, spaces, control characters) is refused before it scopes a key.
+_SHOP = re.compile(r"(?=.{1,253}\Z)[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
+
+
+def read_raw(delivery: Delivery) -> RawReceived:
+    """The ``RawReceived`` a delivery carries; raises ``InvalidMessage`` for anything else."""
+    envelope = delivery.envelope
+    if envelope.type != RawReceived.TYPE or envelope.version != RawReceived.VERSION:
+        raise InvalidMessage(f"not a {RawReceived.TYPE} v{RawReceived.VERSION}", "type")
+    raw = RawReceived.from_envelope(envelope)
+    if not _SHOP.fullmatch(raw.shop):
+        raise InvalidMessage("invalid_shop", "payload.shop")
+    return raw
 
 
 def parse_order(raw: RawReceived, rates: Rates) -> OrderItem:
@@ -112,48 +129,40 @@ def make_handler(store: Store, publisher: Publisher, rates: Callable[[], Rates],
     def handle(batch: Sequence[Delivery]) -> list[DeadLetter]:
         letters: list[DeadLetter] = []
         table = rates()
-        try:
-            with store.transaction() as session:
-                writer = FactsWriter(session)
-                orders: list[tuple[Delivery, OrderItem]] = []
+        with store.transaction() as session:
+            writer = FactsWriter(session)
+            orders: list[tuple[Delivery, OrderItem]] = []
 
-                def flush_orders() -> None:
-                    # Consecutive orders are written together; any other message waits for them,
-                    # so effects keep the order of the partition.
-                    if orders:
-                        letters.extend(_write_order_run(writer, orders))
-                        orders.clear()
+            def flush_orders() -> None:
+                # Consecutive orders are written together; any other message waits for them,
+                # so effects keep the order of the partition.
+                if orders:
+                    letters.extend(_write_order_run(writer, orders))
+                    orders.clear()
 
-                for delivery in batch:
-                    try:
-                        raw = RawReceived.from_envelope(delivery.envelope)
-                        if raw.topic in ORDER_TOPICS:
-                            orders.append((delivery, parse_order(raw, table)))
-                            continue
-                        flush_orders()
-                        with session.begin_nested():
-                            apply(raw, writer, table, exports)
-                        STORED.labels(raw.topic).inc()
-                    except InvalidPayload as exc:
-                        letters.append(DeadLetter.of(delivery, _reason(exc), exc.field_path))
-                    except InvalidMessage as exc:
-                        letters.append(DeadLetter.of(delivery, exc.reason, exc.field_path))
-                    except CustomerErased:
-                        # Late event of an erased customer: dropping it is the point of the tombstone.
-                        DROPPED.labels("customer_erased").inc()
-                flush_orders()
-                changes = [
-                    CustomerChanged(key, cause, erased=cause == "erasure").to_envelope()
-                    for key, cause in writer.changed.items()
-                ]
-                add_to_outbox(session, CUSTOMERS_CHANGED, changes)
-        except OperationalError as exc:
-            # Locked SQLite file, PostgreSQL restart or failover: the whole batch is retried.
-            raise TransientError(str(exc.orig)) from exc
-        except IntegrityError as exc:
-            # A concurrent ingestor wrote the same key between our read and our write; the
-            # writes are idempotent, so retrying the batch converges.
-            raise TransientError(f"concurrent write: {type(exc.orig).__name__}") from exc
+            for delivery in batch:
+                try:
+                    raw = read_raw(delivery)
+                    if raw.topic in ORDER_TOPICS:
+                        orders.append((delivery, parse_order(raw, table)))
+                        continue
+                    flush_orders()
+                    with session.begin_nested():
+                        apply(raw, writer, table, exports)
+                    STORED.labels(raw.topic).inc()
+                except InvalidPayload as exc:
+                    letters.append(DeadLetter.of(delivery, _reason(exc), exc.field_path))
+                except InvalidMessage as exc:
+                    letters.append(DeadLetter.of(delivery, exc.reason, exc.field_path))
+                except CustomerErased:
+                    # Late event of an erased customer: dropping it is the point of the tombstone.
+                    DROPPED.labels("customer_erased").inc()
+            flush_orders()
+            changes = [
+                CustomerChanged(key, cause, erased=cause == "erasure").to_envelope()
+                for key, cause in writer.changed.items()
+            ]
+            add_to_outbox(session, CUSTOMERS_CHANGED, changes)
         relay_outbox(store, publisher)
         return letters
 

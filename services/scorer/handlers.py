@@ -3,7 +3,8 @@
 One rescore per batch: the batch's customers are aggregated with one set of queries and scored
 together against the stored calibration; erasures delete labels and announce the removal.
 ``LabelChanged`` messages go to the outbox in the same transaction as the labels and are
-published after commit.
+published after commit. Database errors are left to the runner (it retries the batch), and so
+is an unexpected error (it isolates the one message it comes from).
 """
 
 from __future__ import annotations
@@ -12,10 +13,9 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from prometheus_client import Counter
-from sqlalchemy.exc import OperationalError
 
 from services.scorer.rescoring import rescore_customers
-from shared.bus.consumer import DeadLetter, Delivery, Handler, TransientError
+from shared.bus.consumer import DeadLetter, Delivery, Handler
 from shared.bus.envelope import InvalidMessage
 from shared.bus.producer import Publisher
 from shared.definitions.scoring import ScoringConfig
@@ -53,12 +53,8 @@ def make_handler(
             # An erasure is final: a change of the same customer earlier in the batch is moot.
             (erased if message.erased else changed).add(message.customer_key)
         if changed or erased:
-            try:
-                result = rescore_customers(store, config, changed, erased=erased, now=clock())
-                relay_outbox(store, publisher)
-            except OperationalError as exc:
-                # Locked SQLite file, PostgreSQL restart or failover: the whole batch is retried.
-                raise TransientError(str(exc.orig)) from exc
+            result = rescore_customers(store, config, changed, erased=erased, now=clock())
+            relay_outbox(store, publisher)
             RESCORED.inc(result.customers)
             LABELS_CHANGED.inc(result.changed + result.erased)
         return letters

@@ -17,7 +17,7 @@ from sqlalchemy.exc import OperationalError
 
 from services.syncer_meta.domain.errors import RETRYABLE_STATUSES
 from services.syncer_meta.sync import RunReport
-from shared.bus.consumer import DeadLetter, Delivery, TransientError
+from shared.bus.consumer import DeadLetter, Delivery, is_infrastructure
 from shared.bus.envelope import InvalidMessage
 from shared.log import get_logger
 from shared.messages import LabelChanged
@@ -69,12 +69,26 @@ class MicroBatch:
         self.since = self.clock() if self.pending else None
         return reports
 
+    def try_flush(self) -> None:
+        """Flush for the consumer; a failure that is no one message's fault keeps the keys."""
+        try:
+            self.flush()
+        except Exception as exc:
+            if is_infrastructure(exc):
+                raise
+            # The flush syncs every pending key, not one batch's messages: handing the error
+            # to the runner would dead-letter innocent messages. The keys wait one interval,
+            # like a throttled destination's, and the error is logged with its traceback.
+            FLUSHES.labels("failed").inc()
+            log.error("meta.flush_failed", error=type(exc).__name__, exc_info=exc)
+            self.since = self.clock()
+
     def on_idle(self) -> None:
         """Called by the runner when a poll returns nothing: flush if the interval has passed."""
         if not self.due():
             return
         try:
-            self.flush()
+            self.try_flush()
         except OperationalError as exc:
             # Database busy or failing over: keep the keys and try at the next idle poll.
             FLUSHES.labels("database_error").inc()
@@ -99,10 +113,7 @@ def make_handler(batch: MicroBatch) -> Callable[[Sequence[Delivery]], list[DeadL
                 letters.append(DeadLetter.of(delivery, exc.reason, exc.field_path))
         batch.add(keys)
         if batch.due():
-            try:
-                batch.flush()
-            except OperationalError as exc:
-                raise TransientError(str(exc.orig)) from exc
+            batch.try_flush()  # database errors go to the runner, which retries the batch
         return letters
 
     return handle

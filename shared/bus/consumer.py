@@ -1,38 +1,125 @@
 """The one consumer runner: poll a batch, decode, drop redeliveries, handle, dead-letter, commit.
 
-Failure policy, written in exception types:
-- ``InvalidMessage`` (undecodable envelope, or a handler's per-message rejection): the message goes
-  to the dead-letter topic and sink with its reason and source coordinates; the batch goes on.
-- ``TransientError`` from the handler: nothing is committed, the partitions are rewound to the
-  batch start and the batch is retried after a jittered exponential backoff.
-- Anything else: the process stops loudly; the uncommitted batch is redelivered to whoever
-  takes the partitions over (at-least-once in, exactly-once in effect via idempotent handlers).
+Failure policy, written in exception types; no single message can stop a consumer:
+- A record that is not a message (not UTF-8, not JSON, not an envelope, no key, nested too deep)
+  and ``InvalidMessage`` (a handler's per-message rejection): the message goes to the
+  dead-letter topic and sink with its reason and source coordinates; the batch goes on.
+- Infrastructure failures: ``TransientError``, and the database, broker and network errors
+  ``is_infrastructure`` recognises (handlers let them out; the runner owns the translation):
+  nothing is committed, the partitions are rewound to the batch start and the batch is retried
+  after a jittered exponential backoff, for as long as it takes.
+- ``IntegrityError`` (a concurrent writer inserted the same row first): retried the same way up
+  to ``conflict_retries`` times in a row, since idempotent writes converge; then as below.
+- Any other exception from the handler: the batch is halved until the message that still fails
+  alone is found; every other message is handled, that one is dead-lettered as
+  ``handler_error: <type> at <file>:<line>`` (never the error's text, which may quote PII),
+  counted and logged with its traceback.
 - A commit refused during a rebalance: the batch will come again; nothing crashes.
+- A failure of the runner itself (polling, committing) still stops the process loudly; the
+  uncommitted batch is redelivered to whoever takes the partitions over.
 """
 
 from __future__ import annotations
 
 import contextlib
 import random
+import socket
+import sqlite3
 import threading
+import traceback
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Protocol
 
+from prometheus_client import Counter
+from sqlalchemy import exc as sa_exc
+
 from shared.bus import metrics
-from shared.bus.envelope import Envelope, InvalidMessage, decode
+from shared.bus.envelope import Envelope, InvalidMessage, decode, encode
 from shared.bus.producer import Publisher
 from shared.bus.topics import HEARTBEATS, dead_letter_topic
 from shared.log import get_logger
 
 log = get_logger(__name__)
+HANDLER_FAILURES = Counter(
+    "audiencesync_handler_failures_total",
+    "Messages dead-lettered because the handler raised on them alone",
+    ["consumer", "error"],
+)
 
 HEARTBEAT = "Heartbeat"
+MAX_HEARTBEAT_BYTES = 64 << 10  # a ping plus one hop per service; anything bigger is not ours
+_ROOT = Path(__file__).resolve().parents[2]
 
 
 class TransientError(Exception):
     """A failure that may pass (database busy, platform unavailable): retry the whole batch."""
+
+
+# Failures of what a handler runs on, not of what it was given: they pass, so the batch waits.
+# sqlite3's own errors are listed for handlers on the raw driver (SQLAlchemy wraps them).
+_INFRASTRUCTURE: tuple[type[BaseException], ...] = (
+    TransientError,
+    sa_exc.OperationalError,  # locked SQLite file, PostgreSQL restart, failover, serialization
+    sa_exc.InterfaceError,
+    sa_exc.DisconnectionError,
+    sa_exc.TimeoutError,  # connection pool exhausted
+    sqlite3.OperationalError,
+    sqlite3.InterfaceError,
+    ConnectionError,
+    TimeoutError,
+    socket.gaierror,
+)
+
+
+def is_infrastructure(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what it was raised from) is a database, broker or network failure."""
+    from kafka.errors import KafkaError  # the producer's PublishError is one
+
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return False
+        if isinstance(seen, (*_INFRASTRUCTURE, KafkaError)):
+            return True
+        if isinstance(seen, sa_exc.DBAPIError) and seen.connection_invalidated:
+            return True
+        seen = seen.__cause__
+    return False
+
+
+def _describe(exc: BaseException) -> str:
+    """Type and message of an infrastructure failure, without SQLAlchemy's statement parameters."""
+    if isinstance(exc, TransientError):
+        return str(exc)[:300]
+    inner = exc.orig if isinstance(exc, sa_exc.StatementError) and exc.orig is not None else exc
+    return f"{type(inner).__name__}: {inner}"[:300]
+
+
+def _where(exc: BaseException) -> str:
+    """Where ``exc`` was raised: the innermost frame of our own code (file:line), no values."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    ours = [f for f in frames if f.filename.startswith(str(_ROOT)) and "site-packages" not in f.filename]
+    if not frames:
+        return ""
+    frame = (ours or frames)[-1]
+    path = Path(frame.filename)
+    shown = path.relative_to(_ROOT) if path.is_relative_to(_ROOT) else path.name
+    return f" at {shown}:{frame.lineno}"
+
+
+def _clean(*texts: str) -> bool:
+    """True when every text can be stored and published: UTF-8 encodable, no NUL."""
+    for text in texts:
+        if "\x00" in text:
+            return False
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate from a JSON escape such as "\ud800"
+            return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -43,6 +130,13 @@ class Delivery:
     topic: str
     partition: int
     offset: int
+
+
+def _text(value: str | None, limit: int) -> str | None:
+    """``value`` made storable in a bounded column: encodable, no NUL, at most ``limit`` chars."""
+    if value is None:
+        return None
+    return value.encode("utf-8", "replace").decode("utf-8").replace("\x00", "?")[:limit]
 
 
 @dataclass(frozen=True)
@@ -72,6 +166,17 @@ class DeadLetter:
             env.id,
             env.type,
             env.key,
+        )
+
+    def storable(self) -> DeadLetter:
+        """This letter fitted to the ``dead_letters`` columns (a poison key may be any bytes)."""
+        return replace(
+            self,
+            reason=_text(self.reason, 500) or "",
+            field_path=_text(self.field_path, 255),
+            message_id=_text(self.message_id, 128),
+            message_type=_text(self.message_type, 100),
+            key=_text(self.key, 256),
         )
 
     def to_envelope(self) -> Envelope:
@@ -118,6 +223,7 @@ class RunnerConfig:
     heartbeat_forward_to: str | None = None  # None: this is the last hop, reply on HEARTBEATS
     backoff_base: float = 0.2
     backoff_cap: float = 10.0
+    conflict_retries: int = 3  # IntegrityError retries in a row before it counts as the message's
 
 
 def install_stop_signals(stop: threading.Event) -> None:
@@ -130,6 +236,45 @@ def install_stop_signals(stop: threading.Event) -> None:
 
     signal.signal(signal.SIGTERM, _handler)
     signal.signal(signal.SIGINT, _handler)
+
+
+def decode_record(rec: Any) -> Delivery | DeadLetter:
+    """A polled record as a delivery, or as the dead letter saying why it is not a message."""
+    key: str | None = None
+    key_problem: str | None = "record has no key" if rec.key is None else None
+    if rec.key is not None:
+        try:
+            key = rec.key.decode("utf-8")
+        except UnicodeDecodeError:
+            key, key_problem = rec.key.decode("utf-8", "replace"), "record key is not valid UTF-8"
+
+    def letter(reason: str, field_path: str | None = None) -> DeadLetter:
+        return DeadLetter(rec.topic, rec.partition, rec.offset, reason, field_path, key=key)
+
+    try:
+        env = decode(rec.value)
+    except InvalidMessage as exc:
+        return letter(exc.reason, exc.field_path)
+    except RecursionError:
+        return letter("body is nested too deeply")
+    except Exception as exc:  # e.g. ValueError: an integer beyond Python's digit limit
+        return letter(f"undecodable: {type(exc).__name__}")
+    if key_problem:
+        return letter(key_problem)
+    if not _clean(env.type, env.id, env.key):
+        return letter("envelope type, id or key holds a NUL or a lone surrogate")
+    return Delivery(env, rec.topic, rec.partition, rec.offset)
+
+
+def _heartbeat_problem(beat: Delivery) -> str | None:
+    """Why a heartbeat cannot be forwarded, or None."""
+    if not isinstance(beat.envelope.payload.get("hops", []), list):
+        return "heartbeat hops is not a list"
+    try:
+        size = len(encode(beat.envelope))
+    except Exception as exc:  # a lone surrogate in the payload, nesting deep enough to recurse
+        return f"heartbeat is not encodable: {type(exc).__name__}"
+    return "heartbeat too large" if size > MAX_HEARTBEAT_BYTES else None
 
 
 class ConsumerRunner:
@@ -155,6 +300,7 @@ class ConsumerRunner:
         self.service = service or config.name
         self.stop = threading.Event()
         self._consumer: Any = None
+        self._conflicts = 0  # IntegrityErrors retried in a row
 
     def _connect(self) -> Any:
         from kafka import KafkaConsumer
@@ -172,7 +318,7 @@ class ConsumerRunner:
         )
 
     def run(self) -> None:
-        """Poll and handle until stopped; unexpected handler errors propagate (stop loudly)."""
+        """Poll and handle until stopped; infrastructure failures retry, poison is dead-lettered."""
         self._consumer = self._connect()
         log.info("consumer.started", consumer=self.config.name, topics=list(self.config.topics))
         attempt = 0
@@ -183,14 +329,14 @@ class ConsumerRunner:
                 )
                 records = [r for batch in polled.values() for r in batch]
                 if not records:
-                    if self.on_idle:
-                        self.on_idle()
+                    self._idle()
                     continue
                 try:
                     with metrics.BATCH_SECONDS.labels(self.config.name).time():
                         self._process(records)
-                    attempt = 0
-                except TransientError as exc:
+                except Exception as exc:
+                    if not is_infrastructure(exc):
+                        raise  # a fault of the runner itself (the handler's are isolated)
                     attempt += 1
                     delay = min(self.config.backoff_cap, self.config.backoff_base * 2**attempt)
                     delay *= random.uniform(0.5, 1.0)
@@ -200,36 +346,49 @@ class ConsumerRunner:
                         consumer=self.config.name,
                         attempt=attempt,
                         delay=round(delay, 2),
-                        error=str(exc),
+                        error=_describe(exc),
                     )
                     self._rewind(records)
                     self.stop.wait(delay)
                     continue
+                attempt = self._conflicts = 0
                 self._commit(records)
         finally:
             self._consumer.close(autocommit=False)
             log.info("consumer.stopped", consumer=self.config.name)
 
+    def _idle(self) -> None:
+        if self.on_idle is None:
+            return
+        try:
+            self.on_idle()
+        except Exception as exc:
+            if not is_infrastructure(exc):
+                raise
+            # Idle work (a syncer's due flush) is tried again at the next empty poll.
+            metrics.RETRIES.labels(self.config.name).inc()
+            log.warning("idle.retry", consumer=self.config.name, error=_describe(exc))
+
     def _process(self, records: list[Any]) -> None:
         letters: list[DeadLetter] = []
         deliveries: list[Delivery] = []
         for rec in records:
-            try:
-                env = decode(rec.value)
-            except InvalidMessage as exc:
-                key = rec.key.decode("utf-8", "replace") if rec.key else None
-                letters.append(
-                    DeadLetter(rec.topic, rec.partition, rec.offset, exc.reason, exc.field_path, key=key)
-                )
-                continue
-            deliveries.append(Delivery(env, rec.topic, rec.partition, rec.offset))
+            got = decode_record(rec)
+            if isinstance(got, DeadLetter):
+                letters.append(got)
+            else:
+                deliveries.append(got)
         deliveries = self._drop_duplicates(deliveries)
         beats = [d for d in deliveries if d.envelope.type == HEARTBEAT]
         work = [d for d in deliveries if d.envelope.type != HEARTBEAT]
         if work:
-            letters.extend(self.handler(work) or ())
+            letters.extend(self._handle(work))
         for beat in beats:
-            self._forward_heartbeat(beat)
+            problem = _heartbeat_problem(beat)
+            if problem:
+                letters.append(DeadLetter.of(beat, problem, "payload"))
+            else:
+                self._forward_heartbeat(beat)
         if letters:
             self._dead_letter(letters)
         self.publisher.flush()
@@ -237,6 +396,59 @@ class ConsumerRunner:
             self.seen.mark(self.config.name, [d.envelope.id for d in deliveries])
         for rec in records:
             metrics.MESSAGES.labels(self.config.name, rec.topic).inc()
+
+    def _handle(self, batch: Sequence[Delivery]) -> list[DeadLetter]:
+        """The handler's dead letters for ``batch``; a batch it raises on is halved until the
+        message that still fails alone is found and dead-lettered, so every other one is handled.
+
+        Handlers are idempotent, so handling the good half of a failed batch again is safe.
+        """
+        try:
+            return self._call(batch)
+        except TransientError:
+            raise
+        except Exception as exc:
+            if len(batch) == 1:
+                return [self._poisoned(batch[0], exc)]
+            log.warning(
+                "batch.isolating", consumer=self.config.name, size=len(batch), error=type(exc).__name__
+            )
+            half = len(batch) // 2
+            return self._handle(batch[:half]) + self._handle(batch[half:])
+
+    def _call(self, batch: Sequence[Delivery]) -> list[DeadLetter]:
+        """Run the handler once; infrastructure failures come out as ``TransientError``."""
+        try:
+            return list(self.handler(batch) or ())
+        except TransientError:
+            raise
+        except Exception as exc:
+            if is_infrastructure(exc):
+                raise TransientError(_describe(exc)) from exc
+            if isinstance(exc, sa_exc.IntegrityError) and self._conflicts < self.config.conflict_retries:
+                # Most likely a concurrent writer inserted the same row between our read and
+                # our write; the writes are idempotent, so a retry converges.
+                self._conflicts += 1
+                raise TransientError(f"concurrent write: {type(exc.orig).__name__}") from exc
+            raise
+
+    def _poisoned(self, delivery: Delivery, exc: Exception) -> DeadLetter:
+        """The dead letter for a message the handler raised on alone."""
+        error = type(exc).__name__
+        HANDLER_FAILURES.labels(self.config.name, error).inc()
+        log.error(
+            "message.handler_failed",
+            consumer=self.config.name,
+            topic=delivery.topic,
+            partition=delivery.partition,
+            offset=delivery.offset,
+            message_type=delivery.envelope.type,
+            error=error,
+            exc_info=exc,  # the log guard masks contact data in the traceback's text
+        )
+        if isinstance(exc, InvalidMessage):  # its reason is written to be PII-free
+            return DeadLetter.of(delivery, exc.reason, exc.field_path)
+        return DeadLetter.of(delivery, f"handler_error: {error}{_where(exc)}")
 
     def _drop_duplicates(self, deliveries: list[Delivery]) -> list[Delivery]:
         """Drop repeats of an id within the batch and ids already handled in earlier batches."""
@@ -262,7 +474,8 @@ class ConsumerRunner:
         env = Envelope(type=HEARTBEAT, key=beat.envelope.key, payload={**beat.envelope.payload, "hops": hops})
         self.publisher.publish(self.config.heartbeat_forward_to or HEARTBEATS, env)
 
-    def _dead_letter(self, letters: Sequence[DeadLetter]) -> None:
+    def _dead_letter(self, poison: Sequence[DeadLetter]) -> None:
+        letters = [letter.storable() for letter in poison]
         for letter in letters:
             self.publisher.publish(dead_letter_topic(letter.topic), letter.to_envelope())
             metrics.DEAD_LETTERS.labels(self.config.name, letter.topic).inc()
