@@ -71,7 +71,9 @@ def letters(text: str) -> str:
     """Only the letters of ``text`` (any script) and the marks that follow a letter.
 
     Marks matter outside Latin scripts (Devanagari vowel signs, Thai tone marks), so keeping
-    "letters only" must not drop them; a mark with no letter before it is dropped.
+    "letters only" must not drop them; a mark with no letter before it is dropped. Dropping a
+    character can bring a letter and a mark together ("ø ́" from NFKC of "ø´"), so the result
+    is composed again (NFC): normalizing a normalized value must give it back unchanged.
     """
     if text.isascii():
         return _ASCII_NON_LETTERS.sub("", text)
@@ -80,4 +82,4 @@ def letters(text: str) -> str:
         kind = unicodedata.category(char)[0]
         if kind == "L" or (kind == "M" and kept):
             kept.append(char)
-    return "".join(kept)
+    return unicodedata.normalize("NFC", "".join(kept))
