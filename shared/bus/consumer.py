@@ -392,8 +392,10 @@ class ConsumerRunner:
         if letters:
             self._dead_letter(letters)
         self.publisher.flush()
-        if self.seen is not None and deliveries:
-            self.seen.mark(self.config.name, [d.envelope.id for d in deliveries])
+        if self.seen is not None and work:
+            # Pings are not work: counting them would tell an import or the outbox that a
+            # record was handled when only a heartbeat passed (a repeated ping is harmless).
+            self.seen.mark(self.config.name, [d.envelope.id for d in work])
         for rec in records:
             metrics.MESSAGES.labels(self.config.name, rec.topic).inc()
 
