@@ -56,16 +56,13 @@ class Resources:
 
     @property
     def relay(self) -> OutboxRelay:
-        """The thread that publishes accepted deliveries to the broker, started on first use."""
+        """The thread that publishes accepted deliveries to the broker (started by the server, or
+        on first use); it connects on its own thread, so a broker that is down delays nothing."""
+        store = self.store  # takes the lock itself
         with self._lock:
-            relay = self._relay
-        if relay is None:
-            relay = OutboxRelay(self.store, self.publisher, topics=(ORDERS_RAW,))
-            with self._lock:
-                if self._relay is None:
-                    self._relay = relay.start()
-                relay = self._relay
-        return relay
+            if self._relay is None:
+                self._relay = OutboxRelay(store, lambda: self.publisher, topics=(ORDERS_RAW,)).start()
+            return self._relay
 
     def close(self) -> None:
         """Stop the relay after a last pass, then close the producer (at server shutdown)."""

@@ -160,6 +160,9 @@ def serve(settings: Settings, *, host: str = "127.0.0.1", port: int | None = Non
     stop = threading.Event()
     received = install_stop_flag(stop)
     readiness.start()
+    if settings.kafka_bootstrap:
+        # Deliveries accepted before a crash go out now, not when the next webhook arrives.
+        app.extensions["audiencesync"].relay.wake()
     log.info("service.started", service="api", url=f"http://{host}:{server.effective_port}")
     try:
         run_until_stopped(server, stop, on_stop=readiness.stop)  # /readyz says 503 while draining

@@ -90,7 +90,7 @@ def _score(args: argparse.Namespace, settings: Settings) -> int:
 
     from services.scorer.rescoring import full_rescore
     from shared.bus.producer import Publisher
-    from shared.store.messages import relay_outbox
+    from shared.store.outbox import relay_outbox
 
     store, scoring = _open(settings)
     announce = settings.kafka_bootstrap is not None

@@ -36,7 +36,11 @@ def service(settings: Settings) -> ConsumerService:
 
     def handler(store: Store, publisher: Publisher) -> Handler:
         return make_handler(
-            store, publisher, cached_rates(store, settings.base_currency), settings.var_dir / "exports"
+            store,
+            publisher,
+            cached_rates(store, settings.base_currency),
+            settings.var_dir / "exports",
+            default_shop=settings.shop,
         )
 
     return ConsumerService(

@@ -35,11 +35,11 @@ from services.ingestor.domain.errors import ROOT, Reason, invalid
 from shared.bus.consumer import DeadLetter, Delivery, Handler
 from shared.bus.envelope import InvalidMessage
 from shared.bus.producer import Publisher
-from shared.bus.topics import CUSTOMERS_CHANGED
+from shared.bus.topics import CUSTOMERS_CHANGED, ORDERS_RAW
 from shared.log import get_logger
 from shared.messages import CustomerChanged, RawReceived
 from shared.store.db import Store
-from shared.store.messages import add_to_outbox, relay_outbox
+from shared.store.outbox import add_to_outbox, consume, relay_outbox
 
 log = get_logger(__name__)
 DROPPED = Counter("audiencesync_ingest_dropped_total", "Events dropped on purpose", ["why"])
@@ -75,7 +75,7 @@ def parse_order(raw: RawReceived, rates: Rates) -> OrderItem:
     return OrderItem(got.facts, got.contact, source)
 
 
-def apply(raw: RawReceived, writer: FactsWriter, rates: Rates, exports: Path) -> None:
+def apply(raw: RawReceived, writer: FactsWriter, rates: Rates, exports: Path, default_shop: str) -> None:
     """Route one non-order raw message to its parser and store writer; raises ``InvalidPayload``."""
     topic, shop = raw.topic, raw.shop
     if topic == "refunds/create":
@@ -93,9 +93,9 @@ def apply(raw: RawReceived, writer: FactsWriter, rates: Rates, exports: Path) ->
         if writer.ticket(got_ticket.facts, got_ticket.contact) is None:
             raise invalid(ROOT, Reason.NO_CUSTOMER_IDENTIFIER)
     elif topic == "customers/redact":
-        privacy.redact_customer(writer, ingest_customer_redact(raw.body), shop)
+        privacy.redact_customer(writer, ingest_customer_redact(raw.body), shop, default_shop)
     elif topic == "customers/data_request":
-        privacy.export_customer(writer.session, ingest_data_request(raw.body), shop, exports)
+        privacy.export_customer(writer.session, ingest_data_request(raw.body), shop, default_shop, exports)
     elif topic == "shop/redact":
         privacy.redact_shop(writer, ingest_shop_redact(raw.body).facts)
     else:
@@ -123,8 +123,15 @@ def _reason(exc: InvalidPayload) -> str:
     return f"{first.reason.value} ({first.detail})" if first.detail else first.reason.value
 
 
-def make_handler(store: Store, publisher: Publisher, rates: Callable[[], Rates], exports: Path) -> Handler:
-    """The batch handler wired to the store and the publisher."""
+def make_handler(
+    store: Store,
+    publisher: Publisher,
+    rates: Callable[[], Rates],
+    exports: Path,
+    *,
+    default_shop: str = "default",
+) -> Handler:
+    """The batch handler wired to the store and the publisher (``default_shop``: the ``SHOP`` setting)."""
 
     def handle(batch: Sequence[Delivery]) -> list[DeadLetter]:
         letters: list[DeadLetter] = []
@@ -148,7 +155,7 @@ def make_handler(store: Store, publisher: Publisher, rates: Callable[[], Rates],
                         continue
                     flush_orders()
                     with session.begin_nested():
-                        apply(raw, writer, table, exports)
+                        apply(raw, writer, table, exports, default_shop)
                     STORED.labels(raw.topic).inc()
                 except InvalidPayload as exc:
                     letters.append(DeadLetter.of(delivery, _reason(exc), exc.field_path))
@@ -163,7 +170,8 @@ def make_handler(store: Store, publisher: Publisher, rates: Callable[[], Rates],
                 for key, cause in writer.changed.items()
             ]
             add_to_outbox(session, CUSTOMERS_CHANGED, changes)
-        relay_outbox(store, publisher)
+            consume(session, ORDERS_RAW, [d.envelope.id for d in batch])
+        relay_outbox(store, publisher, topics=(CUSTOMERS_CHANGED,))
         return letters
 
     return handle

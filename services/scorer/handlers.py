@@ -15,13 +15,14 @@ from datetime import datetime
 from prometheus_client import Counter
 
 from services.scorer.rescoring import rescore_customers
+from shared.bus import topics
 from shared.bus.consumer import DeadLetter, Delivery, Handler
 from shared.bus.envelope import InvalidMessage
 from shared.bus.producer import Publisher
 from shared.definitions.scoring import ScoringConfig
 from shared.messages import CustomerChanged
 from shared.store.db import Store
-from shared.store.messages import relay_outbox
+from shared.store.outbox import relay_outbox
 
 RESCORED = Counter("audiencesync_scorer_rescored_total", "Customers rescored incrementally")
 LABELS_CHANGED = Counter("audiencesync_scorer_label_changes_total", "Material label changes announced")
@@ -54,7 +55,7 @@ def make_handler(
             (erased if message.erased else changed).add(message.customer_key)
         if changed or erased:
             result = rescore_customers(store, config, changed, erased=erased, now=clock())
-            relay_outbox(store, publisher)
+            relay_outbox(store, publisher, topics=(topics.LABELS_CHANGED,))
             RESCORED.inc(result.customers)
             LABELS_CHANGED.inc(result.changed + result.erased)
         return letters

@@ -76,9 +76,3 @@ class SqlDeadLetterSink:
         ]
         with self.store.transaction() as session:
             insert_ignoring_conflicts(session, DeadLetterRecord.__table__, rows)  # type: ignore[arg-type]
-
-
-# Kept importable here while callers move to ``shared.store.outbox``.
-from shared.store.outbox import add_to_outbox, relay_outbox  # noqa: E402
-
-__all__ = ["SqlDeadLetterSink", "SqlSeenMessages", "add_to_outbox", "relay_outbox"]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -50,6 +50,19 @@ def add_to_outbox(session: Session, topic: str, envelopes: Sequence[Envelope]) -
         OutboxMessage(topic=topic, key=e.key, body=encode(e), message_id=e.id, created_at=now)
         for e in envelopes
     )
+
+
+def consume(session: Session, topic: str, message_ids: Sequence[str]) -> None:
+    """Forget handled messages in the consumer's own transaction (before ``prune`` would).
+
+    The ingestor calls it for ``orders.raw``: the raw body, with its personal data, leaves the
+    database in the transaction that stores the hashed facts, never later.
+    """
+    for start in range(0, len(message_ids), BATCH):
+        chunk = list(message_ids[start : start + BATCH])
+        session.execute(
+            delete(OutboxMessage).where(OutboxMessage.topic == topic, OutboxMessage.message_id.in_(chunk))
+        )
 
 
 def outbox_row(topic: str, envelope: Envelope, now: datetime) -> dict[str, Any]:
@@ -196,13 +209,14 @@ class OutboxRelay:
     def __init__(
         self,
         store: Store,
-        publisher: Publisher,
+        connect: Callable[[], Publisher],
         *,
         topics: Collection[str] | None = None,
         interval: float = 1.0,
         housekeeping_every: float = 60.0,
     ) -> None:
-        self.store, self.publisher, self.topics = store, publisher, topics
+        self.store, self.connect, self.topics = store, connect, topics
+        self.publisher: Publisher | None = None  # connected in the thread, retried while the broker is down
         self.interval, self.housekeeping_every = interval, housekeeping_every
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -233,6 +247,8 @@ class OutboxRelay:
             self._wake.clear()
             stopping = self._stop.is_set()
             try:
+                if self.publisher is None:
+                    self.publisher = self.connect()
                 relay_outbox(self.store, self.publisher, topics=self.topics)
                 if time.monotonic() - self._last_housekeeping >= self.housekeeping_every:
                     self._last_housekeeping = time.monotonic()

@@ -36,8 +36,13 @@ def _line_with(proc: subprocess.Popen[str], marker: str) -> str:
 
 def test_broker_command_serves_until_sigterm() -> None:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "services.cli.main", "broker", "--port", str(port)],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "services.cli.main", "broker", "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         _line_with(proc, "listening on")
         assert "orders.raw" in list_topics(f"127.0.0.1:{port}")
@@ -51,10 +56,13 @@ def test_broker_command_serves_until_sigterm() -> None:
 
 
 def test_broker_dies_with_a_parent_killed_by_sigkill() -> None:
-    script = ("from shared.bus.broker import EmbeddedBroker; import time, sys\n"
-              "b = EmbeddedBroker().start(); print('PID', b._process.pid, flush=True); time.sleep(60)\n")
-    parent = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE,
-                              stderr=subprocess.DEVNULL, text=True)
+    script = (
+        "from shared.bus.broker import EmbeddedBroker; import time, sys\n"
+        "b = EmbeddedBroker().start(); print('PID', b._process.pid, flush=True); time.sleep(60)\n"
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
     try:
         broker_pid = int(_line_with(parent, "PID ").split()[-1])
         assert _alive(broker_pid)

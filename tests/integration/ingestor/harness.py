@@ -127,4 +127,4 @@ def pipeline(store: Store, tmp_path: Path) -> Iterator[Pipeline]:
         finally:
             runner.stop.set()
             thread.join(15)
-            publisher.close()
+            app.extensions["audiencesync"].close()  # the webhook outbox relay, then the producer

@@ -18,9 +18,9 @@ from shared.bus.producer import MAX_MESSAGE_BYTES, Publisher, PublishError
 from shared.bus.topics import LABELS_CHANGED, ORDERS_RAW
 from shared.store.db import Store
 from shared.store.messages import SqlDeadLetterSink, SqlSeenMessages
-from shared.store.outbox import add_to_outbox, pending_count, prune_outbox, redeliver, relay_outbox
 from shared.store.migrate import current, downgrade, upgrade
 from shared.store.models import Base, Customer, DeadLetterRecord, Order, OutboxMessage
+from shared.store.outbox import add_to_outbox, pending_count, prune_outbox, redeliver, relay_outbox
 
 pytestmark = pytest.mark.integration
 
@@ -139,9 +139,7 @@ def test_outbox_publishes_only_committed_messages(store: Store, broker: Embedded
     assert row.message_id == committed.id and row.published_at is not None
 
 
-def test_outbox_keeps_a_message_until_its_consumers_handled_it(
-    store: Store, broker: EmbeddedBroker
-) -> None:
+def test_outbox_keeps_a_message_until_its_consumers_handled_it(store: Store, broker: EmbeddedBroker) -> None:
     """A published row survives until every group of its topic marked it; then prune forgets it."""
     change = Envelope(type="LabelChanged", key="k1", payload={})
     with store.transaction() as s:
