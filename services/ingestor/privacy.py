@@ -9,6 +9,7 @@ next sync (the ledger keeps the hashed rows needed to send the removal).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session
 from services.ingestor.adapters.facts_store import FactsWriter
 from services.ingestor.domain import CustomerRedact, DataRequest, Ingested, ShopRedact
 from shared.identity import customer_key
+from shared.log import get_logger
 from shared.store.models import (
     AuditEntry,
     Checkout,
@@ -30,44 +32,73 @@ from shared.store.models import (
     SupportTicket,
 )
 
+log = get_logger(__name__)
 
-def candidate_keys(session: Session, shop: str, email: str | None, customer_id: str | None) -> list[str]:
-    """Every key the customer may be stored under: by shop id, by email, by id."""
+
+def shop_aliases(shop: str, default_shop: str) -> list[str]:
+    """Every name the shop's customers may be stored under.
+
+    Webhooks name a shop by its domain (``x.myshopify.com``), a bulk import by ``--shop`` or the
+    ``SHOP`` setting (``default`` unless set): an erasure must reach the customer under any of
+    them, so it tries the domain, its handle (``x``), the handle's domain and the default.
+    """
+    handle = shop.removesuffix(".myshopify.com")
+    return list(dict.fromkeys([shop, handle, f"{handle}.myshopify.com", default_shop]))
+
+
+def candidate_keys(
+    session: Session, shops: Iterable[str], email: str | None, customer_id: str | None
+) -> list[str]:
+    """Every key the customer may be stored under, in any of ``shops``: by shop id, by email, by id."""
     keys: list[str] = []
-    if customer_id:
-        keys.extend(
-            session.scalars(
-                select(Customer.customer_key).where(
-                    Customer.shop == shop, Customer.shop_customer_id == customer_id
+    for shop in shops:
+        if customer_id:
+            keys.extend(
+                session.scalars(
+                    select(Customer.customer_key).where(
+                        Customer.shop == shop, Customer.shop_customer_id == customer_id
+                    )
                 )
             )
-        )
-    for computed in (
-        customer_key(shop=shop, email=email, shop_customer_id=None),
-        customer_key(shop=shop, email=None, shop_customer_id=customer_id),
-    ):
-        if computed:
-            keys.append(computed)
+        for computed in (
+            customer_key(shop=shop, email=email, shop_customer_id=None),
+            customer_key(shop=shop, email=None, shop_customer_id=customer_id),
+        ):
+            if computed:
+                keys.append(computed)
     return list(dict.fromkeys(keys))
 
 
-def redact_customer(writer: FactsWriter, got: Ingested[CustomerRedact], fallback_shop: str) -> list[str]:
-    """``customers/redact``: erase the customer under every key they may have."""
+def redact_customer(
+    writer: FactsWriter, got: Ingested[CustomerRedact], shop: str, default_shop: str
+) -> list[str]:
+    """``customers/redact``: erase the customer under every key and shop name they may have.
+
+    Returns the keys of the customers that existed. The audit entry says truthfully what was
+    found: ``customer.erased`` with those keys, or ``customer.erase_nothing_matched``. Either way
+    a tombstone is left for each candidate key, so an order that arrives later for this person
+    is dropped rather than bringing them back.
+    """
     facts = got.facts
-    shop = facts.shop_domain or fallback_shop
-    writer.erase_orders(shop, facts.order_ids)
-    keys = candidate_keys(writer.session, shop, got.contact.email, facts.customer_id)
-    erased = writer.erase(keys, shop, "customers/redact")
+    shop = facts.shop_domain or shop
+    shops = shop_aliases(shop, default_shop)
+    for name in shops:
+        writer.erase_orders(name, facts.order_ids)
+    keys = candidate_keys(writer.session, shops, got.contact.email, facts.customer_id)
+    matched = [key for key in keys if writer.session.get(Customer, key) is not None]
+    writer.erase(keys, shop, "customers/redact")
+    if not matched:
+        log.info("privacy.nothing_to_erase", shop=shop, candidates=len(keys))
     writer.session.add(
         AuditEntry(
             at=writer.now,
             actor="shopify",
-            action="customer.erased",
+            action="customer.erased" if matched else "customer.erase_nothing_matched",
             target=shop,
-            details={"customer_keys": erased},
+            details={"customer_keys": matched, "shops_searched": shops, "nothing_to_erase": not matched},
         )
     )
-    return erased
+    return matched
 
 
 def redact_shop(writer: FactsWriter, facts: ShopRedact) -> list[str]:
@@ -93,7 +124,9 @@ def _rows(session: Session, model: Any, *where: Any) -> list[dict[str, Any]]:
     return [{c: getattr(row, c) for c in columns} for row in session.scalars(select(model).where(*where))]
 
 
-def export_customer(session: Session, got: Ingested[DataRequest], fallback_shop: str, exports: Path) -> Path:
+def export_customer(
+    session: Session, got: Ingested[DataRequest], fallback_shop: str, default_shop: str, exports: Path
+) -> Path:
     """``customers/data_request``: write everything we hold about the customer to a JSON file.
 
     We hold no raw contact data, so the export lists hashed identifiers and facts; the shop
@@ -101,7 +134,7 @@ def export_customer(session: Session, got: Ingested[DataRequest], fallback_shop:
     """
     facts = got.facts
     shop = facts.shop_domain or fallback_shop
-    keys = candidate_keys(session, shop, got.contact.email, facts.customer_id)
+    keys = candidate_keys(session, shop_aliases(shop, default_shop), got.contact.email, facts.customer_id)
     customers = []
     for key in keys:
         if session.get(Customer, key) is None:
