@@ -1,104 +1,128 @@
 """The embedded stack behind ``audiencesync up``: broker, database, every service, one terminal.
 
 Services run as child processes (one per service, as in a deployment), each tied to this
-process with PDEATHSIG, logging to ``var/logs/<service>.log``. Ctrl-C or SIGTERM stops the
-services first (they finish their batch and commit), then the broker.
+process with PDEATHSIG, logging to ``var/logs/<name>.log``, its pid in ``var/run/<name>.pid``.
+A supervisor thread restarts a process that exits, with backoff. The embedded broker keeps its
+log in memory, so when it dies (or at start, after a previous ``up`` died) it is started again
+on the same port and refilled from the outbox: every message some consumer has not handled
+yet is published again (``shared.store.outbox.redeliver``); consumers drop what they had seen.
+Ctrl-C or SIGTERM stops the services first (they finish their batch and commit), then the
+sandboxes, then the broker.
 """
 
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
-from shared.bus.broker import EmbeddedBroker, ensure_topics, free_port, spawn_tied
+from services.cli.supervisor import Child
+from shared.bus.broker import EmbeddedBroker, ensure_topics, free_port
 from shared.bus.consumer import install_stop_signals
+from shared.bus.producer import Publisher
 from shared.bus.topics import ALL_TOPICS
 from shared.config import Settings
 from shared.log import get_logger
+from shared.store.db import Store
 from shared.store.migrate import upgrade
+from shared.store.outbox import redeliver
 
 log = get_logger(__name__)
 
 STACK_SERVICES = ("ingestor", "scorer", "syncer_meta", "syncer_google", "scheduler", "api")
 SANDBOX_TOKEN = "sandbox-token"  # noqa: S105 - the embedded Meta sandbox's token and ad account (demo only)
 SANDBOX_ACCOUNT = "act_1000"
+CONSUMERS = frozenset({"ingestor", "scorer", "syncer_meta", "syncer_google"})
 
 
 @dataclass
 class EmbeddedStack:
-    """Starts and stops the whole local stack."""
+    """Starts, supervises and stops the whole local stack."""
 
     settings: Settings
     api_port: int | None = None
     services: tuple[str, ...] = STACK_SERVICES
     broker: EmbeddedBroker | None = None
-    children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    children: dict[str, Child] = field(default_factory=dict)
+    meta_url: str | None = None
+    api_url: str = ""
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _stopping: threading.Event = field(default_factory=threading.Event, repr=False)
+    _supervisor: threading.Thread | None = field(default=None, repr=False)
 
     @property
     def log_dir(self) -> Path:
         """Where each process writes its log."""
         return self.settings.var_dir / "logs"
 
+    @property
+    def run_dir(self) -> Path:
+        """Where each process's pid file is (drills and operators find processes there)."""
+        return self.settings.var_dir / "run"
+
     def start(self) -> Settings:
-        """Broker, topics, migrations, services; returns the settings the children run with."""
+        """Broker, topics, migrations, refill, services, supervisor; returns the children's settings."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        (self.run_dir / "up.pid").write_text(f"{os.getpid()}\n")
         settings = self.settings
+        upgrade(settings.database_url)
         if not settings.kafka_bootstrap:
             self.broker = EmbeddedBroker(log_file=self.log_dir / "broker.log").start()
+            (self.run_dir / "broker.pid").write_text(f"{self.broker.pid}\n")
             settings = settings.with_overrides(kafka_bootstrap=self.broker.bootstrap)
         assert settings.kafka_bootstrap
         ensure_topics(settings.kafka_bootstrap, ALL_TOPICS, partitions=settings.kafka_partitions)
-        upgrade(settings.database_url)
+        self.settings = settings
+        if self.broker:
+            self._refill()  # a previous broker's log died with it (or with a previous ``up``)
         port = self.api_port or free_port()
         self.api_url = f"http://127.0.0.1:{port}"
         env = settings.child_environ()
-        self.meta_url: str | None = None
         if not settings.meta_accounts:  # no real Meta account configured: use the sandbox
-            env.update(self._start_meta_sandbox())
+            env.update(self._start_meta_sandbox(env))
         for name in self.services:
             argv = [sys.executable, "-m", "services.cli.main", "serve", name]
             if name == "api":
                 argv += ["--port", str(port)]
-            out = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child
-            try:
-                self.children[name] = spawn_tied(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
-            finally:
-                out.close()
-        self.settings = settings
+            self._add(name, argv, env).spawn(time.monotonic())
+        self._supervisor = threading.Thread(target=self._supervise, name="supervisor", daemon=True)
+        self._supervisor.start()
         log.info("stack.started", services=list(self.children), bootstrap=settings.kafka_bootstrap)
         return settings
 
-    def _start_meta_sandbox(self) -> dict[str, str]:
-        """Run the Meta sandbox (state kept under var/) and point the syncer at it."""
-        import urllib.request
+    def _add(self, name: str, argv: list[str], env: dict[str, str]) -> Child:
+        child = Child(name, argv, env, self.log_dir / f"{name}.log", self.run_dir / f"{name}.pid")
+        self.children[name] = child
+        return child
 
+    def _refill(self) -> int:
+        """Publish again every outbox message a consumer has not handled (the broker lost them)."""
+        assert self.settings.kafka_bootstrap
+        store = Store(self.settings.database_url)
+        try:
+            with Publisher(self.settings.kafka_bootstrap, client_id="up") as publisher:
+                sent = redeliver(store, publisher, after=timedelta(0))
+        finally:
+            store.dispose()
+        log.info("broker.refilled", messages=sent)
+        return sent
+
+    def _start_meta_sandbox(self, env: dict[str, str]) -> dict[str, str]:
+        """Run the Meta sandbox (state kept under var/) and point the syncer at it."""
         port = free_port()
         argv = [
-            sys.executable,
-            "-m",
-            "services.cli.main",
-            "sandbox",
-            "meta",
-            "--port",
-            str(port),
-            "--state",
-            str(self.settings.var_dir / "sandbox-meta.db"),
-            "--access-token",
-            SANDBOX_TOKEN,
-            "--ad-account",
-            SANDBOX_ACCOUNT,
+            *(sys.executable, "-m", "services.cli.main", "sandbox", "meta", "--port", str(port)),
+            *("--state", str(self.settings.var_dir / "sandbox-meta.db")),
+            *("--access-token", SANDBOX_TOKEN, "--ad-account", SANDBOX_ACCOUNT),
         ]
-        out = open(self.log_dir / "sandbox_meta.log", "ab")  # noqa: SIM115 - handed to the child
-        try:
-            self.children["sandbox_meta"] = spawn_tied(argv, stdout=out, stderr=subprocess.STDOUT)
-        finally:
-            out.close()
+        sandbox = self._add("sandbox_meta", argv, env)
+        sandbox.spawn(time.monotonic())
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 20
         while True:
@@ -106,9 +130,8 @@ class EmbeddedStack:
                 with urllib.request.urlopen(f"{url}/_sandbox/health", timeout=1):  # noqa: S310 - loopback
                     break
             except OSError:
-                if time.monotonic() > deadline or self.children["sandbox_meta"].poll() is not None:
-                    log_file = self.log_dir / "sandbox_meta.log"
-                    raise RuntimeError(f"the Meta sandbox did not start; see {log_file}") from None
+                if time.monotonic() > deadline or sandbox.exit_code is not None:
+                    raise RuntimeError(f"the Meta sandbox did not start; see {sandbox.log_file}") from None
                 time.sleep(0.1)
         self.meta_url = url
         # The demo flushes label changes to Meta quickly; a deployment batches for longer.
@@ -119,56 +142,103 @@ class EmbeddedStack:
             "META_FLUSH_SECONDS": "3",
         }
 
-    def dead_children(self) -> list[str]:
-        """Services whose process has exited."""
-        return [name for name, proc in self.children.items() if proc.poll() is not None]
+    def _supervise(self) -> None:
+        """Every half second: bring back the broker, then any process that exited."""
+        while not self._stopping.wait(0.5):
+            try:
+                with self._lock:
+                    if self._stopping.is_set():
+                        return
+                    if self.broker is not None and not self.broker.running:
+                        self._restart_broker()
+                    self._restart_exited(time.monotonic())
+            except Exception as exc:  # the supervisor must outlive any one failed restart
+                log.exception("supervisor.failed", error=f"{type(exc).__name__}: {exc}")
+
+    def _restart_broker(self) -> None:
+        """Same port, fresh (empty) log: topics again, refill from the outbox, restart consumers.
+
+        Consumers are stopped *before* the new broker listens: a client of the dead broker that
+        reconnects and joins its group on the new one, then exits, leaves a member the new
+        coordinator waits for (up to the rebalance timeout, 5 minutes) before assigning anyone.
+        They lose nothing by it: offsets are uncommitted and the refill brings every message back.
+        """
+        assert self.broker is not None
+        log.warning("broker.exited", code=self.broker.exit_code, action="restarting on the same port")
+        print("broker exited; restarting it and refilling it from the outbox", file=sys.stderr, flush=True)
+        consumers = [c for n, c in self.children.items() if n in CONSUMERS]
+        for child in consumers:
+            child.terminate()
+        for child in consumers:
+            child.wait(5)
+        self.broker = EmbeddedBroker(port=self.broker.port, log_file=self.log_dir / "broker.log").start()
+        (self.run_dir / "broker.pid").write_text(f"{self.broker.pid}\n")
+        ensure_topics(self.broker.bootstrap, ALL_TOPICS, partitions=self.settings.kafka_partitions)
+        self._refill()
+        for child in consumers:
+            child.spawn(time.monotonic())
+
+    def _restart_exited(self, now: float) -> None:
+        for child in self.children.values():
+            code = child.exit_code
+            if code is None:
+                continue
+            if child.restart_at is None:
+                delay = child.backoff.delay_after_exit(now)
+                child.restart_at = now + delay
+                log.warning("service.exited", service=child.name, code=code, restart_in=delay)
+                print(
+                    f"{child.name} exited with code {code}; restarting in {delay:.0f}s ({child.log_file})",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            elif now >= child.restart_at:
+                child.restarts += 1
+                child.spawn(now)
+                log.warning("service.restarted", service=child.name, restarts=child.restarts)
 
     def stop(self, *, grace: float = 15.0) -> None:
-        """SIGTERM the services and wait for them, then the sandboxes, then the broker.
+        """Stop supervising; SIGTERM the services, then the sandboxes, then stop the broker.
 
         Services stop first so a sync in flight finishes against a live sandbox and broker.
         """
-        services = {n: p for n, p in self.children.items() if not n.startswith("sandbox_")}
-        sandboxes = {n: p for n, p in self.children.items() if n.startswith("sandbox_")}
-        for group in (services, sandboxes):
-            self._terminate(group, grace)
-        self.children.clear()
-        if self.broker:
-            self.broker.stop()
-            self.broker = None
-
-    @staticmethod
-    def _terminate(processes: dict[str, subprocess.Popen[bytes]], grace: float) -> None:
-        for proc in processes.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        for name, proc in processes.items():
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                log.warning("service.killed", service=name)
-                proc.kill()
-                proc.wait()
+        self._stopping.set()
+        if self._supervisor is not None and self._supervisor is not threading.current_thread():
+            self._supervisor.join(30)
+        with self._lock:
+            services = [c for n, c in self.children.items() if not n.startswith("sandbox_")]
+            sandboxes = [c for n, c in self.children.items() if n.startswith("sandbox_")]
+            for group in (services, sandboxes):
+                for child in group:
+                    child.terminate()
+                deadline = time.monotonic() + grace
+                for child in group:
+                    if not child.wait(deadline - time.monotonic()):
+                        log.warning("service.killed", service=child.name)
+            self.children.clear()
+            if self.broker:
+                self.broker.stop()
+                self.broker = None
+        for name in ("broker.pid", "up.pid"):
+            (self.run_dir / name).unlink(missing_ok=True)
 
     def run_forever(self) -> int:
-        """Run until Ctrl-C / SIGTERM, or until a service dies (then stop all and fail)."""
+        """Run until Ctrl-C / SIGTERM; crashed processes are restarted meanwhile."""
         stop = threading.Event()
         install_stop_signals(stop)
         try:
             self.start()
             print(self.where_to_look(), flush=True)
-            while not stop.wait(0.5):
-                dead = self.dead_children()
-                if dead:
-                    print(f"service(s) exited: {', '.join(dead)}; see {self.log_dir}", file=sys.stderr)
-                    return 1
+            while not stop.wait(1.0):
+                pass
             return 0
         finally:
             self.stop()
 
     def run_demo(self) -> int:
         """Start, run the demo pipeline once, print its summary, stop everything."""
+        import signal
+
         from services.cli.demo import run_demo
 
         install_stop_signals(threading.Event())  # Ctrl-C still unwinds through ``finally``
@@ -183,19 +253,14 @@ class EmbeddedStack:
 
     def where_to_look(self) -> str:
         """The lines that tell a user where everything is."""
-        db = self.settings.database_url
-        return "\n".join(
-            [
-                "",
-                f"  logs      {self.log_dir}/<service>.log",
-                f"  database  {db}",
-                f"  broker    {self.settings.kafka_bootstrap}",
-                f"  api       {self.api_url}/health",
-                *(
-                    [f"  meta      {self.meta_url} (sandbox; /_sandbox/audiences lists what it holds)"]
-                    if getattr(self, "meta_url", None)
-                    else []
-                ),
-                f"  pid       {os.getpid()}",
-            ]
-        )
+        lines = [
+            "",
+            f"  logs      {self.log_dir}/<service>.log (pids in {self.run_dir})",
+            f"  database  {self.settings.database_url}",
+            f"  broker    {self.settings.kafka_bootstrap}",
+            f"  api       {self.api_url}/health",
+        ]
+        if self.meta_url:
+            lines.append(f"  meta      {self.meta_url} (sandbox; /_sandbox/audiences lists what it holds)")
+        lines.append(f"  pid       {os.getpid()}")
+        return "\n".join(lines)

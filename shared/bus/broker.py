@@ -175,6 +175,16 @@ class EmbeddedBroker:
         """Whether the broker process is alive."""
         return self._process is not None and self._process.poll() is None
 
+    @property
+    def pid(self) -> int | None:
+        """The broker process id while it was started by us."""
+        return self._process.pid if self._process is not None else None
+
+    @property
+    def exit_code(self) -> int | None:
+        """The exit code once the process exited, else None."""
+        return self._process.poll() if self._process is not None else None
+
     def kill(self) -> None:
         """SIGKILL the broker (for restart drills)."""
         if self._process and self._process.poll() is None:
