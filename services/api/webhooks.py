@@ -45,6 +45,7 @@ SHOPIFY_TOPICS = frozenset(
 )
 HELPDESK_TOPICS = frozenset({"tickets/create", "tickets/update"})
 _ID = re.compile(rb'"id"\s*:\s*"?(\d{1,20})')
+_WEBHOOK_ID = re.compile(r"[\x21-\x7e]{1,128}")
 # A DNS host name of at least two labels (``shop.myshopify.com``, a custom domain), ASCII only.
 _DOMAIN = re.compile(
     r"(?=.{3,253}\Z)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
@@ -82,6 +83,21 @@ def _accept(source: str, topic: str, shop: str, webhook_id: str | None) -> dict[
     return {"status": "accepted", "webhook_id": webhook_id}
 
 
+def webhook_id(header: str | None) -> str | None:
+    """The delivery id retries repeat (a UUID from Shopify): printable ASCII, at most 128 characters.
+
+    Unsigned like the shop domain, and the key of the receipts table: anything else is a 400, not
+    a database error.
+    """
+    if header is None:
+        return None
+    if not _WEBHOOK_ID.fullmatch(header):
+        raise ApiError(
+            400, "invalid_webhook_id", "the webhook id header is not 1-128 printable ASCII characters"
+        )
+    return header
+
+
 def shop_domain(header: str | None, default: str) -> str:
     """The shop a delivery belongs to: the header's domain (lower-cased), or ``default`` without one.
 
@@ -114,7 +130,7 @@ def shopify(topic: str) -> tuple[dict[str, Any], int]:
     if header_topic and header_topic != topic:
         raise ApiError(400, "topic_mismatch", "X-Shopify-Topic differs from the URL topic")
     shop = shop_domain(request.headers.get("X-Shopify-Shop-Domain"), settings.shop)
-    return _accept("shopify", topic, shop, request.headers.get("X-Shopify-Webhook-Id")), 200
+    return _accept("shopify", topic, shop, webhook_id(request.headers.get("X-Shopify-Webhook-Id"))), 200
 
 
 @bp.post("/webhooks/helpdesk/<path:topic>")
@@ -124,4 +140,4 @@ def helpdesk(topic: str) -> tuple[dict[str, Any], int]:
         raise ApiError(404, "unknown_topic", f"unsupported helpdesk topic {topic!r}")
     settings = current_app.config["SETTINGS"]
     _require_signature(settings.helpdesk_webhook_secret, "X-Signature-Sha256")
-    return _accept("helpdesk", topic, settings.shop, request.headers.get("X-Webhook-Id")), 200
+    return _accept("helpdesk", topic, settings.shop, webhook_id(request.headers.get("X-Webhook-Id"))), 200

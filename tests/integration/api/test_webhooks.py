@@ -10,16 +10,19 @@ from pathlib import Path
 
 import pytest
 from kafka import KafkaConsumer, TopicPartition
+from sqlalchemy import select
 
 from services.api.app import create_app
 from services.api.auth import create_token, revoke_token
-from shared.bus.broker import EmbeddedBroker, ensure_topics
+from shared.bus.broker import EmbeddedBroker, ensure_topics, free_port
 from shared.bus.envelope import decode
 from shared.bus.producer import Publisher
 from shared.bus.topics import ORDERS_RAW
 from shared.config import Settings
-from shared.messages import RawReceived
+from shared.messages import MAX_RAW_BODY_BYTES, RawReceived
 from shared.store.db import Store
+from shared.store.models import OutboxMessage, WebhookReceipt
+from shared.store.outbox import pending_count, relay_outbox
 
 pytestmark = pytest.mark.integration
 
@@ -135,3 +138,57 @@ def test_shopify_documented_hmac_vector() -> None:
     body = b'{"id":820982911946154508,"email":"jon@example.com","total_price":"404.95","currency":"USD"}'
     assert verify_shopify_hmac("hush", body, "WlnfNIV1vZxtNujRH4ejEjcDBDNu4FO3kBv/FlO51vk=")
     assert not verify_shopify_hmac("hush", body + b" ", "WlnfNIV1vZxtNujRH4ejEjcDBDNu4FO3kBv/FlO51vk=")
+
+
+def _receipts_and_outbox(store: Store) -> tuple[int, int]:
+    with store.session() as s:
+        return (
+            len(s.scalars(select(WebhookReceipt)).all()),
+            len(s.scalars(select(OutboxMessage).where(OutboxMessage.topic == ORDERS_RAW)).all()),
+        )
+
+
+def test_refusals_before_acceptance_leave_no_receipt_and_publish_nothing(
+    client, store: Store, broker: EmbeddedBroker
+) -> None:  # type: ignore[no-untyped-def]
+    """Over the body cap: 413. A shop domain or webhook id that is not one: 400. No receipt either way,
+    so Shopify's retry of a fixed delivery is not answered 'duplicate'."""
+    big = b'{"id": 1, "note": "' + b"x" * MAX_RAW_BODY_BYTES + b'"}'
+    too_large = _post(client, big, "too-large")
+    assert too_large.status_code == 413
+    for header in ("\xa0", "", "not a domain", "shop", "shop.myshopify.com/../x", "ex\u00e4mple.com"):
+        response = client.post(
+            "/webhooks/shopify/orders/create",
+            data=b"{}",
+            headers={"X-Shopify-Hmac-Sha256": sign(b"{}"), "X-Shopify-Shop-Domain": header},
+        )
+        assert response.status_code == 400, header
+        assert response.json["error"]["code"] == "invalid_shop_domain"
+    long_id = _post(client, b"{}", "w" * 129)
+    assert long_id.status_code == 400 and long_id.json["error"]["code"] == "invalid_webhook_id"
+    assert _receipts_and_outbox(store) == (0, 0)
+    assert _raw_messages(broker.bootstrap, "too-large") == []
+
+
+def test_an_accepted_webhook_is_durable_before_the_broker_has_it(store: Store) -> None:
+    """With the broker unreachable the delivery is still acknowledged: it is committed in the
+    database with its receipt, and a relay publishes it once a broker answers."""
+    settings = Settings(
+        database_url=store.url,
+        kafka_bootstrap=f"127.0.0.1:{free_port()}",  # nothing listens there
+        shopify_webhook_secret=SECRET,
+    )
+    app = create_app(settings, store=store)
+    try:
+        response = _post(app.test_client(), SAMPLE.read_bytes(), "while-broker-down")
+        assert response.status_code == 200 and response.json["status"] == "accepted"
+        assert _receipts_and_outbox(store) == (1, 1)
+        assert pending_count(store) == 1
+    finally:
+        app.extensions["audiencesync"].close()
+    with EmbeddedBroker() as later:
+        ensure_topics(later.bootstrap, [ORDERS_RAW], partitions=1)
+        with Publisher(later.bootstrap) as publisher:
+            assert relay_outbox(store, publisher) == 1
+        [message] = _raw_messages(later.bootstrap, "while-broker-down")
+    assert message.body == SAMPLE.read_bytes()
