@@ -17,181 +17,35 @@ Failure policy, written in exception types; no single message can stop a consume
 - A commit refused during a rebalance: the batch will come again; nothing crashes.
 - A failure of the runner itself (polling, committing) still stops the process loudly; the
   uncommitted batch is redelivered to whoever takes the partitions over.
+
+Which errors are which is decided in ``shared.bus.failures``; turning records into deliveries or
+dead letters, in ``shared.bus.records``. This module acts on their answers.
 """
 
 from __future__ import annotations
 
 import contextlib
 import random
-import socket
-import sqlite3
 import threading
-import traceback
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Protocol
 
-from prometheus_client import Counter
-from sqlalchemy import exc as sa_exc
-
 from shared.bus import metrics
-from shared.bus.envelope import Envelope, InvalidMessage, decode, encode
+from shared.bus.envelope import Envelope
+from shared.bus.failures import ConflictBudget, TransientError, as_transient, describe, poison_reason
+from shared.bus.failures import is_infrastructure as is_infrastructure  # re-exported: syncer_meta
 from shared.bus.producer import Publisher
+from shared.bus.records import DeadLetter as DeadLetter  # re-exported: the handler contract
+from shared.bus.records import Delivery as Delivery  # re-exported: the handler contract
+from shared.bus.records import decode_record, heartbeat_problem
 from shared.bus.topics import HEARTBEATS, dead_letter_topic
 from shared.log import get_logger
 
 log = get_logger(__name__)
-HANDLER_FAILURES = Counter(
-    "audiencesync_handler_failures_total",
-    "Messages dead-lettered because the handler raised on them alone",
-    ["consumer", "error"],
-)
 
 HEARTBEAT = "Heartbeat"
-MAX_HEARTBEAT_BYTES = 64 << 10  # a ping plus one hop per service; anything bigger is not ours
-_ROOT = Path(__file__).resolve().parents[2]
-
-
-class TransientError(Exception):
-    """A failure that may pass (database busy, platform unavailable): retry the whole batch."""
-
-
-# Failures of what a handler runs on, not of what it was given: they pass, so the batch waits.
-# sqlite3's own errors are listed for handlers on the raw driver (SQLAlchemy wraps them).
-_INFRASTRUCTURE: tuple[type[BaseException], ...] = (
-    TransientError,
-    sa_exc.OperationalError,  # locked SQLite file, PostgreSQL restart, failover, serialization
-    sa_exc.InterfaceError,
-    sa_exc.DisconnectionError,
-    sa_exc.TimeoutError,  # connection pool exhausted
-    sqlite3.OperationalError,
-    sqlite3.InterfaceError,
-    ConnectionError,
-    TimeoutError,
-    socket.gaierror,
-)
-
-
-def is_infrastructure(exc: BaseException) -> bool:
-    """Whether ``exc`` (or what it was raised from) is a database, broker or network failure."""
-    from kafka.errors import KafkaError  # the producer's PublishError is one
-
-    seen: BaseException | None = exc
-    for _ in range(5):
-        if seen is None:
-            return False
-        if isinstance(seen, (*_INFRASTRUCTURE, KafkaError)):
-            return True
-        if isinstance(seen, sa_exc.DBAPIError) and seen.connection_invalidated:
-            return True
-        seen = seen.__cause__
-    return False
-
-
-def _describe(exc: BaseException) -> str:
-    """Type and message of an infrastructure failure, without SQLAlchemy's statement parameters."""
-    if isinstance(exc, TransientError):
-        return str(exc)[:300]
-    inner = exc.orig if isinstance(exc, sa_exc.StatementError) and exc.orig is not None else exc
-    return f"{type(inner).__name__}: {inner}"[:300]
-
-
-def _where(exc: BaseException) -> str:
-    """Where ``exc`` was raised: the innermost frame of our own code (file:line), no values."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    ours = [f for f in frames if f.filename.startswith(str(_ROOT)) and "site-packages" not in f.filename]
-    if not frames:
-        return ""
-    frame = (ours or frames)[-1]
-    path = Path(frame.filename)
-    shown = path.relative_to(_ROOT) if path.is_relative_to(_ROOT) else path.name
-    return f" at {shown}:{frame.lineno}"
-
-
-def _clean(*texts: str) -> bool:
-    """True when every text can be stored and published: UTF-8 encodable, no NUL."""
-    for text in texts:
-        if "\x00" in text:
-            return False
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:  # a lone surrogate from a JSON escape such as "\ud800"
-            return False
-    return True
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """An envelope with where it came from."""
-
-    envelope: Envelope
-    topic: str
-    partition: int
-    offset: int
-
-
-def _text(value: str | None, limit: int) -> str | None:
-    """``value`` made storable in a bounded column: encodable, no NUL, at most ``limit`` chars."""
-    if value is None:
-        return None
-    return value.encode("utf-8", "replace").decode("utf-8").replace("\x00", "?")[:limit]
-
-
-@dataclass(frozen=True)
-class DeadLetter:
-    """Why a message was set aside, and where it is. Carries no payload: raw topics hold PII."""
-
-    topic: str
-    partition: int
-    offset: int
-    reason: str
-    field_path: str | None = None
-    message_id: str | None = None
-    message_type: str | None = None
-    key: str | None = None
-    at: datetime = field(default_factory=lambda: datetime.now(UTC))
-
-    @classmethod
-    def of(cls, delivery: Delivery, reason: str, field_path: str | None = None) -> DeadLetter:
-        """A dead letter for a decoded delivery the handler rejected."""
-        env = delivery.envelope
-        return cls(
-            delivery.topic,
-            delivery.partition,
-            delivery.offset,
-            reason,
-            field_path,
-            env.id,
-            env.type,
-            env.key,
-        )
-
-    def storable(self) -> DeadLetter:
-        """This letter fitted to the ``dead_letters`` columns (a poison key may be any bytes)."""
-        return replace(
-            self,
-            reason=_text(self.reason, 500) or "",
-            field_path=_text(self.field_path, 255),
-            message_id=_text(self.message_id, 128),
-            message_type=_text(self.message_type, 100),
-            key=_text(self.key, 256),
-        )
-
-    def to_envelope(self) -> Envelope:
-        """The envelope published on the dead-letter topic."""
-        return Envelope(
-            type="DeadLettered",
-            key=self.key or "",
-            payload={
-                "source": {"topic": self.topic, "partition": self.partition, "offset": self.offset},
-                "reason": self.reason,
-                "field_path": self.field_path,
-                "message_id": self.message_id,
-                "message_type": self.message_type,
-            },
-        )
 
 
 Handler = Callable[[Sequence[Delivery]], Iterable[DeadLetter] | None]
@@ -238,45 +92,6 @@ def install_stop_signals(stop: threading.Event) -> None:
     signal.signal(signal.SIGINT, _handler)
 
 
-def decode_record(rec: Any) -> Delivery | DeadLetter:
-    """A polled record as a delivery, or as the dead letter saying why it is not a message."""
-    key: str | None = None
-    key_problem: str | None = "record has no key" if rec.key is None else None
-    if rec.key is not None:
-        try:
-            key = rec.key.decode("utf-8")
-        except UnicodeDecodeError:
-            key, key_problem = rec.key.decode("utf-8", "replace"), "record key is not valid UTF-8"
-
-    def letter(reason: str, field_path: str | None = None) -> DeadLetter:
-        return DeadLetter(rec.topic, rec.partition, rec.offset, reason, field_path, key=key)
-
-    try:
-        env = decode(rec.value)
-    except InvalidMessage as exc:
-        return letter(exc.reason, exc.field_path)
-    except RecursionError:
-        return letter("body is nested too deeply")
-    except Exception as exc:  # e.g. ValueError: an integer beyond Python's digit limit
-        return letter(f"undecodable: {type(exc).__name__}")
-    if key_problem:
-        return letter(key_problem)
-    if not _clean(env.type, env.id, env.key):
-        return letter("envelope type, id or key holds a NUL or a lone surrogate")
-    return Delivery(env, rec.topic, rec.partition, rec.offset)
-
-
-def _heartbeat_problem(beat: Delivery) -> str | None:
-    """Why a heartbeat cannot be forwarded, or None."""
-    if not isinstance(beat.envelope.payload.get("hops", []), list):
-        return "heartbeat hops is not a list"
-    try:
-        size = len(encode(beat.envelope))
-    except Exception as exc:  # a lone surrogate in the payload, nesting deep enough to recurse
-        return f"heartbeat is not encodable: {type(exc).__name__}"
-    return "heartbeat too large" if size > MAX_HEARTBEAT_BYTES else None
-
-
 class ConsumerRunner:
     """Runs one handler over a consumer group until ``stop`` is set."""
 
@@ -300,7 +115,7 @@ class ConsumerRunner:
         self.service = service or config.name
         self.stop = threading.Event()
         self._consumer: Any = None
-        self._conflicts = 0  # IntegrityErrors retried in a row
+        self._conflicts = ConflictBudget(config.conflict_retries)  # IntegrityErrors retried in a row
 
     def _connect(self) -> Any:
         from kafka import KafkaConsumer
@@ -346,12 +161,13 @@ class ConsumerRunner:
                         consumer=self.config.name,
                         attempt=attempt,
                         delay=round(delay, 2),
-                        error=_describe(exc),
+                        error=describe(exc),
                     )
                     self._rewind(records)
                     self.stop.wait(delay)
                     continue
-                attempt = self._conflicts = 0
+                attempt = 0
+                self._conflicts.reset()
                 self._commit(records)
         finally:
             self._consumer.close(autocommit=False)
@@ -367,7 +183,7 @@ class ConsumerRunner:
                 raise
             # Idle work (a syncer's due flush) is tried again at the next empty poll.
             metrics.RETRIES.labels(self.config.name).inc()
-            log.warning("idle.retry", consumer=self.config.name, error=_describe(exc))
+            log.warning("idle.retry", consumer=self.config.name, error=describe(exc))
 
     def _process(self, records: list[Any]) -> None:
         letters: list[DeadLetter] = []
@@ -384,7 +200,7 @@ class ConsumerRunner:
         if work:
             letters.extend(self._handle(work))
         for beat in beats:
-            problem = _heartbeat_problem(beat)
+            problem = heartbeat_problem(beat)
             if problem:
                 letters.append(DeadLetter.of(beat, problem, "payload"))
             else:
@@ -425,19 +241,15 @@ class ConsumerRunner:
         except TransientError:
             raise
         except Exception as exc:
-            if is_infrastructure(exc):
-                raise TransientError(_describe(exc)) from exc
-            if isinstance(exc, sa_exc.IntegrityError) and self._conflicts < self.config.conflict_retries:
-                # Most likely a concurrent writer inserted the same row between our read and
-                # our write; the writes are idempotent, so a retry converges.
-                self._conflicts += 1
-                raise TransientError(f"concurrent write: {type(exc.orig).__name__}") from exc
-            raise
+            transient = as_transient(exc, self._conflicts)
+            if transient is None:
+                raise
+            raise transient from exc
 
     def _poisoned(self, delivery: Delivery, exc: Exception) -> DeadLetter:
         """The dead letter for a message the handler raised on alone."""
         error = type(exc).__name__
-        HANDLER_FAILURES.labels(self.config.name, error).inc()
+        metrics.HANDLER_FAILURES.labels(self.config.name, error).inc()
         log.error(
             "message.handler_failed",
             consumer=self.config.name,
@@ -448,9 +260,7 @@ class ConsumerRunner:
             error=error,
             exc_info=exc,  # the log guard masks contact data in the traceback's text
         )
-        if isinstance(exc, InvalidMessage):  # its reason is written to be PII-free
-            return DeadLetter.of(delivery, exc.reason, exc.field_path)
-        return DeadLetter.of(delivery, f"handler_error: {error}{_where(exc)}")
+        return DeadLetter.of(delivery, *poison_reason(exc))
 
     def _drop_duplicates(self, deliveries: list[Delivery]) -> list[Delivery]:
         """Drop repeats of an id within the batch and ids already handled in earlier batches."""

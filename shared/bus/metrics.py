@@ -14,3 +14,8 @@ COMMIT_REFUSED = Counter(
     "audiencesync_commit_refused_total", "Offset commits refused during a rebalance", ["consumer"]
 )
 BATCH_SECONDS = Histogram("audiencesync_batch_seconds", "Time to handle one batch", ["consumer"])
+HANDLER_FAILURES = Counter(
+    "audiencesync_handler_failures_total",
+    "Messages dead-lettered because the handler raised on them alone",
+    ["consumer", "error"],
+)

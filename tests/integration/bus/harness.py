@@ -8,8 +8,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.bus.consumer import ConsumerRunner, DeadLetter, Delivery, Handler, RunnerConfig
+from shared.bus.consumer import ConsumerRunner, Handler, RunnerConfig
 from shared.bus.producer import Publisher
+from shared.bus.records import DeadLetter, Delivery
 
 
 @dataclass

@@ -11,8 +11,9 @@ import sys
 import time
 from collections.abc import Sequence
 
-from shared.bus.consumer import ConsumerRunner, Delivery, RunnerConfig, install_stop_signals
+from shared.bus.consumer import ConsumerRunner, RunnerConfig, install_stop_signals
 from shared.bus.producer import Publisher
+from shared.bus.records import Delivery
 
 
 def main(bootstrap: str, topic: str, group: str, db: str) -> None:

@@ -10,8 +10,8 @@ import pytest
 from kafka import KafkaConsumer
 
 from shared.bus.broker import EmbeddedBroker
-from shared.bus.consumer import TransientError
 from shared.bus.envelope import Envelope, decode
+from shared.bus.failures import TransientError
 from shared.bus.producer import Publisher
 from tests.integration.bus.harness import MemorySeen, MemorySink, Recorder, start_runner, wait_for
 

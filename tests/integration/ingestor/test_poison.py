@@ -25,9 +25,10 @@ from structlog.testing import capture_logs
 from services.ingestor.bootstrap import cached_rates
 from services.ingestor.handlers import make_handler
 from shared.bus.broker import EmbeddedBroker, ensure_topics
-from shared.bus.consumer import HEARTBEAT, ConsumerRunner, Delivery, RunnerConfig
+from shared.bus.consumer import HEARTBEAT, ConsumerRunner, RunnerConfig
 from shared.bus.envelope import Envelope, encode
 from shared.bus.producer import Publisher
+from shared.bus.records import Delivery
 from shared.bus.topics import ALL_TOPICS, dead_letter_topic
 from shared.messages import RawReceived
 from shared.store.db import Store

@@ -12,17 +12,10 @@ from kafka.errors import KafkaTimeoutError
 from sqlalchemy.exc import IntegrityError, OperationalError
 from structlog.testing import capture_logs
 
-from shared.bus.consumer import (
-    HEARTBEAT,
-    MAX_HEARTBEAT_BYTES,
-    ConsumerRunner,
-    DeadLetter,
-    Delivery,
-    RunnerConfig,
-    TransientError,
-    decode_record,
-)
+from shared.bus.consumer import HEARTBEAT, ConsumerRunner, RunnerConfig
 from shared.bus.envelope import Envelope, encode
+from shared.bus.failures import TransientError
+from shared.bus.records import MAX_HEARTBEAT_BYTES, DeadLetter, Delivery, decode_record
 from shared.bus.topics import dead_letter_topic
 
 TOPIC = "orders.raw"
