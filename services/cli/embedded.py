@@ -12,10 +12,12 @@ sandboxes, then the broker.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -229,6 +231,7 @@ class EmbeddedStack:
         try:
             self.start()
             print(self.where_to_look(), flush=True)
+            print(self.readiness(stop), flush=True)
             while not stop.wait(1.0):
                 pass
             return 0
@@ -250,6 +253,23 @@ class EmbeddedStack:
             return 0 if ok else 1
         finally:
             self.stop()
+
+    def readiness(self, stop: threading.Event, *, timeout: float = 120.0) -> str:
+        """Wait until ``/readyz`` says every service consumes; the line that says so (or what is not)."""
+        deadline = time.monotonic() + timeout
+        body: dict[str, list[str]] = {}
+        while not stop.is_set() and time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{self.api_url}/readyz", timeout=2):  # noqa: S310 - loopback
+                    return f"  ready     {self.api_url}/readyz: every service is consuming"
+            except urllib.error.HTTPError as exc:
+                body = json.loads(exc.read() or b"{}")
+            except OSError:
+                pass
+            stop.wait(1.0)
+        return (
+            f"  not ready {self.api_url}/readyz: {', '.join(map(str, body.get('failed') or ['no answer']))}"
+        )
 
     def where_to_look(self) -> str:
         """The lines that tell a user where everything is."""
