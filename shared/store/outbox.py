@@ -156,6 +156,7 @@ def redeliver(
     """
     cutoff = datetime.now(UTC) - after
     stale = and_(
+        OutboxMessage.message_id.is_not(None),  # rows from before ids were kept cannot be confirmed
         OutboxMessage.published_at.is_not(None),
         OutboxMessage.published_at <= cutoff,
         ~_confirmed(),
