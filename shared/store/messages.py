@@ -52,13 +52,18 @@ class SqlSeenMessages:
 
 
 class SqlDeadLetterSink:
-    """``DeadLetterSink`` writing to the ``dead_letters`` table (idempotent per source offset)."""
+    """``DeadLetterSink`` writing to the ``dead_letters`` table, idempotent per envelope id.
+
+    Offsets are not a message's name: a new broker (every embedded ``import`` starts one) hands
+    out offset 0 again, and keying on it dropped a later import's refusals as "already stored".
+    Only a record that had no decodable id is keyed by its source coordinates.
+    """
 
     def __init__(self, store: Store) -> None:
         self.store = store
 
     def record(self, consumer: str, letters: Sequence[DeadLetter]) -> None:
-        """Persist dead letters; a redelivered one is stored once."""
+        """Persist dead letters; a redelivered one (same id, or same place without one) is stored once."""
         rows = [
             {
                 "consumer": consumer,

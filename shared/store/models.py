@@ -27,6 +27,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.store.types import UtcDateTime
@@ -360,7 +361,12 @@ class AudienceSnapshot(Base):
 
 
 class DeadLetterRecord(Base):
-    """A message set aside with its reason and source coordinates; no payload (raw topics hold PII)."""
+    """A message set aside with its reason and source coordinates; no payload (raw topics hold PII).
+
+    One row per message and consumer, keyed by the envelope id: a broker can hand out the same
+    coordinates again (an embedded broker's offsets restart at 0 with every import), an id never.
+    A record with no decodable id is keyed by where it was, the only name it has.
+    """
 
     __tablename__ = "dead_letters"
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
@@ -374,7 +380,19 @@ class DeadLetterRecord(Base):
     message_type: Mapped[str | None] = mapped_column(String(100))
     key: Mapped[str | None] = mapped_column(String(256))
     created_at: Mapped[datetime] = mapped_column(Stamp, index=True)
-    __table_args__ = (UniqueConstraint("consumer", "topic", "partition", "offset"),)
+    __table_args__ = (
+        UniqueConstraint("consumer", "message_id", name="uq_dead_letters_message"),
+        Index(
+            "uq_dead_letters_source",
+            "consumer",
+            "topic",
+            "partition",
+            "offset",
+            unique=True,
+            sqlite_where=sql_text("message_id IS NULL"),
+            postgresql_where=sql_text("message_id IS NULL"),
+        ),
+    )
 
 
 class ProcessedMessage(Base):
