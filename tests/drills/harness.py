@@ -192,6 +192,14 @@ class UpProcess:
         os.kill(pid, sig)
         return pid
 
+    def wait_restarted(self, name: str, old_pid: int, *, timeout: float = 60.0) -> int:
+        """The new pid once the supervisor has started ``name`` again after ``old_pid`` died."""
+        deadline = time.monotonic() + timeout
+        while (pid := self.pid(name)) == old_pid:
+            assert time.monotonic() < deadline, f"{name} was not restarted within {timeout:.0f}s"
+            time.sleep(0.2)
+        return pid
+
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 60.0) -> int:
         assert self.process is not None
         if self.process.poll() is None:
