@@ -1,13 +1,29 @@
-"""``audiencesync import``, ``dead-letters`` and ``rates``: getting facts in, and seeing what was refused."""
+"""``audiencesync import``, ``dead-letters`` and ``rates``: getting facts in, and seeing what was refused.
+
+Exit codes: 0 done; 1 the import stopped or ended with (nearly) every record refused for one
+reason, or its ingestor stopped; 2 bad input (a file, a rates file or a shop that cannot be used),
+answered with one line on stderr before anything is started or stored.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from shared.config import Settings
+
+if TYPE_CHECKING:
+    from services.ingestor.bulk import ImportResult, Progress
+    from services.ingestor.domain import Rates
+
+BAD_INPUT = 2
+STOPPED = 1
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -15,7 +31,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     imp = sub.add_parser("import", help="import orders, tickets or checkouts from a file (.gz accepted)")
     imp.add_argument("kind", choices=("orders", "tickets", "checkouts"))
     imp.add_argument("file", type=Path)
+    imp.add_argument(
+        "--shop",
+        default=None,
+        metavar="DOMAIN",
+        help="the shop's domain, as webhooks name it (x.myshopify.com); default: the SHOP setting",
+    )
     imp.add_argument("--rates", type=Path, default=None, help="load this rates file first (YAML or CSV)")
+    imp.add_argument("--verbose", action="store_true", help="show the embedded ingestor's log (LOG_LEVEL)")
     imp.set_defaults(func=_import)
 
     dead = sub.add_parser("dead-letters", help="messages set aside, with their reasons")
@@ -32,15 +55,38 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     load.set_defaults(func=_rates_load)
 
 
-def _load_rates(settings: Settings, path: Path) -> int:
+def _refuse(message: str) -> int:
+    print(f"audiencesync: {message}", file=sys.stderr)
+    return BAD_INPUT
+
+
+def _read_rates(settings: Settings, path: Path) -> Rates:
+    """The rates in ``path``; raises ``ImportInputError`` (one line) for any problem with the file."""
+    from services.ingestor.domain import RatesError, load_rates
+    from services.ingestor.importer import ImportInputError, check_text_file
+
+    if path.suffix.lower() not in {".yaml", ".yml", ".csv"}:
+        raise ImportInputError(f"{path}: a rates file is .yaml, .yml or .csv (docs/import.md)")
+    check_text_file(path)
+    try:
+        rates = load_rates(path)
+    except RatesError as exc:
+        raise ImportInputError(f"{path}: {exc}") from None
+    if not rates.rates and not rates.history:  # loading it would delete every stored rate
+        raise ImportInputError(f"{path}: a base but no rates")
+    if rates.base != settings.base_currency:
+        raise ImportInputError(
+            f"{path}: rates are to {rates.base}, but BASE_CURRENCY is {settings.base_currency};"
+            f" set BASE_CURRENCY={rates.base} or write the rates to {settings.base_currency}"
+        )
+    return rates
+
+
+def _save_rates(settings: Settings, rates: Rates) -> int:
     from services.ingestor.adapters.rates_store import save_rates
-    from services.ingestor.domain import load_rates
     from shared.store.db import Store
     from shared.store.migrate import upgrade
 
-    rates = load_rates(path)
-    if rates.base != settings.base_currency:
-        raise SystemExit(f"{path}: base {rates.base} differs from BASE_CURRENCY {settings.base_currency}")
     upgrade(settings.database_url)
     store = Store(settings.database_url)
     try:
@@ -50,52 +96,130 @@ def _load_rates(settings: Settings, path: Path) -> int:
 
 
 def _rates_load(args: argparse.Namespace, settings: Settings) -> int:
-    from services.ingestor.domain import RatesError
+    from services.ingestor.importer import ImportInputError
 
     try:
-        count = _load_rates(settings, args.file)
-    except (RatesError, OSError) as exc:
-        print(f"audiencesync: {exc}", file=sys.stderr)
-        return 2
+        rates = _read_rates(settings, args.file)
+    except ImportInputError as exc:
+        return _refuse(str(exc))
+    count = _save_rates(settings, rates)
     print(f"{count} rates loaded (base {settings.base_currency})")
     return 0
 
 
 def _import(args: argparse.Namespace, settings: Settings) -> int:
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from services.ingestor.bulk import ImportStalledError, run_import
+    from services.ingestor.importer import ImportInputError
+    from shared.log import configure_logging
 
-    from services.ingestor.bulk import run_import
-
-    if args.rates:
-        _rates_load(argparse.Namespace(file=args.rates), settings)
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        TextColumn("{task.completed:,} records"),
-        TimeElapsedColumn(),
-        transient=True,
-    ) as progress:
-        task = progress.add_task(f"publishing {args.file.name}", total=None)
-        result = run_import(settings, args.file, args.kind, on_record=lambda: progress.advance(task))
-    if result.stored is None:
-        print(f"published {result.published:,} records in {result.seconds:.1f}s (the ingestors store them)")
-    else:
-        rate = result.published / result.seconds if result.seconds else 0.0
-        print(
-            f"{result.published:,} records: {result.stored:,} stored, {result.dead_lettered:,} dead-lettered "
-            f"in {result.seconds:.1f}s ({rate:,.0f}/s)"
-        )
-        if result.dead_lettered:
-            print("see them with: audiencesync dead-letters list")
+    if not args.verbose:  # the summary below says what the ingestor's per-record lines would
+        configure_logging(fmt=settings.log_format, level="ERROR", service="import")
+    try:
+        rates = _read_rates(settings, args.rates) if args.rates else None
+        with _progress(args.file.name) as on_progress:
+            result = run_import(
+                settings, args.file, args.kind, shop=args.shop, rates=rates, on_progress=on_progress
+            )
+    except ImportInputError as exc:
+        return _refuse(str(exc))
+    except ImportStalledError as exc:
+        print(f"audiencesync: {args.file}: {exc} (run again with --verbose to see why)", file=sys.stderr)
+        return STOPPED
+    if result.rates_loaded is not None:
+        print(f"{result.rates_loaded} rates loaded (base {settings.base_currency})")
+    _report(result, args.file)
+    if result.verdict is not None:
+        early = (result.handled or 0) < result.records
+        print(f"audiencesync: import {'stopped' if early else 'refused'}: {result.verdict}", file=sys.stderr)
+        return STOPPED
     return 0
+
+
+@contextmanager
+def _progress(name: str) -> Iterator[Progress]:
+    """A progress bar on stderr (records handled of the file's total, with an ETA).
+
+    Only on a terminal, and only from the first record on: a refused file leaves one line on
+    stderr, its reason, and a piped run prints no bar at all.
+    """
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import Progress as Bar
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        yield lambda _done, _total: None
+        return
+    columns = (f"importing {name}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with ExitStack() as stack:
+        bar: Bar | None = None
+        task = None
+
+        def advance(done: int, total: int) -> None:
+            nonlocal bar, task
+            if bar is None:
+                bar = stack.enter_context(Bar(*columns, TimeElapsedColumn(), console=console, transient=True))
+                task = bar.add_task(name, total=total)
+            assert task is not None
+            bar.update(task, completed=done, total=total)
+
+        yield advance
+
+
+def _records(count: int) -> str:
+    return f"{count:,} record{'' if count == 1 else 's'}"
+
+
+def _report(result: ImportResult, path: Path) -> None:
+    """The summary on stdout: this import's own counts."""
+    from services.ingestor.verdict import fix, reason_code
+
+    where = f"{path.name} (shop {result.shop})"
+    if result.handled is None:
+        print(
+            f"{where}: published {result.published:,} of {_records(result.records)} in"
+            f" {result.seconds:.1f}s; the ingestors store them (see `audiencesync dead-letters list`)"
+        )
+        return
+    rate = result.handled / result.seconds if result.seconds else 0.0
+    counts = f"{result.stored:,} stored, {result.refused:,} refused"
+    if result.handled < result.records:
+        counts = f"stopped after {result.handled:,} of {_records(result.records)}: {counts}"
+    else:
+        counts = f"{_records(result.records)}: {counts}"
+    print(f"{where}: {counts} in {result.seconds:.1f}s ({rate:,.0f}/s)")
+    by_reason: dict[tuple[str, str | None], Counter[str]] = {}
+    for (reason, field_path), count in result.refusals.items():
+        code, detail = reason_code(reason)
+        by_reason.setdefault((code, field_path), Counter())[detail] += count
+    ranked = sorted(by_reason.items(), key=lambda item: -item[1].total())
+    for (code, field_path), details in ranked[:5]:
+        at = f" at {field_path}" if field_path and field_path != "$" else ""
+        shown = [f"{detail} {count:,}" for detail, count in details.most_common(4) if detail]
+        more = ", ..." if len(details) > 4 else ""
+        print(
+            f"  {details.total():,} refused: {code}{at}" + (f" ({', '.join(shown)}{more})" if shown else "")
+        )
+    if ranked:
+        (code, field_path), details = ranked[0]
+        print(f"  fix: {fix(code, field_path, tuple(d for d, _ in details.most_common() if d))}")
+    if result.refused:
+        print("see them with: audiencesync dead-letters list")
+    if result.shop == "default":
+        print(
+            "stored under shop 'default': name your shop with --shop or SHOP (x.myshopify.com)"
+            " before webhooks arrive, or their customers are counted apart from these"
+        )
 
 
 def _dead_letters(args: argparse.Namespace, settings: Settings) -> int:
     from sqlalchemy import select
 
     from shared.store.db import Store
+    from shared.store.migrate import upgrade
     from shared.store.models import DeadLetterRecord
 
+    upgrade(settings.database_url)  # a fresh install has no table yet: an empty list, not an error
     store = Store(settings.database_url)
     try:
         with store.session() as session:

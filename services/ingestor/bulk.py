@@ -1,7 +1,11 @@
-"""Runs a bulk import end to end: publish, and in the embedded default also ingest and wait.
+"""Runs a bulk import end to end: check the file, publish, and in the embedded default also ingest.
 
 With no broker configured, the import starts an embedded broker and an in-process ingestor,
-publishes every record, waits until each one is stored or dead-lettered, and stops them.
+publishes every record, waits until each one is stored or dead-lettered, and stops them. Counts
+are this import's own: its envelope ids are looked up in ``processed_messages`` and
+``dead_letters`` (never table totals, which other imports and webhooks also fill). The first
+``PROBE`` records are handled before the rest is published, and an import whose records are
+(nearly) all refused for one reason stops there (``verdict.py``).
 With ``KAFKA_BOOTSTRAP_SERVERS`` set it only publishes: the deployed ingestors do the rest.
 """
 
@@ -9,16 +13,20 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections import Counter
+from collections.abc import Callable, Generator
+from contextlib import ExitStack, closing
+from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 
 from sqlalchemy import func, select
 
+from services.ingestor.adapters.rates_store import save_rates
 from services.ingestor.bootstrap import service as ingestor_service
-from services.ingestor.importer import publish_records, read_records
+from services.ingestor.domain import Rates
+from services.ingestor.importer import check_file, import_shop, publish_records, read_records
+from services.ingestor.verdict import MIN_HANDLED, Verdict, judge
 from shared.bus.broker import EmbeddedBroker, ensure_topics
 from shared.bus.consumer import ConsumerRunner, RunnerConfig
 from shared.bus.producer import Publisher
@@ -29,25 +37,93 @@ from shared.store.messages import SqlDeadLetterSink, SqlSeenMessages
 from shared.store.migrate import upgrade
 from shared.store.models import DeadLetterRecord, ProcessedMessage
 
+PROBE = MIN_HANDLED  # records published and handled before the rest is published
+STALL_SECONDS = 300.0  # no record handled for this long: the ingestor is stuck, stop waiting
+_SLICE = 1_000  # records published between looks at what was handled
+_CHUNK = 500  # ids per IN (...) lookup
+_LOOKUPS = 20  # chunks looked up per refresh: progress without a query per record
+
+Progress = Callable[[int, int], None]  # (records handled, or published when others ingest; records in file)
+
+
+class ImportStalledError(RuntimeError):
+    """The in-process ingestor stopped, or handled nothing for ``STALL_SECONDS``."""
+
+
+@dataclass
+class Tally:
+    """This import's envelope ids and what became of them, read back from the store by id."""
+
+    store: Store
+    consumer: str = "ingestor"
+    published: int = 0
+    handled: int = 0
+    pending: dict[str, None] = field(default_factory=dict)  # published, not yet handled (in order)
+    refusals: Counter[tuple[str, str | None]] = field(default_factory=Counter)  # (reason, path)
+
+    def add(self, envelope_id: str) -> None:
+        """Track one published record."""
+        self.published += 1
+        self.pending[envelope_id] = None
+
+    @property
+    def refused(self) -> int:
+        """Records of this import that were dead-lettered."""
+        return sum(self.refusals.values())
+
+    def refresh(self) -> None:
+        """Move ids the consumer has handled out of ``pending`` and count their refusals.
+
+        The runner records a message's dead letter before it marks the message handled, so a
+        handled id's refusal is already in ``dead_letters``.
+        """
+        ids = list(islice(self.pending, _CHUNK * _LOOKUPS))
+        with self.store.session() as session:
+            for start in range(0, len(ids), _CHUNK):
+                chunk = ids[start : start + _CHUNK]
+                done = list(
+                    session.scalars(
+                        select(ProcessedMessage.message_id).where(
+                            ProcessedMessage.consumer == self.consumer, ProcessedMessage.message_id.in_(chunk)
+                        )
+                    )
+                )
+                if not done:
+                    break  # later records are handled later: no need to look further now
+                letters = session.execute(
+                    select(DeadLetterRecord.reason, DeadLetterRecord.field_path, func.count())
+                    .where(DeadLetterRecord.consumer == self.consumer, DeadLetterRecord.message_id.in_(done))
+                    .group_by(DeadLetterRecord.reason, DeadLetterRecord.field_path)
+                )
+                for reason, path, count in letters:
+                    self.refusals[(reason, path)] += count
+                for envelope_id in done:
+                    del self.pending[envelope_id]
+                self.handled += len(done)
+
 
 @dataclass(frozen=True)
 class ImportResult:
-    """What happened to the file's records."""
+    """What happened to the file's records; counts are this import's own."""
 
+    shop: str
+    records: int  # in the file
     published: int
-    stored: int | None  # None when another process ingests (a broker was configured)
-    dead_lettered: int | None
+    handled: int | None  # None when another process ingests (a broker was configured)
+    refusals: Counter[tuple[str, str | None]]
+    verdict: Verdict | None  # set when the import stopped: one reason refused (nearly) everything
     seconds: float
+    rates_loaded: int | None = None  # rates saved before the import (``--rates``)
 
+    @property
+    def refused(self) -> int | None:
+        """Records dead-lettered, or None when another process ingests."""
+        return None if self.handled is None else sum(self.refusals.values())
 
-def _count(store: Store, model: type, since: datetime | None = None) -> int:
-    with store.session() as session:
-        query = select(func.count()).select_from(model)
-        if model is ProcessedMessage:
-            query = query.where(ProcessedMessage.consumer == "ingestor")
-        if since is not None and model is DeadLetterRecord:
-            query = query.where(DeadLetterRecord.consumer == "ingestor", DeadLetterRecord.created_at >= since)
-        return int(session.scalar(query) or 0)
+    @property
+    def stored(self) -> int | None:
+        """Records the ingestor accepted, or None when another process ingests."""
+        return None if self.handled is None else self.handled - sum(self.refusals.values())
 
 
 def run_import(
@@ -55,50 +131,114 @@ def run_import(
     path: Path,
     kind: str,
     *,
-    on_record: Callable[[], None] | None = None,
-    timeout: float = 3600.0,
+    shop: str | None = None,
+    rates: Rates | None = None,
+    on_progress: Progress | None = None,
 ) -> ImportResult:
-    """Import ``path`` (``kind``: orders, tickets, checkouts) and report the counts."""
-    started, since = time.perf_counter(), datetime.now(UTC)
+    """Import ``path`` (``kind``: orders, tickets, checkouts) for ``shop`` (``--shop``; None: ``SHOP``).
+
+    Raises ``ImportInputError`` for a file or shop that cannot be imported, before any broker
+    starts or anything is stored (``rates`` are saved only after the file passed its check);
+    ``ImportStalledError`` when the in-process ingestor stops.
+    """
+    shop = import_shop(shop, settings.shop)
+    total = check_file(path, kind)
+    started = time.perf_counter()
+    loaded = _save_rates(settings, rates) if rates is not None else None
+    progress = on_progress or (lambda _done, _total: None)
+    records = publish_records_of(path, kind, shop)
+    if settings.kafka_bootstrap is not None:
+        with (
+            Publisher(settings.kafka_bootstrap, client_id="import") as publisher,
+            closing(records(publisher)) as ids,
+        ):
+            published = 0
+            for _ in ids:
+                published += 1
+                if published % _SLICE == 0:
+                    progress(published, total)
+            publisher.flush()
+        seconds = time.perf_counter() - started
+        return ImportResult(shop, total, published, None, Counter(), None, seconds, loaded)
     with ExitStack() as stack:
-        bootstrap = settings.kafka_bootstrap
-        embedded = bootstrap is None
+        broker = stack.enter_context(EmbeddedBroker())
+        ensure_topics(broker.bootstrap, ALL_TOPICS, partitions=settings.kafka_partitions)
+        upgrade(settings.database_url)
         store = Store(settings.database_url)
         stack.callback(store.dispose)
-        if embedded:
-            broker = stack.enter_context(EmbeddedBroker())
-            bootstrap = broker.bootstrap
-            ensure_topics(bootstrap, ALL_TOPICS, partitions=settings.kafka_partitions)
-            upgrade(settings.database_url)
-        assert bootstrap is not None
-        publisher = Publisher(bootstrap, client_id="import")
+        publisher = Publisher(broker.bootstrap, client_id="import")
         stack.callback(publisher.close)
-        before = _count(store, ProcessedMessage) if embedded else 0
-        if embedded:
-            runner = _start_ingestor(settings, store, publisher, bootstrap, stack)
-        published = 0
-        for _ in _ticking(
-            publish_records(publisher, read_records(path, kind, settings.shop), settings.shop), on_record
-        ):
-            published += 1
-        publisher.flush()
-        if not embedded:
-            return ImportResult(published, None, None, time.perf_counter() - started)
-        deadline = time.monotonic() + timeout
-        while _count(store, ProcessedMessage) < before + published:
-            if time.monotonic() > deadline or not runner.is_alive():
-                raise RuntimeError("the ingestor stopped before every record was handled")
-            time.sleep(0.2)
-        dead = _count(store, DeadLetterRecord, since)
-        return ImportResult(published, published - dead, dead, time.perf_counter() - started)
+        runner = _start_ingestor(
+            settings.with_overrides(shop=shop), store, publisher, broker.bootstrap, stack
+        )
+        tally = Tally(store)
+        watch = _Watch(tally, runner, progress, total)
+        verdict: Verdict | None = None
+        with closing(records(publisher)) as ids:
+            for envelope_id in ids:
+                tally.add(envelope_id)
+                if tally.published == PROBE or tally.published % _SLICE == 0:
+                    publisher.flush()
+                    # The probe is handled before the rest is published: a file refused whole
+                    # stops after PROBE records, not after all of them sat in the broker.
+                    verdict = watch.until_handled() if tally.published == PROBE else watch.look()
+                    if verdict:
+                        break
+        if verdict is None:
+            publisher.flush()
+            verdict = watch.until_handled() or judge(tally.handled, tally.refusals, finished=True)
+        seconds = time.perf_counter() - started
+        return ImportResult(
+            shop, total, tally.published, tally.handled, tally.refusals, verdict, seconds, loaded
+        )
     raise AssertionError("unreachable")
 
 
-def _ticking(ids: Iterator[str], on_record: Callable[[], None] | None) -> Iterator[str]:
-    for envelope_id in ids:
-        if on_record:
-            on_record()
-        yield envelope_id
+def _save_rates(settings: Settings, rates: Rates) -> int:
+    upgrade(settings.database_url)
+    store = Store(settings.database_url)
+    try:
+        return save_rates(store, rates)
+    finally:
+        store.dispose()
+
+
+def publish_records_of(path: Path, kind: str, shop: str) -> Callable[[Publisher], Generator[str, None, None]]:
+    """Publishing ``path``'s records with a publisher, yielding their envelope ids."""
+    return lambda publisher: publish_records(publisher, read_records(path, kind, shop), shop)
+
+
+@dataclass
+class _Watch:
+    """Looks at what the in-process ingestor handled: progress, the verdict, a stalled ingestor."""
+
+    tally: Tally
+    runner: threading.Thread
+    progress: Progress
+    total: int
+    last_change: float = field(default_factory=time.monotonic)
+
+    def look(self) -> Verdict | None:
+        """Refresh the counts once; the verdict so far."""
+        before = self.tally.handled
+        self.tally.refresh()
+        now = time.monotonic()
+        if self.tally.handled != before:
+            self.last_change = now
+        self.progress(self.tally.handled, self.total)
+        return judge(self.tally.handled, self.tally.refusals, finished=False)
+
+    def until_handled(self) -> Verdict | None:
+        """Wait until every published record is handled, or a verdict stops the import."""
+        while True:
+            verdict = self.look()
+            if verdict or not self.tally.pending:
+                return verdict
+            if not self.runner.is_alive():
+                raise ImportStalledError("the ingestor stopped before every record was handled")
+            if time.monotonic() - self.last_change > STALL_SECONDS:
+                raise ImportStalledError(f"the ingestor handled nothing for {STALL_SECONDS:.0f}s")
+            time.sleep(0.2)
 
 
 def _start_ingestor(

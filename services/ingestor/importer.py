@@ -1,8 +1,11 @@
 """Bulk import: a file's records published to ``orders.raw`` for the same ingestor as webhooks.
 
 Formats: Shopify order JSON / JSONL, the generic layout as CSV or JSONL (docs/import.md),
-helpdesk tickets and checkouts as JSONL; any of them gzip-compressed (``.gz``). Records are
-not validated here: the ingestor validates every record the same way, whatever its edge.
+helpdesk tickets and checkouts as JSONL; any of them gzip-compressed (``.gz``). The file as a
+whole is checked before anything is published (``check_file``): it exists, is a readable regular
+file, is UTF-8, holds records in a format we read, and a CSV's header has the layout's required
+columns. The records themselves are not validated here: the ingestor validates every record the
+same way, whatever its edge.
 """
 
 from __future__ import annotations
@@ -11,7 +14,10 @@ import csv
 import gzip
 import io
 import json
-from collections.abc import Iterator
+import stat
+import zlib
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,8 +26,17 @@ from typing import IO, Any
 from shared.bus.producer import Publisher
 from shared.bus.topics import ORDERS_RAW
 from shared.messages import RawReceived
+from shared.shops import InvalidShopDomain, normalize_shop_domain
 
 KINDS = ("orders", "tickets", "checkouts")
+# The generic layout's required columns (docs/import.md), and the two that name the customer.
+GENERIC_REQUIRED = ("order_id", "created_at", "currency", "gross")
+GENERIC_CUSTOMER = ("customer_id", "email")
+_SAMPLE_LINES = 20  # lines tried before a file whose first line is not JSON is called "not JSON"
+
+
+class ImportInputError(Exception):
+    """An import that cannot start: the file or the shop is not usable. The message is one line."""
 
 
 @dataclass(frozen=True)
@@ -33,38 +48,227 @@ class Record:
     body: bytes
 
 
+def import_shop(flag: str | None, setting: str) -> str:
+    """The shop an import stores under: ``--shop``, normalized as the webhook edge does, else ``SHOP``.
+
+    ``SHOP`` is taken as the webhook edge takes it for a delivery without a shop header (a plain
+    name such as ``default`` included), except a domain spelled otherwise than Shopify sends it
+    (``Demo.myshopify.com``): stored that way, every customer would be split from its webhooks.
+    """
+    if flag is not None:
+        try:
+            return normalize_shop_domain(flag)
+        except InvalidShopDomain as exc:
+            raise ImportInputError(f"--shop: {exc}") from None
+    try:
+        domain = normalize_shop_domain(setting)
+    except InvalidShopDomain:
+        return setting  # a name, not a domain: webhooks without a shop header use it the same way
+    if domain != setting:
+        raise ImportInputError(f"SHOP: write {setting!r} as Shopify sends it: {domain}")
+    return setting
+
+
 def _open(path: Path) -> IO[str]:
     if path.suffix == ".gz":
         return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
     return path.open(encoding="utf-8-sig", newline="")  # a spreadsheet export may start with a BOM
 
 
-def _stem_suffix(path: Path) -> str:
-    return Path(path.stem).suffix if path.suffix == ".gz" else path.suffix
+def _is_csv(path: Path) -> bool:
+    return (Path(path.stem).suffix if path.suffix == ".gz" else path.suffix).lower() == ".csv"
 
 
-def _json_records(handle: IO[str]) -> Iterator[bytes | dict[str, Any]]:
-    """JSONL lines as bytes (never re-encoded); a whole JSON document (an order, a list, or
-    ``{"orders": [...]}`` as Shopify's REST API returns) as dicts."""
-    first = handle.readline()
+def check_file(path: Path, kind: str) -> int:
+    """The number of records in ``path``; raises ``ImportInputError`` saying what is wrong with it.
+
+    Reads the whole file once (every byte must be UTF-8, and the count drives the progress bar),
+    before any broker starts or anything is published.
+    """
+    _check_path(path)
+    with _reading(path):
+        return _check_csv(path, kind) if _is_csv(path) else _check_json(path, kind)
+    raise AssertionError("unreachable")  # pragma: no cover - _reading only re-raises
+
+
+def check_text_file(path: Path) -> None:
+    """Raise ``ImportInputError`` unless ``path`` is a readable, non-empty UTF-8 regular file."""
+    _check_path(path)
+    with _reading(path), _open(path) as handle:
+        while handle.read(1 << 20):
+            pass
+
+
+@contextmanager
+def _reading(path: Path) -> Iterator[None]:
+    """Read errors of ``path`` as one ``ImportInputError`` line each."""
     try:
-        json.loads(first)
-        jsonl = first.strip() != ""
+        yield
+    except UnicodeDecodeError:
+        where = _first_non_utf8_line(path)
+        raise ImportInputError(f"{path}: line {where} is not UTF-8 text; save the file as UTF-8") from None
+    except (gzip.BadGzipFile, zlib.error):
+        raise ImportInputError(f"{path}: not a gzip file, though its name ends in .gz") from None
+    except EOFError:
+        raise ImportInputError(f"{path}: the gzip stream is cut short (an incomplete download?)") from None
+    except csv.Error as exc:
+        raise ImportInputError(f"{path}: not a CSV file we can read ({exc})") from None
+    except OSError as exc:
+        raise ImportInputError(f"{path}: cannot be read ({exc.strerror or type(exc).__name__})") from None
+
+
+def _check_path(path: Path) -> None:
+    try:
+        mode = path.stat().st_mode
+        if stat.S_ISREG(mode):
+            path.open("rb").close()
+    except (FileNotFoundError, NotADirectoryError):
+        raise ImportInputError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise ImportInputError(f"{path}: cannot be read ({exc.strerror or type(exc).__name__})") from None
+    if stat.S_ISDIR(mode):
+        raise ImportInputError(f"{path}: is a directory, not a file")
+    if not stat.S_ISREG(mode):
+        raise ImportInputError(f"{path}: not a regular file (a pipe or device cannot be read twice)")
+    if path.stat().st_size == 0:
+        raise ImportInputError(f"{path}: the file is empty")
+
+
+def _first_non_utf8_line(path: Path) -> int:
+    """The 1-based line holding the first byte that is not UTF-8 (a newline is never inside one)."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                return number
+    return 0  # pragma: no cover - only called after decoding failed
+
+
+def _header(row: list[str]) -> list[str]:
+    """Column names as the layout spells them: spreadsheets add spaces and capitals (`` Order_ID``)."""
+    return [name.strip().lower() for name in row]
+
+
+def _check_csv(path: Path, kind: str) -> int:
+    if kind != "orders":
+        raise ImportInputError(f"{path}: CSV is read for orders only; import {kind} from JSON Lines")
+    with _open(path) as handle:
+        reader = csv.reader(handle)
+        first = next(reader, None)
+        if first is None:
+            raise ImportInputError(f"{path}: no header and no rows")
+        missing = missing_columns(_header(first))
+        if missing:
+            hint = (
+                "; is it separated by ';' or tabs? save it comma-separated"
+                if len(first) == 1 and (";" in first[0] or "\t" in first[0])
+                else " (the generic layout: docs/import.md)"
+            )
+            raise ImportInputError(f"{path}: the header lacks {missing}{hint}")
+        count = sum(1 for row in reader if _has_values(row))
+    if count == 0:
+        raise ImportInputError(f"{path}: a header but no rows")
+    return count
+
+
+def missing_columns(header: list[str]) -> str:
+    """The generic layout's required columns absent from ``header``, in words ("" when none)."""
+    missing = [name for name in GENERIC_REQUIRED if name not in header]
+    if not any(name in header for name in GENERIC_CUSTOMER):
+        missing.append(" or ".join(GENERIC_CUSTOMER))
+    if not missing:
+        return ""
+    return missing[0] if len(missing) == 1 else f"{', '.join(missing[:-1])} and {missing[-1]}"
+
+
+def _has_values(row: list[str]) -> bool:
+    return any(cell.strip() for cell in row)  # ",,,," rows trail many spreadsheet exports
+
+
+def _parses(line: str) -> bool:
+    try:
+        json.loads(line)
     except ValueError:
-        jsonl = False
-    if not jsonl:
-        text = first + handle.read()
-        try:
-            doc = json.loads(text)
-        except ValueError:  # JSONL whose first line is broken: each line is dead-lettered alone
-            yield from (line.encode("utf-8") for line in text.splitlines() if line.strip())
-            return
-        items = doc if isinstance(doc, list) else doc.get("orders", [doc]) if isinstance(doc, dict) else [doc]
-        yield from items
-        return
-    for line in (first, *handle):
+        return False
+    return True
+
+
+def _check_json(path: Path, kind: str) -> int:
+    with _open(path) as handle:
+        head = _leading_lines(handle)
+        if not head[-1].strip():
+            raise ImportInputError(f"{path}: only blank lines, no records")
+        if _is_jsonl(head[-1], kind):
+            return 1 + sum(1 for line in handle if line.strip())
+        text = "".join(head) + handle.read()
+    doc = _document(text)
+    if doc is not None:
+        count = len(_items(doc, kind))
+        if count == 0:
+            raise ImportInputError(f"{path}: a JSON document with no records in it")
+        return count
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not any(_parses(line) for line in lines[: 1 + _SAMPLE_LINES]):
+        raise ImportInputError(f"{path}: not JSON or JSON Lines (a CSV file's name must end in .csv)")
+    return len(lines)  # JSON Lines with a broken first line: each broken line is dead-lettered alone
+
+
+def _is_jsonl(first: str, kind: str) -> bool:
+    """Whether a file whose first non-blank line is ``first`` is JSON Lines (one record a line).
+
+    A first line that is a whole list (``[...]`` or ``{"orders": [...]}``) starts a document.
+    """
+    try:
+        value = json.loads(first)
+    except ValueError:
+        return False
+    return not (isinstance(value, list) or (isinstance(value, dict) and isinstance(value.get(kind), list)))
+
+
+def _leading_lines(handle: IO[str]) -> list[str]:
+    """Lines up to and including the first non-blank one (``[""]`` for a blank file)."""
+    head: list[str] = []
+    for line in handle:
+        head.append(line)
         if line.strip():
-            yield line.rstrip("\r\n").encode("utf-8")
+            break
+    return head or [""]
+
+
+def _document(text: str) -> Any | None:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def _items(doc: Any, kind: str) -> list[Any]:
+    """A JSON document's records: a list, ``{"orders": [...]}`` as Shopify's REST API returns (or
+    ``tickets`` / ``checkouts``), or one record."""
+    if isinstance(doc, list):
+        return doc
+    if isinstance(doc, dict) and isinstance(doc.get(kind), list):
+        items: list[Any] = doc[kind]
+        return items
+    return [doc]
+
+
+def _json_records(handle: IO[str], kind: str) -> Iterator[bytes | dict[str, Any]]:
+    """JSONL lines as bytes (never re-encoded); a whole JSON document's records as decoded values."""
+    head = _leading_lines(handle)
+    if _is_jsonl(head[-1], kind):
+        for line in (head[-1], *handle):
+            if line.strip():
+                yield line.rstrip("\r\n").encode("utf-8")
+        return
+    text = "".join(head) + handle.read()
+    doc = _document(text)
+    if doc is None:  # JSONL whose first line is broken: each line is dead-lettered alone
+        yield from (line.encode("utf-8") for line in text.splitlines() if line.strip())
+        return
+    yield from _items(doc, kind)
 
 
 def _field(record: bytes | dict[str, Any], *names: str) -> str | None:
@@ -82,16 +286,20 @@ def _field(record: bytes | dict[str, Any], *names: str) -> str | None:
 
 
 def read_records(path: Path, kind: str, shop: str) -> Iterator[Record]:
-    """Records of ``path`` in file order, with their raw topic and key."""
+    """Records of ``path`` in file order, with their raw topic and key (``check_file`` it first)."""
     with _open(path) as handle:
-        if _stem_suffix(path) == ".csv":
+        if _is_csv(path):
             if kind != "orders":
-                raise ValueError(f"CSV is only supported for orders, not {kind}")
-            for row in csv.DictReader(handle):
-                body = json.dumps(row, ensure_ascii=False).encode()
-                yield Record("import/generic", f"{shop}/{row.get('order_id') or ''}", body)
+                raise ImportInputError(f"{path}: CSV is read for orders only; import {kind} from JSON Lines")
+            rows = csv.reader(handle)
+            header = _header(next(rows, []))
+            for row in rows:
+                if _has_values(row):
+                    fields = dict(zip(header, row, strict=False))
+                    body = json.dumps(fields, ensure_ascii=False).encode()
+                    yield Record("import/generic", f"{shop}/{fields.get('order_id') or ''}", body)
             return
-        for raw in _json_records(handle):
+        for raw in _json_records(handle, kind):
             body = raw if isinstance(raw, bytes) else json.dumps(raw, ensure_ascii=False).encode()
             if kind == "tickets":
                 yield Record("import/tickets", f"{shop}/ticket/{_field(raw, 'id', 'ticket_id') or ''}", body)
@@ -105,7 +313,7 @@ def read_records(path: Path, kind: str, shop: str) -> Iterator[Record]:
                 )
 
 
-def publish_records(publisher: Publisher, records: Iterator[Record], shop: str) -> Iterator[str]:
+def publish_records(publisher: Publisher, records: Iterator[Record], shop: str) -> Generator[str, None, None]:
     """Publish each record; yields the envelope ids (to track what was stored)."""
     now = datetime.now(UTC)
     for record in records:
