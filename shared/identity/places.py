@@ -1,8 +1,9 @@
 """Where a customer lives: country, state or province, city and postal code, per platform.
 
 Meta hashes all of them (country as lowercase ISO alpha-2, US states as 2-letter codes, US ZIP
-codes as 5 digits, UK postcodes as area/district/sector). Google takes the country code and
-postal code unhashed (ISO alpha-2, US ZIP or ZIP+4, other postcodes without extensions).
+codes as 5 digits, UK postcodes as area/district/sector, other postal codes lowercase with no
+spaces and no dash). Google takes the country code and postal code unhashed (ISO alpha-2, US
+ZIP or ZIP+4, UK "SW1A 1AA", other postal codes as written). docs/identifiers.md cites each rule.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ _UK_POSTCODE = re.compile(r"(?P<outward>[A-Z]{1,2}[0-9][A-Z0-9]?)(?P<inward>[0-9
 _UK_SECTOR = re.compile(r"[A-Z]{1,2}[0-9][A-Z0-9]?[0-9]|GIR0")
 _POSTAL = re.compile(r"[A-Z0-9][A-Z0-9 -]{0,8}[A-Z0-9]")
 _SPACES = re.compile(r"\s+")
+# Whitespace and hyphens: what Meta's "no spaces and no dash" removes from a postal code.
+_SPACES_AND_DASHES = re.compile(r"[\s-]+")
 # USPS codes for the armed forces, absent from ISO 3166-2:US but valid US "states" on orders.
 _US_MILITARY = {"aa": "aa", "ae": "ae", "ap": "ap", "armedforcesamericas": "aa"}
 
@@ -94,7 +97,11 @@ def meta_state(value: object, region: str | None) -> str | Reason:
 
 
 def meta_zip(value: object, region: str | None) -> str | Reason:
-    """Meta ZIP: US first 5 digits; UK area+district+sector ("sw1a1"); else lowercase, no spaces."""
+    """Meta ZIP: US first 5 digits; UK area+district+sector ("sw1a1"); else lowercase, no spaces or dashes.
+
+    "1234-567" (Portugal) is "1234567", "H3Z 2Y7" (Canada) "h3z2y7": Meta's Conversions API
+    reference, which documents the same hashed keys, says "lowercase with no spaces and no dash".
+    """
     text = screen(value, numbers=True)
     if isinstance(text, Reason):
         return text
@@ -103,7 +110,7 @@ def meta_zip(value: object, region: str | None) -> str | Reason:
         zip_code = us_zip(text)
         return zip_code if isinstance(zip_code, Reason) else zip_code[:5]
     if country_upper in _UK_POSTCODE_COUNTRIES:
-        compact = _SPACES.sub("", text).upper()
+        compact = _SPACES_AND_DASHES.sub("", text).upper()
         full = _UK_POSTCODE.fullmatch(compact)
         if full is not None:
             sector = compact[:-2]  # drop the unit (last two letters): area, district, sector
@@ -112,7 +119,8 @@ def meta_zip(value: object, region: str | None) -> str | Reason:
         else:
             return Reason.POSTAL_INVALID_FOR_COUNTRY
         return sector.lower()
-    return _generic_postal(text, keep_spaces=False)
+    postal = _generic_postal(text, keep_spaces=False)
+    return postal if isinstance(postal, Reason) else postal.replace("-", "")
 
 
 def google_postal(value: object, region: str | None) -> str | Reason:
@@ -124,7 +132,7 @@ def google_postal(value: object, region: str | None) -> str | Reason:
     if country_upper == "US":
         return us_zip(text)
     if country_upper in _UK_POSTCODE_COUNTRIES:
-        compact = _SPACES.sub("", text).upper()
+        compact = _SPACES_AND_DASHES.sub("", text).upper()
         if _UK_POSTCODE.fullmatch(compact) is None:
             return Reason.POSTAL_INVALID_FOR_COUNTRY
         return f"{compact[:-3]} {compact[-3:]}"

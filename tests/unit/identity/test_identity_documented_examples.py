@@ -60,6 +60,8 @@ def test_meta_values_hash_to_the_documented_digests(field: str, raw: str, docume
         ("CT", "Menlo Park", None, "menlopark"),
         ("ST", "CA", "US", "ca"),
         ("ZIP", "94035", "US", "94035"),
+        ("ZIP", "1987", "AU", "1987"),  # Conversions API zp examples
+        ("ZIP", "75018", "FR", "75018"),
         ("PHONE", "+1 (650) 555-1212", None, "16505551212"),
     ],
 )
@@ -133,6 +135,9 @@ def test_google_documented_phone_examples(
         ("postal_code", "WC2H 8LG", "GB", "WC2H 8LG", False),
         # Data Manager guide: US ZIP+4 may improve the match rate, so it is kept.
         ("postal_code", "94303-5300", "US", "94303-5300", False),
+        # Data Manager formatter tests: a non-US code is kept as written, hyphen included.
+        ("postal_code", " 1229-076  ", "PT", "1229-076", False),
+        ("postal_code", "1229-076", None, "1229-076", False),
         ("first_name", "Mrs. Jane", None, "jane", True),  # "Don't include prefixes such as Mrs."
         ("last_name", "Smith Jr.", None, "smith", True),  # "Don't include suffixes such as Jr."
     ],

@@ -145,8 +145,8 @@ def test_meta_state(raw: str, country: str | None, expected: str | Reason) -> No
         ("K1A 0B1", "CA", "k1a0b1", "K1A 0B1"),
         ("10115", "DE", "10115", "10115"),
         ("75008", "FR", "75008", "75008"),
-        ("100-0001", "JP", "100-0001", "100-0001"),
-        ("01310-100", "BR", "01310-100", "01310-100"),
+        ("100-0001", "JP", "1000001", "100-0001"),  # Meta: no dash; Google: as written
+        ("01310-100", "BR", "01310100", "01310-100"),
         ("D02 X285", "IE", "d02x285", "D02 X285"),
         ("94035", None, "94035", "94035"),
         ("!!", None, Reason.PLACEHOLDER, Reason.PLACEHOLDER),

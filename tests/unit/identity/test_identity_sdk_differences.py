@@ -38,6 +38,10 @@ def sdk_multi_key(key: str, raw: str) -> str:
         # ZIP: the SDK keeps inner spaces and the UK unit; the docs want no spaces, UK sectors.
         ("ZIP", "SW1A 1AA", "GB", sha("sw1a 1aa"), sha("sw1a1")),
         ("ZIP", "940351234", "US", sha("940351234"), sha("94035")),
+        # ZIP elsewhere: the SDK keeps what precedes the first "-" and inner spaces; the docs
+        # say lowercase with no spaces and no dash.
+        ("ZIP", "1234-567", "PT", sha("1234"), sha("1234567")),
+        ("ZIP", "H3Z 2Y7", "CA", sha("h3z 2y7"), sha("h3z2y7")),
         # Phone: the SDK keeps digits only, so a national number has no country code.
         ("PHONE", "07400 123456", "GB", sha("07400123456"), sha("447400123456")),
         # MADID: the docs say "do not hash"; the SDK hashes every multi-key value but EXTERN_ID.
