@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from collections import Counter
 from collections.abc import Iterator
@@ -114,6 +115,9 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
 
     if not args.verbose:  # the summary below says what the ingestor's per-record lines would
         configure_logging(fmt=settings.log_format, level="ERROR", service="import")
+        # kafka-python logs a connection it drops and re-opens at once as an error; a broker that
+        # stays away stops the import, which then says to run again with --verbose.
+        logging.getLogger("kafka").setLevel(logging.CRITICAL)
     try:
         rates = _read_rates(settings, args.rates) if args.rates else None
         with _progress(args.file.name) as on_progress:
