@@ -146,20 +146,38 @@ def run_import(
     started = time.perf_counter()
     loaded = _save_rates(settings, rates) if rates is not None else None
     progress = on_progress or (lambda _done, _total: None)
-    records = publish_records_of(path, kind, shop)
+
+    def records(publisher: Publisher) -> Generator[str, None, None]:
+        return publish_records(publisher, read_records(path, kind, shop), shop)
+
     if settings.kafka_bootstrap is not None:
-        with (
-            Publisher(settings.kafka_bootstrap, client_id="import") as publisher,
-            closing(records(publisher)) as ids,
-        ):
-            published = 0
-            for _ in ids:
-                published += 1
-                if published % _SLICE == 0:
-                    progress(published, total)
-            publisher.flush()
+        published = _publish_only(settings.kafka_bootstrap, records, progress, total)
         seconds = time.perf_counter() - started
         return ImportResult(shop, total, published, None, Counter(), None, seconds, loaded)
+    tally, verdict = _ingest_here(settings.with_overrides(shop=shop), records, progress, total)
+    seconds = time.perf_counter() - started
+    return ImportResult(shop, total, tally.published, tally.handled, tally.refusals, verdict, seconds, loaded)
+
+
+Records = Callable[[Publisher], Generator[str, None, None]]  # publishes the file, yields envelope ids
+
+
+def _publish_only(bootstrap: str, records: Records, progress: Progress, total: int) -> int:
+    """Publish every record for the deployed ingestors; the number published."""
+    published = 0
+    with Publisher(bootstrap, client_id="import") as publisher, closing(records(publisher)) as ids:
+        for _ in ids:
+            published += 1
+            if published % _SLICE == 0:
+                progress(published, total)
+        publisher.flush()
+    return published
+
+
+def _ingest_here(
+    settings: Settings, records: Records, progress: Progress, total: int
+) -> tuple[Tally, Verdict | None]:
+    """Publish to an embedded broker and ingest in this process; what was handled, and the verdict."""
     with ExitStack() as stack:
         broker = stack.enter_context(EmbeddedBroker())
         ensure_topics(broker.bootstrap, ALL_TOPICS, partitions=settings.kafka_partitions)
@@ -168,12 +186,9 @@ def run_import(
         stack.callback(store.dispose)
         publisher = Publisher(broker.bootstrap, client_id="import")
         stack.callback(publisher.close)
-        runner = _start_ingestor(
-            settings.with_overrides(shop=shop), store, publisher, broker.bootstrap, stack
-        )
+        runner = _start_ingestor(settings, store, publisher, broker.bootstrap, stack)
         tally = Tally(store)
         watch = _Watch(tally, runner, progress, total)
-        verdict: Verdict | None = None
         with closing(records(publisher)) as ids:
             for envelope_id in ids:
                 tally.add(envelope_id)
@@ -183,14 +198,10 @@ def run_import(
                     # stops after PROBE records, not after all of them sat in the broker.
                     verdict = watch.until_handled() if tally.published == PROBE else watch.look()
                     if verdict:
-                        break
-        if verdict is None:
-            publisher.flush()
-            verdict = watch.until_handled() or judge(tally.handled, tally.refusals, finished=True)
-        seconds = time.perf_counter() - started
-        return ImportResult(
-            shop, total, tally.published, tally.handled, tally.refusals, verdict, seconds, loaded
-        )
+                        return tally, verdict
+        publisher.flush()
+        verdict = watch.until_handled() or judge(tally.handled, tally.refusals, finished=True)
+        return tally, verdict
     raise AssertionError("unreachable")
 
 
@@ -201,11 +212,6 @@ def _save_rates(settings: Settings, rates: Rates) -> int:
         return save_rates(store, rates)
     finally:
         store.dispose()
-
-
-def publish_records_of(path: Path, kind: str, shop: str) -> Callable[[Publisher], Generator[str, None, None]]:
-    """Publishing ``path``'s records with a publisher, yielding their envelope ids."""
-    return lambda publisher: publish_records(publisher, read_records(path, kind, shop), shop)
 
 
 @dataclass
