@@ -24,6 +24,7 @@ from services.api.errors import ApiError
 from shared.bus.envelope import encode
 from shared.bus.producer import MAX_MESSAGE_BYTES
 from shared.messages import RawReceived
+from shared.shops import InvalidShopDomain, normalize_shop_domain
 
 bp = Blueprint("webhooks", __name__)
 
@@ -46,10 +47,6 @@ SHOPIFY_TOPICS = frozenset(
 HELPDESK_TOPICS = frozenset({"tickets/create", "tickets/update"})
 _ID = re.compile(rb'"id"\s*:\s*"?(\d{1,20})')
 _WEBHOOK_ID = re.compile(r"[\x21-\x7e]{1,128}")
-# A DNS host name of at least two labels (``shop.myshopify.com``, a custom domain), ASCII only.
-_DOMAIN = re.compile(
-    r"(?=.{3,253}\Z)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
-)
 
 
 def verify_shopify_hmac(secret: str, body: bytes, header: str | None) -> bool:
@@ -99,17 +96,17 @@ def webhook_id(header: str | None) -> str | None:
 
 
 def shop_domain(header: str | None, default: str) -> str:
-    """The shop a delivery belongs to: the header's domain (lower-cased), or ``default`` without one.
+    """The shop a delivery belongs to: the header's domain (``shared.shops``), or ``default`` without one.
 
     ``X-Shopify-Shop-Domain`` is not covered by the signature, so it is checked here: a value that
     is not a host name (empty once stripped, spaces, control characters) is refused with 400.
     """
     if header is None:
         return default
-    domain = header.strip().lower()
-    if not _DOMAIN.fullmatch(domain):
-        raise ApiError(400, "invalid_shop_domain", "X-Shopify-Shop-Domain is not a shop domain")
-    return domain
+    try:
+        return normalize_shop_domain(header)
+    except InvalidShopDomain:
+        raise ApiError(400, "invalid_shop_domain", "X-Shopify-Shop-Domain is not a shop domain") from None
 
 
 def _require_signature(secret: str | None, header_name: str) -> None:
