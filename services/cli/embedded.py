@@ -55,6 +55,7 @@ class EmbeddedStack:
     api_url: str = ""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _stopping: threading.Event = field(default_factory=threading.Event, repr=False)
+    _stopped: threading.Event = field(default_factory=threading.Event, repr=False)
     _supervisor: threading.Thread | None = field(default=None, repr=False)
 
     @property
@@ -145,7 +146,18 @@ class EmbeddedStack:
         }
 
     def _supervise(self) -> None:
-        """Every half second: bring back the broker, then any process that exited."""
+        """Every half second: bring back the broker, then any process that exited.
+
+        Processes this thread restarted get ``PR_SET_PDEATHSIG`` from it (Linux ties it to the
+        forking *thread*), so once stopping begins it waits, alive, until ``stop`` has stopped
+        them gracefully; otherwise they would be SIGKILLed the moment it returned.
+        """
+        try:
+            self._supervise_until_stopping()
+        finally:
+            self._stopped.wait()
+
+    def _supervise_until_stopping(self) -> None:
         while not self._stopping.wait(0.5):
             try:
                 with self._lock:
@@ -205,9 +217,17 @@ class EmbeddedStack:
         Services stop first so a sync in flight finishes against a live sandbox and broker.
         """
         self._stopping.set()
-        if self._supervisor is not None and self._supervisor is not threading.current_thread():
-            self._supervisor.join(30)
-        with self._lock:
+        try:
+            self._stop_processes(grace)
+        finally:
+            self._stopped.set()  # the supervisor thread may end now (see ``_supervise``)
+            if self._supervisor is not None and self._supervisor is not threading.current_thread():
+                self._supervisor.join(30)
+        for name in ("broker.pid", "up.pid"):
+            (self.run_dir / name).unlink(missing_ok=True)
+
+    def _stop_processes(self, grace: float) -> None:
+        with self._lock:  # waits for a restart in progress
             services = [c for n, c in self.children.items() if not n.startswith("sandbox_")]
             sandboxes = [c for n, c in self.children.items() if n.startswith("sandbox_")]
             for group in (services, sandboxes):
@@ -221,8 +241,6 @@ class EmbeddedStack:
             if self.broker:
                 self.broker.stop()
                 self.broker = None
-        for name in ("broker.pid", "up.pid"):
-            (self.run_dir / name).unlink(missing_ok=True)
 
     def run_forever(self) -> int:
         """Run until Ctrl-C / SIGTERM; crashed processes are restarted meanwhile."""

@@ -97,7 +97,7 @@ def apply(raw: RawReceived, writer: FactsWriter, rates: Rates, exports: Path, de
     elif topic == "customers/data_request":
         privacy.export_customer(writer.session, ingest_data_request(raw.body), shop, default_shop, exports)
     elif topic == "shop/redact":
-        privacy.redact_shop(writer, ingest_shop_redact(raw.body).facts)
+        privacy.redact_shop(writer, ingest_shop_redact(raw.body).facts, shop, default_shop)
     else:
         raise InvalidMessage(f"unsupported raw topic {topic!r}", "payload.topic")
 

@@ -35,15 +35,21 @@ from shared.store.models import (
 log = get_logger(__name__)
 
 
-def shop_aliases(shop: str, default_shop: str) -> list[str]:
+def shop_aliases(*shops: str | None, default_shop: str) -> list[str]:
     """Every name the shop's customers may be stored under.
 
-    Webhooks name a shop by its domain (``x.myshopify.com``), a bulk import by ``--shop`` or the
-    ``SHOP`` setting (``default`` unless set): an erasure must reach the customer under any of
-    them, so it tries the domain, its handle (``x``), the handle's domain and the default.
+    Webhooks name a shop by its domain (``x.myshopify.com``, lower-cased at the edge), a bulk
+    import by ``--shop`` or the ``SHOP`` setting (``default`` unless set), and a privacy body
+    carries its own ``shop_domain`` spelled as Shopify likes: an erasure must reach the customer
+    under any of them, so it tries each name given (as written and lower-cased), its handle
+    (``x``), the handle's domain, and the default.
     """
-    handle = shop.removesuffix(".myshopify.com")
-    return list(dict.fromkeys([shop, handle, f"{handle}.myshopify.com", default_shop]))
+    names: list[str] = []
+    for shop in filter(None, shops):
+        for spelling in (shop.strip(), shop.strip().lower()):
+            handle = spelling.removesuffix(".myshopify.com")
+            names += [spelling, handle, f"{handle}.myshopify.com"]
+    return list(dict.fromkeys([*names, default_shop]))
 
 
 def candidate_keys(
@@ -80,8 +86,8 @@ def redact_customer(
     is dropped rather than bringing them back.
     """
     facts = got.facts
+    shops = shop_aliases(facts.shop_domain, shop, default_shop=default_shop)
     shop = facts.shop_domain or shop
-    shops = shop_aliases(shop, default_shop)
     for name in shops:
         writer.erase_orders(name, facts.order_ids)
     keys = candidate_keys(writer.session, shops, got.contact.email, facts.customer_id)
@@ -101,19 +107,18 @@ def redact_customer(
     return matched
 
 
-def redact_shop(writer: FactsWriter, facts: ShopRedact) -> list[str]:
-    """``shop/redact``: erase every customer of the shop."""
-    keys = list(
-        writer.session.scalars(select(Customer.customer_key).where(Customer.shop == facts.shop_domain))
-    )
+def redact_shop(writer: FactsWriter, facts: ShopRedact, shop: str, default_shop: str) -> list[str]:
+    """``shop/redact``: erase every customer of the shop, under every name it may be stored under."""
+    shops = shop_aliases(facts.shop_domain, shop, default_shop=default_shop)
+    keys = list(writer.session.scalars(select(Customer.customer_key).where(Customer.shop.in_(shops))))
     erased = writer.erase(keys, facts.shop_domain, "shop/redact")
     writer.session.add(
         AuditEntry(
             at=writer.now,
             actor="shopify",
-            action="shop.erased",
+            action="shop.erased" if erased else "shop.erase_nothing_matched",
             target=facts.shop_domain,
-            details={"customers": len(erased)},
+            details={"customers": len(erased), "shops_searched": shops},
         )
     )
     return erased
@@ -134,7 +139,8 @@ def export_customer(
     """
     facts = got.facts
     shop = facts.shop_domain or fallback_shop
-    keys = candidate_keys(session, shop_aliases(shop, default_shop), got.contact.email, facts.customer_id)
+    shops = shop_aliases(facts.shop_domain, fallback_shop, default_shop=default_shop)
+    keys = candidate_keys(session, shops, got.contact.email, facts.customer_id)
     customers = []
     for key in keys:
         if session.get(Customer, key) is None:
