@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import re
 
-# Labels of letters, digits and inner hyphens, at least two of them, 3-253 characters in all.
+# Labels of letters, digits and inner hyphens, at least two of them, 3-235 characters in all:
+# DNS allows 253, but the domain scopes Kafka keys ("<shop>/<20-digit id>", at most 256 characters).
 SHOP_DOMAIN = re.compile(
-    r"(?=.{3,253}\Z)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+    r"(?=.{3,235}\Z)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
 )
 # The ``SHOP`` setting's value when it is not set: a single-shop placeholder, not a domain.
 UNSET_SHOP = "default"

@@ -250,6 +250,10 @@ class OutboxRelay:
             try:
                 if self.publisher is None:
                     self.publisher = self.connect()
+                    # A previous process of this service may have died between claiming rows and
+                    # publishing them: send every unhandled row of our topics again now, rather
+                    # than in ``REDELIVER_AFTER``. Consumers drop what they already have.
+                    redeliver(self.store, self.publisher, after=timedelta(0), topics=self.topics)
                 relay_outbox(self.store, self.publisher, topics=self.topics)
                 if time.monotonic() - self._last_housekeeping >= self.housekeeping_every:
                     self._last_housekeeping = time.monotonic()

@@ -156,7 +156,9 @@ def test_refusals_before_acceptance_leave_no_receipt_and_publish_nothing(
     big = b'{"id": 1, "note": "' + b"x" * MAX_RAW_BODY_BYTES + b'"}'
     too_large = _post(client, big, "too-large")
     assert too_large.status_code == 413
-    for header in ("\xa0", "", "not a domain", "shop", "shop.myshopify.com/../x", "ex\u00e4mple.com"):
+    too_long = "a" * 60 + "." + "b" * 60 + "." + "c" * 60 + "." + "d" * 40 + ".myshopify.com"  # 239
+    bad = ("\xa0", "", "not a domain", "shop", "shop.myshopify.com/../x", "ex\u00e4mple.com", too_long)
+    for header in bad:
         response = client.post(
             "/webhooks/shopify/orders/create",
             data=b"{}",
