@@ -9,6 +9,8 @@ starve webhooks and probes:
 - ``max_request_body_size`` just above the app's ``MAX_CONTENT_LENGTH``: the app answers 413 in
   its own error shape; anything far larger is refused before waitress buffers it to disk.
 - ``max_request_header_size`` 64 KiB; ``threads`` 16 request threads; ``backlog`` 1,024.
+- a request still being received 20 s after it began is closed (``ReadDeadlines``): waitress
+  has no such limit, and sockets that send a header byte a second are never idle.
 
 Stopping: SIGTERM/SIGINT only set an event. The loop runs waitress's poll in steps of
 ``LOOP_STEP`` and checks it; then the listening socket closes (new connections are refused),
@@ -46,6 +48,7 @@ LOOP_STEP = 0.2  # seconds: the longest the loop waits before it sees the stop f
 DRAIN_SECONDS = 4.0  # requests in progress at SIGTERM get this long to finish
 THREAD_GRACE = 1.5  # then request threads get this long to end
 CLOSE_GRACE = 2.0  # then the outbox relay's last pass and the producer get this long
+REQUEST_READ_SECONDS = 20.0  # a request still arriving after this long is closed (slowloris)
 
 
 def server_options(connection_limit: int = CONNECTION_LIMIT) -> dict[str, Any]:
@@ -100,11 +103,46 @@ def run_until_stopped(
     server: Any, stop: threading.Event, *, on_stop: Callable[[], None] | None = None
 ) -> None:
     """Drive waitress's loop until ``stop`` is set, call ``on_stop``, then drain and close."""
+    deadlines = ReadDeadlines()
     while not stop.is_set():
         server.asyncore.loop(timeout=LOOP_STEP, map=server._map, use_poll=True, count=1)
+        deadlines.sweep(server, time.monotonic())
     if on_stop is not None:
         on_stop()
     shutdown(server)
+
+
+class ReadDeadlines:
+    """Close sockets whose request is still being *received* ``REQUEST_READ_SECONDS`` after it began.
+
+    waitress's ``channel_timeout`` closes only idle sockets; a client that sends a header byte a
+    second is never idle, and 1,000 of them held every connection slot for minutes (a slowloris).
+    A webhook of 5 MiB arrives in well under a second on any real link, so a request that takes
+    longer than this to arrive is not one we want.
+    """
+
+    def __init__(self, seconds: float = REQUEST_READ_SECONDS) -> None:
+        self.seconds = seconds
+        self.started: dict[int, tuple[Any, float]] = {}  # channel fileno -> (request, first seen)
+        self.last_sweep = 0.0
+
+    def sweep(self, server: Any, now: float) -> None:
+        """Once a second: note requests in progress, close the channels of those past the deadline."""
+        if now - self.last_sweep < 1.0:
+            return
+        self.last_sweep = now
+        seen: dict[int, tuple[Any, float]] = {}
+        for fileno, channel in list(server.active_channels.items()):
+            request = getattr(channel, "request", None)
+            if request is None or request.completed:
+                continue
+            first = self.started.get(fileno)
+            since = first[1] if first is not None and first[0] is request else now
+            seen[fileno] = (request, since)
+            if now - since > self.seconds and not channel.will_close:
+                log.warning("api.slow_request_closed", seconds=round(now - since, 1))
+                channel.will_close = True  # closed by waitress at its next write pass
+        self.started = seen
 
 
 def shutdown(server: Any, *, drain: float = DRAIN_SECONDS, thread_grace: float = THREAD_GRACE) -> None:

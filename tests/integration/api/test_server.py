@@ -29,7 +29,14 @@ from typing import Any
 
 import pytest
 
-from services.api.bootstrap import CHANNEL_TIMEOUT, CLEANUP_INTERVAL, run_until_stopped, server_options
+from services.api.bootstrap import (
+    CHANNEL_TIMEOUT,
+    CLEANUP_INTERVAL,
+    CONNECTION_LIMIT,
+    REQUEST_READ_SECONDS,
+    run_until_stopped,
+    server_options,
+)
 from shared.bus.broker import EmbeddedBroker, ensure_topics, free_port
 from shared.bus.topics import ALL_TOPICS
 from shared.store.migrate import upgrade
@@ -331,3 +338,44 @@ def test_readyz_waits_for_every_consumer_of_the_pipeline(tmp_path: Path) -> None
             finally:
                 for proc in consumers:
                     _stop(proc)
+
+
+def test_slow_senders_cannot_hold_every_connection(tmp_path: Path, topics: str) -> None:
+    """A slowloris: more sockets than the connection limit, each sending a header byte a second.
+
+    They are never idle, so the idle timeout cannot free them; the read deadline does, and the
+    api answers again while they keep dripping.
+    """
+    with api_server(tmp_path, topics) as (base, _proc):
+        port = int(base.rsplit(":", 1)[1])
+        slow = []
+        for _ in range(CONNECTION_LIMIT + 50):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+            sock.sendall(b"POST /webhooks/shopify/orders/create HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            slow.append(sock)
+        stop = threading.Event()
+
+        def drip() -> None:
+            while not stop.wait(1.0):
+                for sock in slow:
+                    try:
+                        sock.sendall(b"a")
+                    except OSError:
+                        continue  # closed by the server: that is the point
+
+        dripper = threading.Thread(target=drip, daemon=True)
+        dripper.start()
+        try:
+            deadline = time.monotonic() + REQUEST_READ_SECONDS + 30
+            answered = None
+            while answered is None and time.monotonic() < deadline:
+                try:
+                    answered = _get(f"{base}/health", timeout=3)
+                except OSError:
+                    time.sleep(1)
+            assert answered == (200, b'{"status":"ok"}\n'), "the api stayed unreachable behind slow senders"
+        finally:
+            stop.set()
+            dripper.join(5)
+            for sock in slow:
+                sock.close()
