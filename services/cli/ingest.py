@@ -83,19 +83,6 @@ def _read_rates(settings: Settings, path: Path) -> Rates:
     return rates
 
 
-def _save_rates(settings: Settings, rates: Rates) -> int:
-    from services.ingestor.adapters.rates_store import save_rates
-    from shared.store.db import Store
-    from shared.store.migrate import upgrade
-
-    upgrade(settings.database_url)
-    store = Store(settings.database_url)
-    try:
-        return save_rates(store, rates)
-    finally:
-        store.dispose()
-
-
 def _rates_load(args: argparse.Namespace, settings: Settings) -> int:
     from services.ingestor.importer import ImportInputError
 
@@ -103,7 +90,9 @@ def _rates_load(args: argparse.Namespace, settings: Settings) -> int:
         rates = _read_rates(settings, args.file)
     except ImportInputError as exc:
         return _refuse(str(exc))
-    count = _save_rates(settings, rates)
+    from services.ingestor.bulk import save_rates_to_store
+
+    count = save_rates_to_store(settings, rates)
     print(f"{count} rates loaded (base {settings.base_currency})")
     return 0
 

@@ -144,7 +144,7 @@ def run_import(
     shop = import_shop(shop, settings.shop)
     total = check_file(path, kind)
     started = time.perf_counter()
-    loaded = _save_rates(settings, rates) if rates is not None else None
+    loaded = save_rates_to_store(settings, rates) if rates is not None else None
     progress = on_progress or (lambda _done, _total: None)
 
     def records(publisher: Publisher) -> Generator[str, None, None]:
@@ -205,7 +205,8 @@ def _ingest_here(
     raise AssertionError("unreachable")
 
 
-def _save_rates(settings: Settings, rates: Rates) -> int:
+def save_rates_to_store(settings: Settings, rates: Rates) -> int:
+    """Store a rates table in the database (migrated first); returns how many rates."""
     upgrade(settings.database_url)
     store = Store(settings.database_url)
     try:

@@ -46,10 +46,7 @@ RETENTION = timedelta(days=7)  # a message nobody confirms (an unknown topic) is
 def add_to_outbox(session: Session, topic: str, envelopes: Sequence[Envelope]) -> None:
     """Queue envelopes in the caller's transaction; they are published only if it commits."""
     now = datetime.now(UTC)
-    session.add_all(
-        OutboxMessage(topic=topic, key=e.key, body=encode(e), message_id=e.id, created_at=now)
-        for e in envelopes
-    )
+    session.add_all(OutboxMessage(**outbox_row(topic, e, now)) for e in envelopes)
 
 
 def consume(session: Session, topic: str, message_ids: Sequence[str]) -> None:
