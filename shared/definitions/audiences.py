@@ -24,6 +24,7 @@ from marshmallow import (
 
 from shared.definitions.scoring import LABELS, STAGES
 
+GOOGLE_APIS = ("datamanager", "google_ads")  # the two ways to Customer Match (AD_APIS.md 2.8)
 KEY = validate.Regexp(r"^[a-z][a-z0-9_]{0,63}$", error="must be lowercase letters, digits and _ (max 64)")
 
 
@@ -78,6 +79,9 @@ class GoogleDestination:
 
     accounts: tuple[str, ...] = ()
     membership_days: int = 540
+    # Which Google API uploads it: the Data Manager API (default; open to every advertiser) or the
+    # Google Ads API (only developer tokens Google allowlisted for Customer Match before 2026-04-01).
+    api: str = "datamanager"
 
 
 @dataclass(frozen=True)
@@ -169,6 +173,7 @@ class _GoogleSchema(Schema):
     )
     # Customer Match: membership_life_span 0..540 days (v26 proto; 10000 "no expiry" is out of range).
     membership_days = fields.Int(load_default=540, validate=validate.Range(min=1, max=540))
+    api = fields.Str(load_default="datamanager", validate=validate.OneOf(GOOGLE_APIS))
 
 
 class _DestinationsSchema(Schema):
@@ -223,7 +228,7 @@ class _AudienceSchema(Schema):
             )
             if meta is not None
             else None,
-            google=GoogleDestination(tuple(google["accounts"]), google["membership_days"])
+            google=GoogleDestination(tuple(google["accounts"]), google["membership_days"], google["api"])
             if google is not None
             else None,
         )
