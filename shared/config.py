@@ -154,6 +154,23 @@ def _meta_settings(env: Mapping[str, str]) -> dict[str, object]:
     }
 
 
+def _refresh_settings(env: Mapping[str, str]) -> dict[str, str]:
+    """The nightly refresh's cron expression and time zone, checked once here."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from croniter import croniter
+
+    cron = env.get("REFRESH_CRON", "0 2 * * *").strip()
+    if not croniter.is_valid(cron):
+        raise SettingsError(f"REFRESH_CRON: not a cron expression: {cron!r}")
+    zone = env.get("REFRESH_TIMEZONE", "UTC").strip()
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(f"REFRESH_TIMEZONE: unknown time zone {zone!r} (IANA names)") from None
+    return {"refresh_cron": cron, "refresh_timezone": zone}
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything a service needs to start; secrets are excluded from ``repr``."""
@@ -170,6 +187,11 @@ class Settings:
     shopify_webhook_secret: str | None = field(default=None, repr=False)
     helpdesk_webhook_secret: str | None = field(default=None, repr=False)
     api_port: int = 8080
+    api_host: str | None = None  # None: 127.0.0.1 (``serve api --host`` wins)
+    api_rate_per_second: float = 20.0  # per API token and process; 0 disables (docs/api.md)
+    api_rate_burst: int = 60  # requests a token may make at once before the rate applies
+    refresh_cron: str = "0 2 * * *"  # the nightly refresh (docs/api.md, "Scheduler")
+    refresh_timezone: str = "UTC"  # IANA zone the cron expression is read in
     ci: bool = False
     # Meta syncer (docs/syncer-meta.md): Graph endpoint, ad accounts, batching, guardrails, pacing.
     meta_graph_url: str = META_GRAPH_URL
@@ -221,7 +243,11 @@ class Settings:
             shopify_webhook_secret=_secret(env, "SHOPIFY_WEBHOOK_SECRET"),
             helpdesk_webhook_secret=_secret(env, "HELPDESK_WEBHOOK_SECRET"),
             api_port=_int(env, "API_PORT", 8080),
+            api_host=env.get("API_HOST") or None,
+            api_rate_per_second=_bounded(env, "API_RATE_PER_SECOND", 20.0, 0),
+            api_rate_burst=int(_bounded(env, "API_RATE_BURST", 60, 1)),
             ci=_bool(env, "CI", False),
+            **_refresh_settings(env),  # type: ignore[arg-type]
             **_meta_settings(env),  # type: ignore[arg-type]
         )
 
@@ -239,6 +265,10 @@ class Settings:
         env["LOG_LEVEL"] = self.log_level
         env["SHOP"] = self.shop
         env["BASE_CURRENCY"] = self.base_currency
+        env["API_RATE_PER_SECOND"] = str(self.api_rate_per_second)
+        env["API_RATE_BURST"] = str(self.api_rate_burst)
+        env["REFRESH_CRON"] = self.refresh_cron
+        env["REFRESH_TIMEZONE"] = self.refresh_timezone
         if self.kafka_bootstrap:
             env["KAFKA_BOOTSTRAP_SERVERS"] = self.kafka_bootstrap
         if self.config_file:
