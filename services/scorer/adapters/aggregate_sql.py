@@ -74,8 +74,9 @@ TARGETS: dict[str, tuple[str, ...]] = {
         "undated_refunds",
         "undated_refunded_orders",
         "channel",  # SQLite only; PostgreSQL has the "channel" query
+        "first_order_total",  # SQLite only, likewise
     ),
-    "channel": ("channel",),
+    "channel": ("channel", "first_order_total"),
     "refunds": ("refunded_total", "refunded_orders"),
     "tickets": ("tickets",),
     "checkouts": ("last_abandoned_checkout_at",),
@@ -107,7 +108,15 @@ def orders_sql(d: Dialect, *, after: bool, keys: bool) -> str:
     )
     # SQLite's timestamp text sorts like the time: the smallest "time || channel" is the first order's.
     first = f"MIN(o.created_at || {CHANNEL})"
-    channel = f",\n               substr({first}, {d.stamp_width + 1})" if d.stamp_width else ""
+    # ...and the smallest "time || value" carries the first order's value (Gamma-Gamma's repeat
+    # orders are the others).
+    first_total = f"MIN(o.created_at || CAST({gross} - {discount} AS TEXT))"
+    channel = (
+        f",\n               substr({first}, {d.stamp_width + 1}),"
+        f" CAST(substr({first_total}, {d.stamp_width + 1}) AS DOUBLE PRECISION)"
+        if d.stamp_width
+        else ""
+    )
     scan = "" if keys else d.full_scan
     return f"""
         SELECT o.customer_key, COUNT(*), COUNT(DISTINCT {d.utc_day("o.created_at")}),
@@ -146,7 +155,8 @@ def other_sql(d: Dialect, *, after: bool, keys: bool) -> dict[str, str]:
     }
     if not d.stamp_width:
         queries["channel"] = f"""
-            SELECT DISTINCT ON (o.customer_key) o.customer_key, {CHANNEL} FROM orders o WHERE {counted}
+            SELECT DISTINCT ON (o.customer_key) o.customer_key, {CHANNEL},
+                   {_MONEY.format("o.gross_base - o.discount_base")} FROM orders o WHERE {counted}
             ORDER BY o.customer_key, o.created_at, o.id"""  # noqa: S608
     return queries
 

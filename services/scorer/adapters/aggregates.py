@@ -41,7 +41,13 @@ KEY_BATCH = 500  # customer keys per IN (...) list for an incremental rescore
 WORK_MEM = "256MB"  # PostgreSQL sort memory for a whole-shop pass (per sort, this transaction only)
 
 _TIME = UtcDateTime()
-_NAN_COLUMNS = ("first_order_at", "last_order_at", "discount_depth_min", "last_abandoned_checkout_at")
+_NAN_COLUMNS = (
+    "first_order_at",
+    "last_order_at",
+    "first_order_total",
+    "discount_depth_min",
+    "last_abandoned_checkout_at",
+)
 _TEXT_COLUMNS = ("country", "channel", "top_category")
 
 

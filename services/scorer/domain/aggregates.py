@@ -68,6 +68,8 @@ class CustomerAggregates:
       gross_total: SUM(order total after discounts, before refunds).
       refunded_total: SUM(refund amounts).
       refunded_orders: COUNT(DISTINCT orders with a refund).
+      first_order_total: the first order's gross (after discounts); NaN without orders or when
+        unknown. Gamma-Gamma fits the mean of the *repeat* orders, (gross_total - this) / (n - 1).
       discount_total: SUM(order discount amount).
       discounted_orders: COUNT(orders with a discount > 0).
       discount_depth_sum: SUM(discount / (total + discount)) per order, 0 for full-price orders.
@@ -86,6 +88,7 @@ class CustomerAggregates:
     first_order_at: FloatArray
     last_order_at: FloatArray
     gross_total: FloatArray
+    first_order_total: FloatArray
     refunded_total: FloatArray
     refunded_orders: IntArray
     discount_total: FloatArray
@@ -137,6 +140,7 @@ class CustomerAggregates:
             "order_days": columns["n_orders"],
             "discount_depth_min": np.where(np.asarray(columns["n_orders"]) > 0, 0.0, np.nan),
             "last_abandoned_checkout_at": np.full(n, np.nan),
+            "first_order_total": np.full(n, np.nan),
             "country": np.full(n, "", dtype=object),
             "channel": np.full(n, "", dtype=object),
             "top_category": np.full(n, "", dtype=object),
@@ -176,6 +180,7 @@ _KINDS = {
     "first_order_at": _DAYS,
     "last_order_at": _DAYS,
     "gross_total": _FLOAT,
+    "first_order_total": _FLOAT,
     "refunded_total": _FLOAT,
     "refunded_orders": _INT,
     "discount_total": _FLOAT,

@@ -36,6 +36,8 @@ class CustomerFeatures:
     Money is in the base currency; rates are fractions (0.2 = 20%); times are days.
       orders: orders placed. order_days: distinct days with an order.
       aov: gross order value (after discounts, before refunds) per order.
+      repeat_aov: the same over the repeat orders only (all but the first), NaN under two orders;
+        the customer's AOV when the first order's value is unknown. Gamma-Gamma's monetary value.
       ltv: historical spend net of refunds.
       orders_per_year: orders / active span (first to last order), span floored at
         ``frequency_floor_days`` so a new or one-time customer is not extrapolated.
@@ -53,6 +55,7 @@ class CustomerFeatures:
     orders: FloatArray
     order_days: FloatArray
     aov: FloatArray
+    repeat_aov: FloatArray
     gross_total: FloatArray
     ltv: FloatArray
     orders_per_year: FloatArray
@@ -100,15 +103,20 @@ def compute_features(
     gross = agg.gross_total
     ltv = gross - agg.refunded_total
     discount_share = _ratio(agg.discounted_orders, orders)
+    aov = _ratio(gross, orders)
+    first = agg.first_order_total
+    repeat_aov = np.where(np.isfinite(first), _ratio(gross - np.nan_to_num(first), orders - 1), aov)
     return CustomerFeatures(
         as_of=float(as_of),
         orders=orders,
         order_days=np.minimum(agg.order_days, agg.n_orders).astype(np.float64),
-        aov=_ratio(gross, orders),
+        aov=aov,
+        repeat_aov=np.where(orders >= 2, np.maximum(repeat_aov, 0.0), np.nan),
         gross_total=gross,
         ltv=ltv,
         orders_per_year=_ratio(orders * DAYS_PER_YEAR, np.where(has, active, 0.0)),
-        return_rate=np.clip(_ratio(agg.refunded_total, gross), 0.0, 1.0),
+        # Rounded to 1e-9: 25.00 of 100.00 is exactly 0.25 in any currency, not 0.2500000001 in yen.
+        return_rate=np.round(np.clip(_ratio(agg.refunded_total, gross), 0.0, 1.0), 9).astype(np.float64),
         return_rate_orders=_ratio(agg.refunded_orders, orders),
         discount_share=discount_share,
         full_price_share=1.0 - discount_share,

@@ -125,12 +125,14 @@ def fit_value_model(f: CustomerFeatures, config: ModelConfig) -> ValueModel:
     except FitError as exc:
         notes.append(f"{exc}; {historical}")
         return result("historical_rate", None, None)
-    orders, aov = f.orders[sample], f.aov[sample]
-    repeaters = (orders >= 2) & (aov > 0)
+    # As in the paper: the mean value of repeat orders, over repeat buyers only (the first order
+    # is often atypical: a welcome discount, a starter kit).
+    repeats, spend = f.orders[sample] - 1, f.repeat_aov[sample]
+    repeaters = (repeats >= 1) & (spend > 0)
     try:
         if np.count_nonzero(repeaters) < config.min_repeat_buyers:
             raise FitError(f"Gamma-Gamma: fewer than {config.min_repeat_buyers} repeat buyers")
-        gg = gamma_gamma.fit(orders[repeaters], aov[repeaters])
+        gg = gamma_gamma.fit(repeats[repeaters], spend[repeaters])
     except FitError as exc:
         notes.append(f"{exc}; order value is the customer's own AOV")
         return result("bgnbd_observed_spend", bg, None)
@@ -156,7 +158,9 @@ def predict_value(model: ValueModel, f: CustomerFeatures, config: ModelConfig) -
         expected = np.where(broken, historical, expected)
     aov = np.where(has, f.aov, 0.0)
     if model.gamma_gamma is not None:
-        order_value = gamma_gamma.expected_order_value(model.gamma_gamma, f.orders, aov)
+        repeats = np.where(f.orders >= 2, f.orders - 1, 0.0)
+        spend = np.nan_to_num(f.repeat_aov)
+        order_value = gamma_gamma.expected_order_value(model.gamma_gamma, repeats, spend)
         order_value = np.where(has, order_value, 0.0)
     else:
         order_value = aov

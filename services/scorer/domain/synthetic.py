@@ -68,8 +68,12 @@ def synthetic_shop(
     x, t_x = _repeat_purchases(rng, np.maximum(rate, 1e-12), dropout, big_t)
     orders = np.where(buyer, x + 1, 0).astype(np.int64)
     nu = rng.gamma(gg.q, 1.0 / gg.v, n)
-    gross = np.where(buyer, rng.gamma(gg.p * np.maximum(orders, 1)) / nu, 0.0)
-    gross = np.round(gross * shape.money_scale, 2)
+    # The first order and the repeat orders are drawn apart, so Gamma-Gamma's repeat-only input
+    # is exactly the model's story.
+    first_total = np.where(buyer, rng.gamma(gg.p, size=n) / nu, np.nan)
+    repeat_total = np.where(x > 0, rng.gamma(gg.p * np.maximum(x, 1)) / nu, 0.0)
+    first_total = np.round(first_total * shape.money_scale, 2)
+    gross = np.where(buyer, first_total + np.round(repeat_total * shape.money_scale, 2), 0.0)
 
     discount_rate = rng.beta(0.6, 1.8, n)
     depth = rng.choice([0.10, 0.15, 0.20, 0.30, 0.40, 0.50], n)
@@ -87,6 +91,7 @@ def synthetic_shop(
             "first_order_at": np.where(buyer, first, np.nan),
             "last_order_at": np.where(buyer, first + t_x * 7.0, np.nan),
             "gross_total": gross,
+            "first_order_total": first_total,
             "refunded_total": refunded_total,
             "refunded_orders": refunded_orders,
             "discount_total": discount_total,

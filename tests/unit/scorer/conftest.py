@@ -18,6 +18,7 @@ def customer_row(
     *,
     orders: int = 1,
     gross: float = 100.0,
+    first_gross: float | None = None,
     first_days_ago: float = 100.0,
     last_days_ago: float | None = None,
     refunded: float = 0.0,
@@ -28,7 +29,10 @@ def customer_row(
     abandoned_days_ago: float | None = None,
     country: str = "US",
 ) -> dict[str, Any]:
-    """One customer's aggregate row; discounted orders all share ``depth``."""
+    """One customer's aggregate row; discounted orders all share ``depth``.
+
+    ``first_gross``: the first order's value (default: an average order).
+    """
     if last_days_ago is None:
         last_days_ago = first_days_ago if orders <= 1 else 0.0
     has = orders > 0
@@ -38,6 +42,7 @@ def customer_row(
         "first_order_at": AS_OF - first_days_ago if has else np.nan,
         "last_order_at": AS_OF - last_days_ago if has else np.nan,
         "gross_total": gross if has else 0.0,
+        "first_order_total": (gross / orders if first_gross is None else first_gross) if has else np.nan,
         "refunded_total": refunded,
         "refunded_orders": refunded_orders,
         "discount_total": gross * depth / (1 - depth) * discounted_orders / max(orders, 1),

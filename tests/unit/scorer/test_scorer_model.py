@@ -128,3 +128,23 @@ def test_calibration_survives_a_json_round_trip(big_shop: CustomerAggregates) ->
     assert restored == calibration
     fallback = replace(calibration.model, method="historical_rate", bgnbd=None, gamma_gamma=None)
     assert ValueModel.from_dict(json.loads(json.dumps(fallback.to_dict()))) == fallback
+
+
+def test_gamma_gamma_is_fitted_on_repeat_orders_of_repeat_buyers_only(big_shop: CustomerAggregates) -> None:
+    # Fader and Hardie's monetary value is the mean of the repeat transactions: a first order
+    # (a welcome offer, a starter kit) and one-time buyers must not move the fit.
+    base = fit_value_model(compute_features(big_shop, AS_OF), ModelConfig()).gamma_gamma
+    one_time = big_shop.n_orders == 1
+    changed = replace(
+        big_shop,
+        gross_total=big_shop.gross_total + 500.0 + np.where(one_time, 5000.0, 0.0),
+        first_order_total=big_shop.first_order_total + 500.0 + np.where(one_time, 5000.0, 0.0),
+    )
+    features = compute_features(changed, AS_OF)
+    refit = fit_value_model(features, ModelConfig()).gamma_gamma
+    assert base is not None and refit is not None
+    assert (refit.p, refit.q, refit.v) == pytest.approx((base.p, base.q, base.v), rel=1e-9)
+    assert base.population_mean == pytest.approx(60.0, rel=0.1)  # the repeat orders' level, not 500+
+    prediction = predict_value(fit_value_model(features, ModelConfig()), features, ModelConfig())
+    # A one-time buyer's next order is the shop's repeat mean, whatever their first order cost.
+    assert np.allclose(prediction.order_value[one_time], base.population_mean)

@@ -77,6 +77,7 @@ def test_scaling_all_money_leaves_default_labels_unchanged(
     scaled = replace(
         shop,
         gross_total=shop.gross_total * factor,
+        first_order_total=shop.first_order_total * factor,
         refunded_total=shop.refunded_total * factor,
         discount_total=shop.discount_total * factor,
     )

@@ -13,7 +13,7 @@ from services.scorer.domain.synthetic import ShopShape, synthetic_shop
 from shared.definitions.scoring import DEFAULT_SCORING, load_scoring
 from tests.unit.scorer.conftest import AS_OF
 
-MONEY = ("gross_total", "refunded_total", "discount_total")
+MONEY = ("gross_total", "first_order_total", "refunded_total", "discount_total")
 
 
 def _scaled(agg: CustomerAggregates, factor: float) -> CustomerAggregates:
