@@ -66,6 +66,10 @@ class Customer(Base):
     country: Mapped[str | None] = mapped_column(String(2))
     accepts_email_marketing: Mapped[bool | None] = mapped_column(Boolean)
     accepts_sms_marketing: Mapped[bool | None] = mapped_column(Boolean)
+    # Google's two ad consent signals (EU user consent policy); None = never stated. Marketing
+    # email consent is not ad consent, so these are only set from sources that state them.
+    ad_user_data: Mapped[bool | None] = mapped_column(Boolean)
+    ad_personalization: Mapped[bool | None] = mapped_column(Boolean)
     first_seen_at: Mapped[datetime] = mapped_column(Stamp)
     updated_at: Mapped[datetime] = mapped_column(Stamp)
     __table_args__ = (Index("ix_customers_shop_customer_id", "shop", "shop_customer_id"),)
@@ -358,6 +362,18 @@ class AudienceSnapshot(Base):
 
 
 # --- operations ----------------------------------------------------------------------------------
+
+
+class ApiQuota(Base):
+    """A request budget shared by every process that spends it (one Google Cloud project or
+    developer token): the calls made in the current minute and day windows."""
+
+    __tablename__ = "api_quotas"
+    scope: Mapped[str] = mapped_column(String(128), primary_key=True)
+    minute_start: Mapped[int] = mapped_column(BigInteger)  # epoch minute of the current window
+    minute_used: Mapped[int] = mapped_column(Integer)
+    day_start: Mapped[int] = mapped_column(BigInteger)  # epoch day (UTC) of the current window
+    day_used: Mapped[int] = mapped_column(Integer)
 
 
 class DeadLetterRecord(Base):

@@ -89,7 +89,7 @@ def test_migration_keeps_one_letter_per_id_and_back_one_per_offset(database_url:
     upgrade(database_url, "0002")
     # Under the old key one message could be recorded at two offsets (refilled from the outbox).
     _insert(database_url, [(1, "m1"), (2, "m1"), (3, "m2"), (4, None)])
-    upgrade(database_url)
+    upgrade(database_url, "0003")
     assert current(database_url) == "0003"
     assert _ids_and_offsets(database_url) == [(1, "m1"), (3, "m2"), (4, None)]
     _insert(database_url, [(1, "from-a-second-broker")])
