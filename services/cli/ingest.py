@@ -29,9 +29,19 @@ STOPPED = 1
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add ``import``, ``dead-letters list`` and ``rates load``."""
-    imp = sub.add_parser("import", help="import orders, tickets or checkouts from a file (.gz accepted)")
-    imp.add_argument("kind", choices=("orders", "tickets", "checkouts"))
+    imp = sub.add_parser(
+        "import", help="import orders, refunds, customers, tickets or checkouts from a file (.gz accepted)"
+    )
+    imp.add_argument("kind", choices=("orders", "refunds", "customers", "tickets", "checkouts"))
     imp.add_argument("file", type=Path)
+    imp.add_argument(
+        "--format",
+        dest="fmt",
+        choices=("auto", "shopify", "generic", "shopify-csv"),
+        default="auto",
+        help="shopify: Shopify's REST JSON; generic: the generic layouts; shopify-csv: Shopify's admin"
+        " order export; auto (default): from the CSV header or each record's fields (docs/import.md)",
+    )
     imp.add_argument(
         "--shop",
         default=None,
@@ -111,7 +121,13 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
         rates = _read_rates(settings, args.rates) if args.rates else None
         with _progress(args.file.name) as on_progress:
             result = run_import(
-                settings, args.file, args.kind, shop=args.shop, rates=rates, on_progress=on_progress
+                settings,
+                args.file,
+                args.kind,
+                shop=args.shop,
+                rates=rates,
+                on_progress=on_progress,
+                fmt=args.fmt,
             )
     except ImportInputError as exc:
         return _refuse(str(exc))

@@ -134,21 +134,23 @@ def run_import(
     shop: str | None = None,
     rates: Rates | None = None,
     on_progress: Progress | None = None,
+    fmt: str = "auto",
 ) -> ImportResult:
-    """Import ``path`` (``kind``: orders, tickets, checkouts) for ``shop`` (``--shop``; None: ``SHOP``).
+    """Import ``path`` (``kind``: orders, refunds, customers, tickets, checkouts; ``fmt``: its format,
+    ``auto`` to tell from the file) for ``shop`` (``--shop``; None: ``SHOP``).
 
     Raises ``ImportInputError`` for a file or shop that cannot be imported, before any broker
     starts or anything is stored (``rates`` are saved only after the file passed its check);
     ``ImportStalledError`` when the in-process ingestor stops.
     """
     shop = import_shop(shop, settings.shop)
-    total = check_file(path, kind)
+    total = check_file(path, kind, fmt)
     started = time.perf_counter()
     loaded = save_rates_to_store(settings, rates) if rates is not None else None
     progress = on_progress or (lambda _done, _total: None)
 
     def records(publisher: Publisher) -> Generator[str, None, None]:
-        return publish_records(publisher, read_records(path, kind, shop), shop)
+        return publish_records(publisher, read_records(path, kind, shop, fmt), shop)
 
     if settings.kafka_bootstrap is not None:
         published = _publish_only(settings.kafka_bootstrap, records, progress, total)

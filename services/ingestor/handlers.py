@@ -31,7 +31,9 @@ from services.ingestor.domain import (
     ingest_shop_redact,
     ingest_ticket,
 )
+from services.ingestor.domain.customer_rows import ingest_customer_row
 from services.ingestor.domain.errors import ROOT, Reason, invalid
+from services.ingestor.domain.refund_rows import ingest_refund_row
 from shared.bus.consumer import DeadLetter, Delivery, Handler
 from shared.bus.envelope import InvalidMessage
 from shared.bus.producer import Publisher
@@ -82,9 +84,15 @@ def apply(raw: RawReceived, writer: FactsWriter, rates: Rates, exports: Path, de
         refund = ingest_refund(raw.body, shop=shop, rates=rates).facts
         if writer.refund(refund) is None:
             raise invalid("order_id", Reason.REFUND_WITHOUT_ORDER)
+    elif topic == "import/refunds":
+        if writer.refund(ingest_refund_row(raw.body, shop=shop, rates=rates).facts) is None:
+            raise invalid("order_id", Reason.REFUND_WITHOUT_ORDER)
     elif topic in {"customers/create", "customers/update"}:
         got_customer = ingest_customer(raw.body, shop=shop)
         writer.customer(got_customer.facts, got_customer.contact)
+    elif topic == "import/customers":
+        got_row = ingest_customer_row(raw.body, shop=shop)
+        writer.customer(got_row.facts, got_row.contact)
     elif topic in {"checkouts/create", "checkouts/update"}:
         got_checkout = ingest_checkout(raw.body, shop=shop, rates=rates)
         writer.checkout(got_checkout.facts, got_checkout.contact)

@@ -1,7 +1,9 @@
 """Bulk import: a file's records published to ``orders.raw`` for the same ingestor as webhooks.
 
-Formats: Shopify order JSON / JSONL, the generic layout as CSV or JSONL (docs/import.md),
-helpdesk tickets and checkouts as JSONL; any of them gzip-compressed (``.gz``). The file as a
+Formats (docs/import.md): orders as Shopify order JSON / JSONL, the generic layout as CSV or
+JSONL, or Shopify's admin order export CSV; refunds and customers as Shopify's REST JSON / JSONL
+or their generic layouts (CSV or JSONL); helpdesk tickets and checkouts as JSONL; any of them
+gzip-compressed (``.gz``). CSV layouts are in ``layouts.py``. The file as a
 whole is checked before anything is published (``check_file``): it exists, is a readable regular
 file, is UTF-8, holds records in a format we read, and a CSV's header has the layout's required
 columns. The records themselves are not validated here: the ingestor validates every record the
@@ -18,34 +20,26 @@ import stat
 import zlib
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from services.ingestor import layouts
+from services.ingestor.layouts import LayoutError, Record
 from shared.bus.producer import Publisher
 from shared.bus.topics import ORDERS_RAW
 from shared.messages import RawReceived
 from shared.shops import InvalidShopDomain, normalize_shop_domain
 
-KINDS = ("orders", "tickets", "checkouts")
-# The generic layout's required columns (docs/import.md), and the two that name the customer.
-GENERIC_REQUIRED = ("order_id", "created_at", "currency", "gross")
-GENERIC_CUSTOMER = ("customer_id", "email")
+KINDS = ("orders", "refunds", "customers", "tickets", "checkouts")
+# auto: from the header (CSV) or each record's fields (JSON); shopify: Shopify's REST JSON;
+# generic: the generic layouts; shopify-csv: Shopify's admin order export.
+FORMATS = ("auto", "shopify", "generic", layouts.SHOPIFY_EXPORT)
 _SAMPLE_LINES = 20  # lines tried before a file whose first line is not JSON is called "not JSON"
 
 
 class ImportInputError(Exception):
     """An import that cannot start: the file or the shop is not usable. The message is one line."""
-
-
-@dataclass(frozen=True)
-class Record:
-    """One record as bytes, with the raw topic it belongs to and its Kafka key."""
-
-    topic: str
-    key: str
-    body: bytes
 
 
 def import_shop(flag: str | None, setting: str) -> str:
@@ -79,15 +73,17 @@ def _is_csv(path: Path) -> bool:
     return (Path(path.stem).suffix if path.suffix == ".gz" else path.suffix).lower() == ".csv"
 
 
-def check_file(path: Path, kind: str) -> int:
+def check_file(path: Path, kind: str, fmt: str = "auto") -> int:
     """The number of records in ``path``; raises ``ImportInputError`` saying what is wrong with it.
 
     Reads the whole file once (every byte must be UTF-8, and the count drives the progress bar),
     before any broker starts or anything is published.
     """
     _check_path(path)
+    if fmt == layouts.SHOPIFY_EXPORT and (kind != "orders" or not _is_csv(path)):
+        raise ImportInputError(f"{path}: --format shopify-csv reads Shopify's order export, a .csv of orders")
     with _reading(path):
-        return _check_csv(path, kind) if _is_csv(path) else _check_json(path, kind)
+        return _check_csv(path, kind, fmt) if _is_csv(path) else _check_json(path, kind)
     raise AssertionError("unreachable")  # pragma: no cover - _reading only re-raises
 
 
@@ -146,45 +142,38 @@ def _first_non_utf8_line(path: Path) -> int:
     return 0  # pragma: no cover - only called after decoding failed
 
 
-def _header(row: list[str]) -> list[str]:
-    """Column names as the layout spells them: spreadsheets add spaces and capitals (`` Order_ID``)."""
-    return [name.strip().lower() for name in row]
+_LAYOUT_NAMES = {
+    layouts.GENERIC_ORDERS: "the generic orders layout",
+    layouts.SHOPIFY_EXPORT: "Shopify's order export",
+    layouts.REFUNDS: "the refunds layout",
+    layouts.CUSTOMERS: "the customers layout",
+}
 
 
-def _check_csv(path: Path, kind: str) -> int:
-    if kind != "orders":
-        raise ImportInputError(f"{path}: CSV is read for orders only; import {kind} from JSON Lines")
+def _check_csv(path: Path, kind: str, fmt: str) -> int:
     with _open(path) as handle:
         reader = csv.reader(handle)
         first = next(reader, None)
         if first is None:
             raise ImportInputError(f"{path}: no header and no rows")
-        missing = missing_columns(_header(first))
-        if missing:
-            hint = (
-                "; is it separated by ';' or tabs? save it comma-separated"
-                if len(first) == 1 and (";" in first[0] or "\t" in first[0])
-                else " (the generic layout: docs/import.md)"
-            )
-            raise ImportInputError(f"{path}: the header lacks {missing}{hint}")
-        count = sum(1 for row in reader if _has_values(row))
+        header = layouts.header_names(first)
+        try:
+            layout = layouts.choose(header, kind, fmt)
+            names = layouts.columns(header, layout)
+            missing = layouts.missing(names, layout)
+            if missing:
+                hint = (
+                    "; is it separated by ';' or tabs? save it comma-separated"
+                    if len(first) == 1 and (";" in first[0] or "\t" in first[0])
+                    else f" ({_LAYOUT_NAMES[layout]}: docs/import.md)"
+                )
+                raise ImportInputError(f"{path}: the header lacks {missing}{hint}")
+            count = layouts.count(names, reader, layout)
+        except LayoutError as exc:
+            raise ImportInputError(f"{path}: {exc}") from None
     if count == 0:
         raise ImportInputError(f"{path}: a header but no rows")
     return count
-
-
-def missing_columns(header: list[str]) -> str:
-    """The generic layout's required columns absent from ``header``, in words ("" when none)."""
-    missing = [name for name in GENERIC_REQUIRED if name not in header]
-    if not any(name in header for name in GENERIC_CUSTOMER):
-        missing.append(" or ".join(GENERIC_CUSTOMER))
-    if not missing:
-        return ""
-    return missing[0] if len(missing) == 1 else f"{', '.join(missing[:-1])} and {missing[-1]}"
-
-
-def _has_values(row: list[str]) -> bool:
-    return any(cell.strip() for cell in row)  # ",,,," rows trail many spreadsheet exports
 
 
 def _parses(line: str) -> bool:
@@ -285,32 +274,44 @@ def _field(record: bytes | dict[str, Any], *names: str) -> str | None:
     return None
 
 
-def read_records(path: Path, kind: str, shop: str) -> Iterator[Record]:
+def read_records(path: Path, kind: str, shop: str, fmt: str = "auto") -> Iterator[Record]:
     """Records of ``path`` in file order, with their raw topic and key (``check_file`` it first)."""
     with _open(path) as handle:
         if _is_csv(path):
-            if kind != "orders":
-                raise ImportInputError(f"{path}: CSV is read for orders only; import {kind} from JSON Lines")
             rows = csv.reader(handle)
-            header = _header(next(rows, []))
-            for row in rows:
-                if _has_values(row):
-                    fields = dict(zip(header, row, strict=False))
-                    body = json.dumps(fields, ensure_ascii=False).encode()
-                    yield Record("import/generic", f"{shop}/{fields.get('order_id') or ''}", body)
+            header = layouts.header_names(next(rows, []))
+            try:
+                layout = layouts.choose(header, kind, fmt)
+            except LayoutError as exc:
+                raise ImportInputError(f"{path}: {exc}") from None
+            yield from layouts.records(header, rows, layout, shop)
             return
         for raw in _json_records(handle, kind):
             body = raw if isinstance(raw, bytes) else json.dumps(raw, ensure_ascii=False).encode()
-            if kind == "tickets":
-                yield Record("import/tickets", f"{shop}/ticket/{_field(raw, 'id', 'ticket_id') or ''}", body)
-            elif kind == "checkouts":
-                yield Record("checkouts/create", f"{shop}/checkout/{_field(raw, 'token', 'id') or ''}", body)
-            else:
-                generic = _field(raw, "order_id") is not None and _field(raw, "line_items") is None
-                order_id = _field(raw, "order_id") if generic else _field(raw, "id")
-                yield Record(
-                    "import/generic" if generic else "import/shopify", f"{shop}/{order_id or ''}", body
-                )
+            yield _json_record(raw, body, kind, shop, fmt)
+
+
+def _json_record(raw: bytes | dict[str, Any], body: bytes, kind: str, shop: str, fmt: str) -> Record:
+    """A JSON record's topic and key: Shopify's REST shape or a generic layout (``fmt``, else its fields)."""
+    if kind == "tickets":
+        return Record("import/tickets", f"{shop}/ticket/{_field(raw, 'id', 'ticket_id') or ''}", body)
+    if kind == "checkouts":
+        return Record("checkouts/create", f"{shop}/checkout/{_field(raw, 'token', 'id') or ''}", body)
+    if kind == "refunds":  # keyed by its order: a refund follows the order on its partition
+        generic = fmt == "generic" or (fmt == "auto" and _field(raw, "refund_id") is not None)
+        topic = "import/refunds" if generic else "refunds/create"
+        return Record(topic, f"{shop}/{_field(raw, 'order_id') or ''}", body)
+    if kind == "customers":
+        generic = fmt == "generic" or (
+            fmt == "auto" and _field(raw, "id") is None and _field(raw, "customer_id", "email") is not None
+        )
+        topic = "import/customers" if generic else "customers/update"
+        return Record(topic, f"{shop}/customer/{_field(raw, 'customer_id' if generic else 'id') or ''}", body)
+    generic = fmt == "generic" or (
+        fmt == "auto" and _field(raw, "order_id") is not None and _field(raw, "line_items") is None
+    )
+    order_id = _field(raw, "order_id") if generic else _field(raw, "id")
+    return Record("import/generic" if generic else "import/shopify", f"{shop}/{order_id or ''}", body)
 
 
 def publish_records(publisher: Publisher, records: Iterator[Record], shop: str) -> Generator[str, None, None]:

@@ -67,7 +67,14 @@ def _reject_constant(name: str) -> Any:
 @cache
 def _field_names() -> frozenset[str]:
     """Every field name our schemas declare: the only object keys a path may show."""
-    from services.ingestor.domain import generic, privacy, shopify_schemas, tickets  # noqa: F401 - register
+    from services.ingestor.domain import (  # noqa: F401 - register
+        customer_rows,
+        generic,
+        privacy,
+        refund_rows,
+        shopify_schemas,
+        tickets,
+    )
 
     names: set[str] = set()
     pending: list[type[Base]] = [Base]

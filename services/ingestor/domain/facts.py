@@ -115,7 +115,7 @@ class CustomerFacts:
     """A shop customer record (``customers/create|update``): when they joined, where, consent."""
 
     shop: str
-    customer_id: str
+    customer_id: str | None  # None: a customers import row known by its email only
     created_at: datetime | None
     updated_at: datetime | None
     state: str | None  # Shopify's account state: enabled, disabled, invited, declined

@@ -1,0 +1,99 @@
+"""The generic customers layout (one customer per CSV row or JSONL object) to customer facts.
+
+Columns: ``customer_id`` (the shop's own id; may be empty when ``email`` is given), ``email``,
+``phone``, ``first_name``, ``last_name``, ``city``, ``region``, ``postal_code``, ``country``
+(ISO alpha-2 or an English name), ``accepts_email_marketing`` and ``accepts_sms_marketing``
+(yes/no, true/false, 1/0; empty: not said), ``ad_user_data`` and ``ad_personalization``
+(Google's EU consent signals: granted, denied or unknown), ``created_at`` and ``updated_at``
+(ISO 8601; the latest ``updated_at`` wins). Names, email, phone and address are hashed at ingest
+like an order's; only the hashes are stored. Details in docs/import.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from services.ingestor.domain.codes import Country
+from services.ingestor.domain.contact import choose_contact
+from services.ingestor.domain.decoding import parse
+from services.ingestor.domain.errors import ROOT, InvalidPayload, Reason, invalid
+from services.ingestor.domain.facts import CustomerFacts, Ingested
+from services.ingestor.domain.fields import Base, Flag, Ref, ShopField, Text, Timestamp, fail
+from services.ingestor.domain.orders import Payload
+from services.ingestor.domain.shopify_schemas import EMAIL_LEN
+
+REQUIRED_ANY = ("customer_id", "email")  # a header needs one of them
+_AD_CONSENT = {"granted": True, "denied": False, "unknown": None, "": None}
+
+
+class AdConsent(ShopField):
+    """Google's ``ad_user_data`` / ``ad_personalization``: granted, denied or unknown (case-free)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool | None:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in _AD_CONSENT:
+            return _AD_CONSENT[value.strip().lower()]
+        raise fail(Reason.INVALID, "granted, denied or unknown")
+
+
+class CustomerRow(Base):
+    """One row of the generic customers layout."""
+
+    customer_id = Ref()
+    email = Text(max_len=EMAIL_LEN)
+    phone = Text(max_len=64)
+    first_name = Text()
+    last_name = Text()
+    city = Text()
+    region = Text()
+    postal_code = Text(max_len=32)
+    country = Country()
+    accepts_email_marketing = Flag()
+    accepts_sms_marketing = Flag()
+    ad_user_data = AdConsent()
+    ad_personalization = AdConsent()
+    created_at = Timestamp()
+    updated_at = Timestamp()
+
+
+CUSTOMER_ROW = CustomerRow()
+
+
+def customer_row_facts(row: Mapping[str, Any], *, shop: str) -> Ingested[CustomerFacts]:
+    """Facts of one validated customers row; refused when it names nobody (no id, no usable email)."""
+    place = {
+        "first_name": row.get("first_name"),
+        "last_name": row.get("last_name"),
+        "city": row.get("city"),
+        "province": row.get("region"),
+        "zip": row.get("postal_code"),
+        "country_code": row.get("country"),
+    }
+    contact, warnings = choose_contact(
+        customer=None,
+        emails=(("email", row.get("email")),),
+        phones=(("phone", row.get("phone"), place),),
+        addresses=(place,),
+    )
+    customer_id = row.get("customer_id")
+    if not customer_id and not contact.email:  # the customer key needs one of them
+        placeholder = next((w for w in warnings if w.reason is Reason.PLACEHOLDER_EMAIL), None)
+        raise InvalidPayload([placeholder]) if placeholder else invalid(ROOT, Reason.NO_CUSTOMER_IDENTIFIER)
+    facts = CustomerFacts(
+        shop=shop,
+        customer_id=customer_id,
+        created_at=row.get("created_at"),
+        updated_at=row.get("updated_at"),
+        state=None,
+        country=row.get("country"),
+        email_consent=row.get("accepts_email_marketing"),
+        sms_consent=row.get("accepts_sms_marketing"),
+    )
+    return Ingested(facts, contact, tuple(warnings))
+
+
+def ingest_customer_row(body: Payload, *, shop: str) -> Ingested[CustomerFacts]:
+    """Validate and normalize one customers row."""
+    return customer_row_facts(parse(CUSTOMER_ROW, body), shop=shop)
