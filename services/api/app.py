@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import threading
-from typing import Any
 
 from flask import Flask, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from werkzeug.exceptions import HTTPException
 
 from services.api.adapters.inbox import SqlWebhookInbox
-from services.api.errors import ApiError, error_response
+from services.api.errors import ApiError, problem, problem_response
+from services.api.ratelimit import RateLimiter
 from shared.bus.producer import Publisher
 from shared.bus.topics import ORDERS_RAW
 from shared.config import Settings
@@ -30,6 +28,7 @@ class Resources:
         self._publisher = publisher
         self._lock = threading.Lock()
         self._relay: OutboxRelay | None = None
+        self.limiter = RateLimiter(settings.api_rate_per_second, settings.api_rate_burst)
 
     @property
     def store(self) -> Store:
@@ -80,34 +79,22 @@ def create_app(
 ) -> Flask:
     """Build the app for ``settings``; adapters may be injected (tests, the embedded stack)."""
     from services.api.auth import authenticate
-    from services.api.health import register as register_readiness
+    from services.api.openapi import build_api
+    from services.api.views import BLUEPRINTS
     from services.api.webhooks import bp as webhooks
 
     app = Flask("audiencesync", static_folder=None)  # no static route: it served the working directory
     app.config["SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = MAX_RAW_BODY_BYTES  # 413 above it, before any receipt
     app.extensions["audiencesync"] = Resources(settings, store=store, publisher=publisher)
+    api = build_api(app)  # problem details for every HTTPException (404, 405, 413, 422...)
     app.register_blueprint(webhooks)
-    register_readiness(app)
+    for blueprint in BLUEPRINTS:
+        api.register_blueprint(blueprint)
     app.before_request(authenticate)
 
     @app.errorhandler(ApiError)
-    def _api_error(exc: ApiError) -> tuple[Response, int]:
-        return error_response(exc.status, exc.code, exc.message)
-
-    @app.errorhandler(HTTPException)
-    def _http_error(exc: HTTPException) -> tuple[Response, int]:
-        name = (exc.name or "error").lower().replace(" ", "_")
-        return error_response(exc.code or 500, name, exc.description or "")
-
-    @app.get("/health")
-    def health() -> dict[str, Any]:
-        """Liveness: the only route that needs no token."""
-        return {"status": "ok"}
-
-    @app.get("/metrics")
-    def metrics() -> Response:
-        """Prometheus exposition of this process's metrics."""
-        return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
+    def _api_error(exc: ApiError) -> Response:
+        return problem_response(problem(exc.status, exc.code, exc.message, **exc.extra), exc.headers)
 
     return app

@@ -4,7 +4,8 @@
 answers a query, the broker answers a metadata request and a pipeline heartbeat sent recently came
 back through every consumer (ingestor, scorer, both syncers); otherwise 503 naming the failed
 checks. One thread runs the checks every few seconds; requests read its last result and never wait
-on the database or the broker. Neither route needs a token (``auth.PUBLIC_ENDPOINTS``).
+on the database or the broker. Neither route needs a token (``auth.PUBLIC_ENDPOINTS``); the
+routes themselves are in ``views/ops.py``.
 """
 
 from __future__ import annotations
@@ -270,11 +271,6 @@ def readyz() -> tuple[Response, int]:
     response = jsonify(body)
     response.headers["Cache-Control"] = "no-store"
     return response, 503 if failed else 200
-
-
-def register(app: Flask) -> None:
-    """Add ``/readyz`` (endpoint ``readyz``, public) to ``app``."""
-    app.add_url_rule("/readyz", "readyz", readyz)
 
 
 def attach(app: Flask, readiness: Readiness) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 import threading
 from importlib.metadata import version as dist_version
@@ -86,8 +85,7 @@ def _broker(args: argparse.Namespace, settings: Settings) -> int:
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     module = importlib.import_module(SERVICES[args.service])
     if args.service == "api":
-        # API_HOST is read here until Settings carries an api_host beside api_port.
-        host = args.host or os.environ.get("API_HOST") or "127.0.0.1"
+        host = args.host or settings.api_host or "127.0.0.1"
         module.serve(settings, host=host, port=args.port)
     else:
         module.serve(settings)
