@@ -396,6 +396,9 @@ class DeadLetterRecord(Base):
     message_type: Mapped[str | None] = mapped_column(String(100))
     key: Mapped[str | None] = mapped_column(String(256))
     created_at: Mapped[datetime] = mapped_column(Stamp, index=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(Stamp)  # marked handled by an operator
+    resolved_by: Mapped[str | None] = mapped_column(String(64))
+    replayed_at: Mapped[datetime | None] = mapped_column(Stamp)  # last copied back to its source topic
     __table_args__ = (
         UniqueConstraint("consumer", "message_id", name="uq_dead_letters_message"),
         Index(
@@ -472,3 +475,68 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str | None] = mapped_column(String(255))
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class AudienceVersion(Base):
+    """Every definition an audience has had through the API, numbered from 1 (the YAML is version 0)."""
+
+    __tablename__ = "audience_versions"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    audience_key: Mapped[str] = mapped_column(String(64), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    actor: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(Stamp)
+    __table_args__ = (UniqueConstraint("audience_key", "version"),)
+
+
+class SyncRequest(Base):
+    """A sync asked for (API, refresh): which audiences and platforms, how, and how it went.
+
+    Written by the API and the scheduler, carried out by a worker that claims ``queued`` rows and
+    records the ``sync_runs`` it made in ``run_ids``: the API never calls a syncer in-process.
+    """
+
+    __tablename__ = "sync_requests"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    audiences: Mapped[list[Any]] = mapped_column(JSON)
+    destinations: Mapped[list[Any]] = mapped_column(JSON)  # platforms: meta | google
+    mode: Mapped[str] = mapped_column(String(16))  # delta | full | dry_run
+    status: Mapped[str] = mapped_column(String(16), index=True)  # SyncRequestStatus
+    requested_by: Mapped[str] = mapped_column(String(64))
+    requested_at: Mapped[datetime] = mapped_column(Stamp, index=True)
+    started_at: Mapped[datetime | None] = mapped_column(Stamp)
+    finished_at: Mapped[datetime | None] = mapped_column(Stamp)
+    cancel_requested_at: Mapped[datetime | None] = mapped_column(Stamp)
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(Stamp)  # the worker is alive
+    run_ids: Mapped[list[Any] | None] = mapped_column(JSON)
+    results: Mapped[list[Any] | None] = mapped_column(JSON)  # per audience and destination
+    message: Mapped[str | None] = mapped_column(Text)
+
+
+class ActiveSync(Base):
+    """One row per audience and platform while a request for it is queued or running.
+
+    The primary key makes a second trigger for the same audience fail inside the database (409),
+    whichever API replica takes it; the worker deletes the rows when the request ends.
+    """
+
+    __tablename__ = "active_syncs"
+    audience_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("sync_requests.id", ondelete="CASCADE"), index=True)
+
+
+class ScheduledRefresh(Base):
+    """One nightly refresh, keyed by the cron time it serves: two replicas cannot both insert it."""
+
+    __tablename__ = "scheduled_refreshes"
+    slot: Mapped[datetime] = mapped_column(Stamp, primary_key=True)
+    owner: Mapped[str] = mapped_column(String(128))
+    trigger: Mapped[str] = mapped_column(String(16))  # cron | catch_up | manual
+    started_at: Mapped[datetime] = mapped_column(Stamp)
+    heartbeat_at: Mapped[datetime] = mapped_column(Stamp)
+    finished_at: Mapped[datetime | None] = mapped_column(Stamp)
+    status: Mapped[str] = mapped_column(String(16))  # running | succeeded | failed
+    message: Mapped[str | None] = mapped_column(Text)
