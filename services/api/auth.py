@@ -97,7 +97,9 @@ def create_token(store: Store, name: str, scopes: list[str], *, actor: str = "cl
     token = "as_" + secrets.token_urlsafe(32)
     with store.transaction() as session:
         if session.scalar(select(ApiToken.id).where(ApiToken.name == name)) is not None:
-            raise TokenError(f"a token named {name!r} exists; revoke it or pick another name")
+            raise TokenError(
+                f"a token named {name!r} exists (revoked ones keep their name); pick another name"
+            )
         now = datetime.now(UTC)
         session.add(ApiToken(name=name, token_sha256=token_digest(token), scopes=scopes, created_at=now))
         record(session, actor, "token.created", name, {"scopes": scopes}, at=now)
