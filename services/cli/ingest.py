@@ -146,17 +146,18 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
 
 @contextmanager
 def _progress(name: str) -> Iterator[Progress]:
-    """A progress bar on stderr (records handled of the file's total, with an ETA).
+    """A progress bar on stderr: records handled of the file's total (counted by the file check,
+    an export's orders rather than its lines), with the time left and the time spent.
 
-    Only on a terminal, and only from the first record on: a refused file leaves one line on
-    stderr, its reason, and a piped run prints no bar at all.
+    Only when both stdout and stderr are terminals, and only from the first record on: a refused
+    file leaves one line on stderr, its reason, and a piped or redirected run prints no bar.
     """
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, TimeElapsedColumn, TimeRemainingColumn
     from rich.progress import Progress as Bar
 
     console = Console(stderr=True)
-    if not console.is_terminal:
+    if not (console.is_terminal and sys.stdout.isatty()):
         yield lambda _done, _total: None
         return
     columns = (f"importing {name}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())

@@ -12,6 +12,7 @@ like an order's; only the hashes are stored. Details in docs/import.md.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from services.ingestor.domain.codes import Country
@@ -36,6 +37,19 @@ class AdConsent(ShopField):
         if isinstance(value, str) and value.strip().lower() in _AD_CONSENT:
             return _AD_CONSENT[value.strip().lower()]
         raise fail(Reason.INVALID, "granted, denied or unknown")
+
+
+@dataclass(frozen=True, slots=True)
+class AdSignals:
+    """Google's two ad consent signals as a row states them; None: not stated (never clears one)."""
+
+    ad_user_data: bool | None
+    ad_personalization: bool | None
+
+    @property
+    def stated(self) -> bool:
+        """True when the row says anything about ad consent."""
+        return self.ad_user_data is not None or self.ad_personalization is not None
 
 
 class CustomerRow(Base):
@@ -94,6 +108,9 @@ def customer_row_facts(row: Mapping[str, Any], *, shop: str) -> Ingested[Custome
     return Ingested(facts, contact, tuple(warnings))
 
 
-def ingest_customer_row(body: Payload, *, shop: str) -> Ingested[CustomerFacts]:
-    """Validate and normalize one customers row."""
-    return customer_row_facts(parse(CUSTOMER_ROW, body), shop=shop)
+def ingest_customer_row(body: Payload, *, shop: str) -> tuple[Ingested[CustomerFacts], AdSignals]:
+    """Validate and normalize one customers row: its facts, and the ad consent it states."""
+    row = parse(CUSTOMER_ROW, body)
+    return customer_row_facts(row, shop=shop), AdSignals(
+        row.get("ad_user_data"), row.get("ad_personalization")
+    )

@@ -15,11 +15,22 @@ from typing import Any
 from services.ingestor.domain.codes import Currency
 from services.ingestor.domain.decoding import parse
 from services.ingestor.domain.facts import Contact, Ingested, RefundFacts
-from services.ingestor.domain.fields import Base, Money, Quantity, Ref, Timestamp
+from services.ingestor.domain.fields import Base, Money, Quantity, Ref, ShopField, Timestamp
 from services.ingestor.domain.money import ZERO, Rates, round_money
 from services.ingestor.domain.orders import Payload
 
 REQUIRED = ("refund_id", "order_id", "created_at", "amount")
+
+
+class Units(ShopField):
+    """A count of units; an empty CSV cell is not given (``Quantity`` itself refuses it)."""
+
+    _count = Quantity()
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int | None:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return self._count._deserialize(value, attr, data, **kwargs)
 
 
 class RefundRow(Base):
@@ -30,7 +41,7 @@ class RefundRow(Base):
     created_at = Timestamp(required=True)
     amount = Money(required=True)
     currency = Currency()
-    items = Quantity()
+    items = Units()
 
 
 REFUND_ROW = RefundRow()
