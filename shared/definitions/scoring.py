@@ -66,11 +66,18 @@ class Condition:
     op: Operator
     threshold: float
     min_orders: int = 0  # extra evidence this condition alone needs (0: the label's minimum)
+    # Tests that must hold as well (YAML ``and:``), e.g. most orders discounted *and* deep
+    # discounts for the shop: one condition, one reason, inside a rule that matches ``any``.
+    also: tuple[Condition, ...] = ()
 
     @property
     def is_relative(self) -> bool:
         """True when the threshold is resolved from the shop's own distribution."""
         return self.op in RELATIVE_OPERATORS
+
+    def flat(self) -> tuple[Condition, ...]:
+        """This test and every ``also`` test, each on its own (for resolving cutoffs)."""
+        return (self, *(part for extra in self.also for part in extra.flat()))
 
 
 @dataclass(frozen=True)
@@ -94,8 +101,8 @@ class Profile:
 
     @property
     def conditions(self) -> tuple[Condition, ...]:
-        """Every condition of both rules."""
-        return self.icp.when + self.negative_icp.when
+        """Every test of both rules, ``also`` tests included."""
+        return tuple(part for cond in self.icp.when + self.negative_icp.when for part in cond.flat())
 
 
 @dataclass(frozen=True)
@@ -156,6 +163,12 @@ class _ConditionSchema(Schema):
     below_percentile = fields.Float(validate=validate.Range(0, 100, max_inclusive=False))
     top_percent = fields.Float(validate=validate.Range(0, 100, min_inclusive=False))
     min_orders = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    also = fields.List(
+        fields.Nested(lambda: _ConditionSchema()),
+        data_key="and",
+        load_default=list,
+        validate=validate.Length(1),
+    )
 
     @validates_schema
     def _one_operator(self, data: dict[str, Any], **_: Any) -> None:
@@ -166,7 +179,7 @@ class _ConditionSchema(Schema):
     @post_load
     def _make(self, data: dict[str, Any], **_: Any) -> Condition:
         op = next(op for op in OPERATORS if op in data)
-        return Condition(data["feature"], op, float(data[op]), data["min_orders"])
+        return Condition(data["feature"], op, float(data[op]), data["min_orders"], tuple(data["also"]))
 
 
 class _LabelRuleSchema(Schema):
@@ -283,12 +296,14 @@ def load_scoring(mapping: Mapping[str, Any] | None, *, path: str = "scoring") ->
 # bottom of its own AOV, plus currency-free rates. "seed" is the seed brief's absolute rules.
 BUILTIN_PROFILES: Mapping[str, Mapping[str, Any]] = {
     "default": {
-        "description": "relative to the shop: top 10% predicted value with guards",
+        "description": "relative to the shop: top 15% predicted value with guards",
         "icp": {
             "match": "all",
             "min_orders": 2,
             "when": [
-                {"feature": "value", "top_percent": 10},
+                # Of buyers, one-time and new ones included: they cannot be ICP (2 orders) but
+                # take some of the top slots, so 15% of buyers leaves about 10% as ICP.
+                {"feature": "value", "top_percent": 15},
                 {"feature": "return_rate", "at_most": 0.25},
                 {"feature": "min_discount_depth", "below": 0.40},
                 {"feature": "tickets_per_order", "at_most": 1.0},
@@ -298,9 +313,21 @@ BUILTIN_PROFILES: Mapping[str, Mapping[str, Any]] = {
             "match": "any",
             "min_orders": 1,
             "when": [
-                {"feature": "aov", "below_percentile": 10},
+                # One cheap order says little (a first try, a gift); a habit of them does.
+                {"feature": "aov", "below_percentile": 10, "min_orders": 2},
                 {"feature": "return_rate", "above": 0.30},
-                {"feature": "min_discount_depth", "at_least": 0.40, "min_orders": 2},
+                # Discount hunters: a code on at least half the orders, 15%+ off on average,
+                # and deeper than three in four of the shop's buyers (an always-on-sale shop
+                # has none).
+                {
+                    "feature": "discount_share",
+                    "at_least": 0.5,
+                    "min_orders": 2,
+                    "and": [
+                        {"feature": "mean_discount_depth", "at_least": 0.15},
+                        {"feature": "mean_discount_depth", "above_percentile": 75},
+                    ],
+                },
                 {"feature": "tickets_per_order", "above": 1.0},
             ],
         },

@@ -6,7 +6,8 @@ ones, so an incremental rescore of a few customers uses the full rescore's cutof
 
 Reason format, one per matched condition, joined by ``;``, numbers with two decimals:
 ``aov=212.40>150.00``, ``return_rate=0.25>=0.20``, ``aov=212.40>p80(180.00)``,
-``aov=12.00<p20(15.00)``, ``value=812.00>=top10%(640.00)``.
+``aov=12.00<p20(15.00)``, ``value=812.00>=top10%(640.00)``; a condition with ``also`` tests
+reads ``discount_share=0.80>=0.50 and mean_discount_depth=0.31>=0.15``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ ObjectArray = npt.NDArray[np.object_]
 
 NEUTRAL, ICP, NEGATIVE_ICP = "neutral", "icp", "negative_icp"
 REASON_SEPARATOR = ";"
+AND = " and "  # between the tests of one condition with ``also`` tests
 _LABEL_NAMES = np.array([NEUTRAL, ICP, NEGATIVE_ICP], dtype=object)
 
 _SYMBOL = {
@@ -110,6 +112,27 @@ class RuleMatch:
     conditions: tuple[BoolArray, ...]
 
 
+def _match_condition(
+    cond: Condition, inputs: Mapping[str, FloatArray], cutoffs: Mapping[str, float], orders: FloatArray
+) -> BoolArray:
+    """One condition with its ``also`` tests and its own minimum evidence."""
+    hit = _compare(inputs[cond.feature], cond.op, _threshold(cond, cutoffs)) & (orders >= cond.min_orders)
+    for extra in cond.also:
+        hit &= _match_condition(extra, inputs, cutoffs, orders)
+    return hit
+
+
+def _reason_texts(cond: Condition, idx: npt.NDArray[np.intp], inputs: Mapping[str, FloatArray],
+                  cutoffs: Mapping[str, float]) -> list[str]:  # fmt: skip
+    """``feature=value<op>threshold`` for the customers at ``idx``, ``also`` tests joined by " and "."""
+    head, tail = f"{cond.feature}=", _reason_suffix(cond, _threshold(cond, cutoffs))
+    texts = [f"{head}{v:.2f}{tail}" for v in inputs[cond.feature][idx].tolist()]
+    for extra in cond.also:
+        more = _reason_texts(extra, idx, inputs, cutoffs)
+        texts = [f"{a}{AND}{b}" for a, b in zip(texts, more, strict=True)]
+    return texts
+
+
 def match_rule(
     rule: LabelRule,
     inputs: Mapping[str, FloatArray],
@@ -119,10 +142,7 @@ def match_rule(
 ) -> RuleMatch:
     """Evaluate one label rule: its conditions (all or any) and its minimum evidence."""
     evidence = (orders >= rule.min_orders) & (np.nan_to_num(tenure_days) >= rule.min_tenure_days)
-    per_condition = tuple(
-        _compare(inputs[c.feature], c.op, _threshold(c, cutoffs)) & (orders >= c.min_orders)
-        for c in rule.when
-    )
+    per_condition = tuple(_match_condition(c, inputs, cutoffs, orders) for c in rule.when)
     stacked = np.vstack(per_condition)
     hit = stacked.all(axis=0) if rule.match == "all" else stacked.any(axis=0)
     return RuleMatch(hit & evidence, per_condition)
@@ -143,13 +163,11 @@ def _reasons(
         hit_here = hit[idx]
         if not hit_here.any():
             continue
-        head, tail = f"{cond.feature}=", _reason_suffix(cond, _threshold(cond, cutoffs))
-        values = inputs[cond.feature][idx].tolist()
+        texts = _reason_texts(cond, idx, inputs, cutoffs)
         if hit_here.all():
-            columns.append([f"{head}{v:.2f}{tail}" for v in values])
+            columns.append(texts)
         else:
-            pairs = zip(values, hit_here.tolist(), strict=True)
-            columns.append([f"{head}{v:.2f}{tail}" if ok else "" for v, ok in pairs])
+            columns.append([t if ok else "" for t, ok in zip(texts, hit_here.tolist(), strict=True)])
     if columns:
         joined = [REASON_SEPARATOR.join(filter(None, parts)) for parts in zip(*columns, strict=True)]
         out[idx] = np.array(joined, dtype=object)

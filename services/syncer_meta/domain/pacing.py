@@ -1,6 +1,6 @@
-"""How fast to call Graph: backoff after failures, pauses from the usage headers, a request budget.
+"""How fast to call Graph: pauses from Meta's usage headers (backoff and the budget are shared/sync).
 
-Pure functions and a clock-injected token bucket; the adapter does the sleeping. Meta reports
+Pure functions; the adapter does the sleeping. Meta reports
 usage as JSON headers with percentages 0-100 (rate-limiting docs); calling on at 100% only
 extends the block, so the syncer slows down from 75% and waits out the reported reset.
 """
@@ -9,17 +9,11 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 SLOW_DOWN_FROM = 75.0  # percent of any usage figure
 MAX_SLOW_DOWN = 30.0  # seconds between calls at 100% usage without a reset time
-
-
-def backoff(attempt: int, *, base: float = 0.5, cap: float = 30.0, jitter: float = 1.0) -> float:
-    """Seconds before retry ``attempt`` (1, 2, ...): exponential, capped, scaled by ``jitter`` in [0.5, 1]."""
-    delay: float = min(cap, base * 2.0 ** (attempt - 1))
-    return delay * min(1.0, max(0.5, jitter))
 
 
 @dataclass(frozen=True)
@@ -80,35 +74,3 @@ def pause_after(usage: Usage) -> float:
     if usage.pct < SLOW_DOWN_FROM:
         return 0.0
     return MAX_SLOW_DOWN * min(1.0, (usage.pct - SLOW_DOWN_FROM) / (100.0 - SLOW_DOWN_FROM))
-
-
-class RequestBudget:
-    """A token bucket: at most ``per_minute`` calls a minute per ad account, bursts up to that."""
-
-    def __init__(self, per_minute: int, now: Callable[[], float]) -> None:
-        if per_minute < 1:
-            raise ValueError("per_minute must be at least 1")
-        self.full_rate = self.rate = per_minute / 60.0
-        self.capacity = float(per_minute)
-        self.tokens = float(per_minute)
-        self._now = now
-        self._at = now()
-
-    def wait(self) -> float:
-        """Seconds until a call may go; takes its token when that is now (0.0)."""
-        now = self._now()
-        self.tokens = min(self.capacity, self.tokens + (now - self._at) * self.rate)
-        self._at = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
-            return 0.0
-        return (1.0 - self.tokens) / self.rate
-
-    def slow_down(self) -> None:
-        """After throttling: half the rate (at least one call a minute) and no burst."""
-        self.rate = max(1 / 60.0, self.rate / 2)
-        self.tokens = 0.0
-
-    def recover(self) -> None:
-        """Usage is low again: double the rate back towards the configured budget."""
-        self.rate = min(self.full_rate, self.rate * 2)

@@ -20,7 +20,7 @@ DOCS = Path(__file__).parents[3] / "docs" / "scoring.md"
 def test_no_section_means_the_default_profile() -> None:
     assert load_scoring(None) == load_scoring({}) == DEFAULT_SCORING
     assert DEFAULT_SCORING.active.name == "default"
-    assert DEFAULT_SCORING.active.icp.when[0] == Condition("value", "top_percent", 10.0)
+    assert DEFAULT_SCORING.active.icp.when[0] == Condition("value", "top_percent", 15.0)
     assert set(DEFAULT_SCORING.profiles) == {"default", "seed"}
 
 
