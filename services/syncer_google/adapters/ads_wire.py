@@ -24,7 +24,7 @@ from google.ads.googleads.v26.resources.types import user_list as lists
 from google.ads.googleads.v26.services.types import offline_user_data_job_service as job_service
 
 from services.syncer_google.domain.consent import AdConsent, Signal
-from services.syncer_google.domain.members import ADDRESS, EMAIL, decode
+from services.syncer_google.domain.members import ADDRESS, EMAIL, identifiers
 
 MAX_IDENTIFIERS_PER_REQUEST = 100_000
 MAX_IDENTIFIERS = 20  # per UserData
@@ -50,10 +50,10 @@ def list_id_of(resource_name: str) -> str:
 
 def user_data(row: Sequence[str]) -> data.UserData:
     """The member's identifiers, one per ``UserIdentifier``."""
-    identifiers: list[data.UserIdentifier] = []
-    for item in decode(row):
+    out: list[data.UserIdentifier] = []
+    for item in identifiers(row):
         if item.kind == EMAIL:
-            identifiers.append(data.UserIdentifier(hashed_email=item.value))
+            out.append(data.UserIdentifier(hashed_email=item.value))
         elif item.kind == ADDRESS:
             address = data.OfflineUserAddressInfo(
                 hashed_first_name=item.given,
@@ -61,10 +61,10 @@ def user_data(row: Sequence[str]) -> data.UserData:
                 country_code=item.region,
                 postal_code=item.postal,
             )
-            identifiers.append(data.UserIdentifier(address_info=address))
+            out.append(data.UserIdentifier(address_info=address))
         else:
-            identifiers.append(data.UserIdentifier(hashed_phone_number=item.value))
-    return data.UserData(user_identifiers=identifiers)
+            out.append(data.UserIdentifier(hashed_phone_number=item.value))
+    return data.UserData(user_identifiers=out)
 
 
 def job(customer_id: str, list_id: str, consent: AdConsent | None) -> jobs.OfflineUserDataJob:

@@ -14,7 +14,7 @@ from google.ads import datamanager_v1 as dm
 from google.protobuf import timestamp_pb2
 
 from services.syncer_google.domain.consent import AdConsent, Signal
-from services.syncer_google.domain.members import ADDRESS, EMAIL, decode
+from services.syncer_google.domain.members import ADDRESS, EMAIL, consent_of, identifiers
 
 MAX_MEMBERS = 10_000  # audience members per ingest or remove request
 MAX_IDENTIFIERS = 10  # identifiers per member
@@ -44,11 +44,11 @@ def parent(operating: str) -> str:
 
 
 def user_data(row: Sequence[str]) -> dm.UserData:
-    """The member's identifiers (tagged ledger cells, see ``members``)."""
-    identifiers: list[dm.UserIdentifier] = []
-    for item in decode(row):
+    """The member's identifiers (a row in ``members.COLUMNS`` order)."""
+    out: list[dm.UserIdentifier] = []
+    for item in identifiers(row):
         if item.kind == EMAIL:
-            identifiers.append(dm.UserIdentifier(email_address=item.value))
+            out.append(dm.UserIdentifier(email_address=item.value))
         elif item.kind == ADDRESS:
             address = dm.AddressInfo(
                 given_name=item.given,
@@ -56,10 +56,10 @@ def user_data(row: Sequence[str]) -> dm.UserData:
                 region_code=item.region,
                 postal_code=item.postal,
             )
-            identifiers.append(dm.UserIdentifier(address=address))
+            out.append(dm.UserIdentifier(address=address))
         else:
-            identifiers.append(dm.UserIdentifier(phone_number=item.value))
-    return dm.UserData(user_identifiers=identifiers)
+            out.append(dm.UserIdentifier(phone_number=item.value))
+    return dm.UserData(user_identifiers=out)
 
 
 _STATUS = {
@@ -77,17 +77,15 @@ def consent(signals: AdConsent) -> dm.Consent:
     )
 
 
-def ingest_request(
-    target: dm.Destination, members: Sequence[tuple[Sequence[str], AdConsent]]
-) -> dm.IngestAudienceMembersRequest:
-    """Add or refresh members, each with its consent; terms of service accepted by config."""
+def ingest_request(target: dm.Destination, rows: Sequence[Sequence[str]]) -> dm.IngestAudienceMembersRequest:
+    """Add or refresh members, each with the consent its row carries; Customer Match terms accepted."""
     return dm.IngestAudienceMembersRequest(
         destinations=[target],
         audience_members=[
             dm.AudienceMember(
-                destination_references=[REFERENCE], user_data=user_data(row), consent=consent(c)
+                destination_references=[REFERENCE], user_data=user_data(row), consent=consent(consent_of(row))
             )
-            for row, c in members
+            for row in rows
         ],
         encoding=dm.Encoding.HEX,
         terms_of_service=dm.TermsOfService(

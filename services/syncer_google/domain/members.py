@@ -1,33 +1,32 @@
-"""A customer as a Google Customer Match member: the identifiers it is matched on.
+"""A customer as a Google Customer Match member: the identifiers it is matched on, and consent.
 
-The stored identifiers (``customer_identifiers`` rows of platform ``google-dm`` or ``google-ads``)
-become one member with every email and phone the customer has, and one address when its four
-parts (hashed given and family name, region code, postal code) are all known: Google matches an
-address only as a whole (AD_APIS.md 2.3, 2.8). The identifiers are written as short tagged
-strings so the ledger keeps the exact member sent and a removal sends the same one back:
-
-- ``e:<sha256>`` email, ``p:<sha256>`` phone,
-- ``a:<given sha256>:<family sha256>:<region>:<postal code>`` address.
-
-Each API caps identifiers per member (Data Manager 10, Google Ads API 20); emails come first,
-then phones, then the address, each in sorted order, so the same customer always gives the same
-member and a cap drops the same identifiers every time.
+Rows follow ``COLUMNS``: the stored Google identifiers (``customer_identifiers`` of platform
+``google-dm`` or ``google-ads``: hashed email, phone, given and family name; country code and
+postal code as written), then the member's two ad consent signals. Google matches an address
+only as a whole (AD_APIS.md 2.3, 2.8), so the address is sent only when all four parts are
+known. Consent sits in the row so the ledger keeps what was sent with each member: a change of
+consent changes the row, and the next sync sends the member again with its new signals.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-EMAIL = "e"
-PHONE = "p"
-ADDRESS = "a"
-ADDRESS_PARTS = ("first_name", "last_name", "country_code", "postal_code")
+from services.syncer_google.domain.consent import AdConsent, Signal
+
+IDENTIFIER_COLUMNS = ("email", "phone", "first_name", "last_name", "country_code", "postal_code")
+CONSENT_COLUMNS = ("ad_user_data", "ad_personalization")
+COLUMNS = (*IDENTIFIER_COLUMNS, *CONSENT_COLUMNS)
+STRONG = frozenset({"email", "phone"})
+EMAIL, PHONE, ADDRESS = "email", "phone", "address"
+_CELL = {True: "granted", False: "denied", None: ""}
+_SIGNAL = {"granted": Signal.GRANTED, "denied": Signal.DENIED}
 
 
 @dataclass(frozen=True, slots=True)
 class Identifier:
-    """One decoded identifier of a member."""
+    """One identifier of a member as the APIs take it."""
 
     kind: str  # EMAIL | PHONE | ADDRESS
     value: str = ""  # sha256 hex for EMAIL / PHONE
@@ -37,39 +36,25 @@ class Identifier:
     postal: str = ""
 
 
-def member_row(fields: Iterable[tuple[str, str]], *, cap: int) -> tuple[str, ...] | None:
-    """The tagged identifiers of one customer from ``(field, value)`` pairs, or None if none.
-
-    ``fields`` are stored Google identifiers (``email``, ``phone``, ``first_name``, ...); several
-    values of one field are all kept (several emails), except address parts, of which the
-    smallest is used so the address is stable.
-    """
-    emails: set[str] = set()
-    phones: set[str] = set()
-    parts: dict[str, str] = {}
-    for field, value in fields:
-        if not value:
-            continue
-        if field == "email":
-            emails.add(value)
-        elif field == "phone":
-            phones.add(value)
-        elif field in ADDRESS_PARTS and (field not in parts or value < parts[field]):
-            parts[field] = value
-    row = [f"{EMAIL}:{v}" for v in sorted(emails)] + [f"{PHONE}:{v}" for v in sorted(phones)]
-    if all(parts.get(name) for name in ADDRESS_PARTS):
-        row.append(":".join([ADDRESS, *(parts[name] for name in ADDRESS_PARTS)]))
-    return tuple(row[:cap]) if row else None
+def consent_cell(stored: bool | None) -> str:
+    """How a stored consent flag is written in a row."""
+    return _CELL[stored]
 
 
-def decode(row: Sequence[str]) -> list[Identifier]:
-    """The identifiers of a stored row (a row from an older format yields what it can)."""
+def identifiers(row: Sequence[str]) -> list[Identifier]:
+    """The identifiers of a row in ``COLUMNS`` order (email, phone, then the whole address)."""
+    email, phone, given, family, region, postal = [*row[:6], "", "", "", "", "", ""][:6]
     out: list[Identifier] = []
-    for cell in row:
-        kind, _, rest = cell.partition(":")
-        if kind in (EMAIL, PHONE) and rest:
-            out.append(Identifier(kind, rest))
-        elif kind == ADDRESS:
-            given, family, region, postal = ([*rest.split(":", 3), "", "", ""])[:4]
-            out.append(Identifier(ADDRESS, given=given, family=family, region=region, postal=postal))
+    if email:
+        out.append(Identifier(EMAIL, email))
+    if phone:
+        out.append(Identifier(PHONE, phone))
+    if given and family and region and postal:
+        out.append(Identifier(ADDRESS, given=given, family=family, region=region, postal=postal))
     return out
+
+
+def consent_of(row: Sequence[str]) -> AdConsent:
+    """The consent signals written in a row (unknown when the row has none)."""
+    cells = [*row[6:8], "", ""]
+    return AdConsent(_SIGNAL.get(cells[0], Signal.UNSPECIFIED), _SIGNAL.get(cells[1], Signal.UNSPECIFIED))

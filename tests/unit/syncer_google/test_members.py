@@ -1,56 +1,44 @@
-"""Stored Google identifiers become one stable, capped Customer Match member."""
+"""Rows of stored Google identifiers become Customer Match members with their consent."""
 
 from __future__ import annotations
 
-from hypothesis import given
-from hypothesis import strategies as st
-
-from services.syncer_google.domain.members import ADDRESS, EMAIL, PHONE, decode, member_row
+from services.syncer_google.adapters import ads_wire, dm_wire
+from services.syncer_google.domain.consent import Signal
+from services.syncer_google.domain.members import ADDRESS, EMAIL, PHONE, consent_of, identifiers
 
 H1, H2, H3 = "a" * 64, "b" * 64, "c" * 64
+FULL = (H1, H2, H3, H1, "DE", "10115", "granted", "")
 
 
-def test_every_email_and_phone_then_the_whole_address() -> None:
-    fields = [
-        ("phone", H3),
-        ("email", H2),
-        ("email", H1),
-        ("first_name", H1),
-        ("last_name", H2),
-        ("country_code", "DE"),
-        ("postal_code", "10115"),
-    ]
-    assert member_row(fields, cap=10) == (f"e:{H1}", f"e:{H2}", f"p:{H3}", f"a:{H1}:{H2}:DE:10115")
+def test_email_phone_then_the_whole_address() -> None:
+    got = identifiers(FULL)
+    assert [i.kind for i in got] == [EMAIL, PHONE, ADDRESS]
+    assert got[2].region == "DE" and got[2].postal == "10115" and got[2].given == H3
 
 
 def test_an_incomplete_address_is_not_sent() -> None:
-    fields = [("email", H1), ("first_name", H1), ("country_code", "DE"), ("postal_code", "10115")]
-    assert member_row(fields, cap=10) == (f"e:{H1}",)
+    assert [i.kind for i in identifiers((H1, "", H3, "", "DE", "10115", "", ""))] == [EMAIL]
 
 
-def test_nothing_to_match_on_is_no_member() -> None:
-    assert member_row([("country_code", "DE"), ("email", "")], cap=10) is None
+def test_consent_cells_read_back_as_signals() -> None:
+    consent = consent_of(FULL)
+    assert consent.ad_user_data is Signal.GRANTED and consent.ad_personalization is Signal.UNSPECIFIED
+    assert consent_of((H1,)).ad_user_data is Signal.UNSPECIFIED
 
 
-def test_the_cap_keeps_emails_first() -> None:
-    fields = [("phone", H3), ("email", H2), ("email", H1)]
-    assert member_row(fields, cap=2) == (f"e:{H1}", f"e:{H2}")
+def test_data_manager_member_carries_its_own_consent() -> None:
+    request = dm_wire.ingest_request(dm_wire.destination("42", "1234567890", None), [FULL])
+    member = request.audience_members[0]
+    assert [type(i).pb(i).WhichOneof("identifier") for i in member.user_data.user_identifiers] == [
+        "email_address",
+        "phone_number",
+        "address",
+    ]
+    assert member.consent.ad_user_data.name == "CONSENT_GRANTED"
+    assert member.consent.ad_personalization.name == "CONSENT_STATUS_UNSPECIFIED"
+    assert request.encoding.name == "HEX"
 
 
-def test_decode_reads_back_what_was_written() -> None:
-    row = member_row([("email", H1), ("phone", H2), ("first_name", H1), ("last_name", H2),
-                      ("country_code", "GB"), ("postal_code", "SW1A 1AA")], cap=10)  # fmt: skip
-    assert row is not None
-    decoded = decode(row)
-    assert [i.kind for i in decoded] == [EMAIL, PHONE, ADDRESS]
-    assert decoded[2].postal == "SW1A 1AA" and decoded[2].region == "GB"
-
-
-hexes = st.text(alphabet="0123456789abcdef", min_size=64, max_size=64)
-
-
-@given(st.lists(st.tuples(st.sampled_from(["email", "phone"]), hexes), max_size=30), st.integers(1, 20))
-def test_member_is_order_independent_and_capped(fields: list[tuple[str, str]], cap: int) -> None:
-    row = member_row(fields, cap=cap)
-    assert row == member_row(list(reversed(fields)), cap=cap)
-    assert row is None or 1 <= len(row) <= cap
+def test_ads_requests_are_packed_by_identifier_count() -> None:
+    ops = ads_wire.operations([FULL] * 7, remove=False)  # 3 identifiers each
+    assert [len(chunk) for chunk in ads_wire.requests_of(ops, limit=9)] == [3, 3, 1]
