@@ -24,8 +24,9 @@ from typing import Any
 
 Row = Mapping[str, str]  # one CSV line: lower-cased column name -> cell
 
-# Columns without which an order cannot be rebuilt; Shopify's export always writes them.
-REQUIRED = ("name", "id", "created at", "currency", "total", "lineitem quantity", "lineitem price")
+# Columns without which an order cannot be rebuilt, as Shopify spells them (its export always
+# writes them); headers are compared lower-cased.
+REQUIRED = ("Name", "Id", "Created at", "Currency", "Total", "Lineitem quantity", "Lineitem price")
 # Two columns only Shopify's export has: a header with both is read as the export.
 SIGNATURE = ("lineitem quantity", "financial status")
 _LINE_COLUMNS = ("lineitem quantity", "lineitem price", "lineitem name", "lineitem sku")
@@ -43,7 +44,7 @@ def is_export(header: Iterable[str]) -> bool:
 def missing_columns(header: Iterable[str]) -> list[str]:
     """Required export columns absent from ``header``, spelled as Shopify writes them."""
     names = set(header)
-    return [name.title().replace(" At", " at") for name in REQUIRED if name not in names]
+    return [name for name in REQUIRED if name.lower() not in names]
 
 
 def group_orders(rows: Iterable[Row]) -> Iterator[list[Row]]:
