@@ -1,6 +1,6 @@
 """``audiencesync sandbox <platform>``: local stand-ins for the ad platforms' APIs.
 
-Each platform is a subcommand (``meta`` here; others are added beside it) whose flags live
+Each platform is a subcommand (``meta``, ``google``) whose flags live
 with its sandbox package; registration imports no web framework.
 """
 
@@ -30,10 +30,26 @@ def register(subparsers: Any) -> None:
 
     add_arguments(meta)
     meta.set_defaults(func=run_meta)
+    google = platforms.add_parser(
+        "google",
+        help="the Data Manager API and Google Ads API v26 Customer Match surface (gRPC over TLS)",
+        description="Serve Google's Customer Match APIs locally; see docs/sandbox-google.md.",
+    )
+    from services.sandbox_google.entrypoints.cli import add_arguments as add_google_arguments
+
+    add_google_arguments(google)
+    google.set_defaults(func=run_google)
 
 
 def run_meta(args: argparse.Namespace, settings: Settings) -> int:
     """Run the Meta sandbox in the foreground until SIGTERM or Ctrl-C."""
     from services.sandbox_meta.entrypoints.cli import serve
+
+    return serve(args, settings)
+
+
+def run_google(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the Google sandbox in the foreground until SIGTERM or Ctrl-C."""
+    from services.sandbox_google.entrypoints.cli import serve
 
     return serve(args, settings)

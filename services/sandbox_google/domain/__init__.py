@@ -1,0 +1,1 @@
+"""Pure rules of Google's Customer Match APIs: no gRPC, no SDK types, no I/O."""
