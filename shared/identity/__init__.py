@@ -5,7 +5,7 @@ documents (docs/identifiers.md has every rule with its source). Nothing empty, p
 or mangled is ever hashed, and no raw value appears in a rejection.
 """
 
-from shared.identity.contact import Contact, hash_contact, normalize_contact
+from shared.identity.contact import Contact, hash_contact, hash_contacts, normalize_contact
 from shared.identity.customer_key import customer_key
 from shared.identity.normalize import fields, is_hashed, normalize, normalize_column
 from shared.identity.result import (
@@ -28,6 +28,7 @@ __all__ = [
     "customer_key",
     "fields",
     "hash_contact",
+    "hash_contacts",
     "is_hashed",
     "is_sha256_hex",
     "normalize",

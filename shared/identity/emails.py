@@ -35,10 +35,58 @@ MAX_LOCAL = 64
 MAX_ADDRESS = 254
 GMAIL_DOMAINS = ("gmail.com", "googlemail.com")
 # Local parts that say "no address given"; checked on the local part only, so a real domain
-# never turns an address into a placeholder.
+# never turns an address into a placeholder. Every platform path refuses these.
 PLACEHOLDER_LOCALS = frozenset(
     {"noemail", "nomail", "none", "null", "noreply", "donotreply", "dontemail", "no-reply"}
 )
+# What a shop's order stream types when the buyer gave no address (POS walk-ins, phone orders,
+# test checkouts): stand-ins that, hashed into a customer key, would merge every walk-in of a
+# shop into one giant customer. A superset of PLACEHOLDER_LOCALS by construction. Only the
+# ingest edge applies it: a customer file may hold a real ``customer@example.com`` (Google's
+# own documented example), so the hashing rules keep the narrow list.
+SHOP_PLACEHOLDER_LOCALS = PLACEHOLDER_LOCALS | frozenset(
+    {
+        "no-email",
+        "no_email",
+        "no.email",
+        "no-mail",
+        "na",
+        "n/a",
+        "nil",
+        "do-not-reply",
+        "test",
+        "guest",
+        "unknown",
+        "nobody",
+        "placeholder",
+        "fake",
+        "dummy",
+        "x",
+        "xx",
+        "xxx",
+        "abc",
+        "asdf",
+        "walkin",
+        "walk-in",
+        "pos",
+        "customer",
+        "noname",
+    }
+)
+SHOP_PLACEHOLDER_DOMAINS = frozenset(
+    {
+        "none.com",
+        "noemail.com",
+        "nomail.com",
+        "no-email.com",
+        "noreply.com",
+        "test.com",
+        "email.invalid",
+        "fake.com",
+        "donotreply.com",
+    }
+)
+RESERVED_TLDS = (".invalid", ".test", ".localhost", ".example")  # RFC 2606: never delivered
 _WHITESPACE = re.compile(r"\s+")
 
 
@@ -88,3 +136,16 @@ def fold_gmail(address: str, *, unify_domain: bool = False) -> str | Reason:
     if not local:
         return Reason.EMAIL_INVALID_SYNTAX
     return f"{local}@{'gmail.com' if unify_domain else domain}"
+
+
+def is_shop_placeholder(address: str) -> bool:
+    """True for an order's stand-in for "no email" (``noemail@shop.com``, ``x@pos.test``).
+
+    The ingest edge drops these before a customer key is derived; see SHOP_PLACEHOLDER_LOCALS.
+    """
+    local, _, domain = address.strip().lower().rpartition("@")
+    return (
+        local in SHOP_PLACEHOLDER_LOCALS
+        or domain in SHOP_PLACEHOLDER_DOMAINS
+        or domain.endswith(RESERVED_TLDS)
+    )

@@ -60,6 +60,20 @@ def _copy(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> Non
             copy.write_row([row[name] for name in names])
 
 
+def insert_new_rows(
+    session: Session, table: Table, rows: Sequence[dict[str, Any]], *, returning: Sequence[Any]
+) -> list[Any]:
+    """Insert rows whose key is not stored yet; ``returning`` columns of the rows actually added.
+
+    One ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` per batch (SQLAlchemy's insertmanyvalues)
+    tells which rows were new without reading the table first.
+    """
+    if not rows:
+        return []
+    stmt = insert(session, table).on_conflict_do_nothing().returning(*returning)
+    return list(session.execute(stmt, list(rows)).all())
+
+
 def insert_ignoring_conflicts(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
     """Insert rows, skipping any whose key already exists (idempotent inserts)."""
     insert_rows(session, table, rows, ignore_conflicts=True)

@@ -12,11 +12,11 @@ from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
-from functools import lru_cache
 
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
+from services.ingestor.adapters.customer_store import ERASED, upsert_customers
 from services.ingestor.domain import (
     CheckoutFacts,
     Contact,
@@ -24,13 +24,10 @@ from services.ingestor.domain import (
     RefundFacts,
     TicketFacts,
 )
-from shared.identity import Contact as IdentityContact
-from shared.identity import customer_key, hash_contact
-from shared.store.dialect import insert_ignoring_conflicts
+from services.ingestor.domain.resolution import Sighting
 from shared.store.models import (
     Checkout,
     Customer,
-    CustomerIdentifier,
     Erasure,
     Order,
     Refund,
@@ -40,35 +37,6 @@ from shared.store.models import (
 
 class CustomerErased(Exception):  # noqa: N818 - a fact, handled by dropping the event
     """The event belongs to an erased customer; it must not resurrect them."""
-
-
-@lru_cache(maxsize=65536)
-def _hashed(contact: IdentityContact) -> tuple[tuple[str, str, str], ...]:
-    # Repeat buyers bring the same contact on every order: normalizing and hashing it once per
-    # process saves most of the identity cost of a bulk import. Bounded, and only in the ingestor.
-    return tuple(
-        (platform.value, name, value)
-        for platform, values in hash_contact(contact).items()
-        for name, value in values.items()
-    )
-
-
-def identifier_rows(key: str, contact: Contact, at: datetime) -> list[dict[str, object]]:
-    """Every platform's hashed identifiers for a contact, as ``customer_identifiers`` rows."""
-    ident = IdentityContact(
-        email=contact.email,
-        phone=contact.phone,
-        first_name=contact.first_name,
-        last_name=contact.last_name,
-        city=contact.city,
-        region=contact.region,
-        postal_code=contact.postal_code,
-        country=contact.country or contact.phone_country,
-    )
-    return [
-        {"customer_key": key, "platform": platform, "field": name, "value": value, "added_at": at}
-        for platform, name, value in _hashed(ident)
-    ]
 
 
 class FactsWriter:
@@ -81,92 +49,35 @@ class FactsWriter:
 
     # --- customers -------------------------------------------------------------------------
 
-    def resolve(self, shop: str, contact: Contact, shop_customer_id: str | None) -> str | None:
-        """The customer key: an existing customer with this shop id wins, else email, else id."""
-        key = None
-        if shop_customer_id:
-            key = self.session.scalar(
-                select(Customer.customer_key).where(
-                    Customer.shop == shop, Customer.shop_customer_id == shop_customer_id
-                )
-            )
-        key = key or customer_key(shop=shop, email=contact.email, shop_customer_id=shop_customer_id)
-        if key and self.session.get(Erasure, key) is not None:
-            raise CustomerErased(key)
+    def touch(self, sighting: Sighting, contact: Contact) -> str | None:
+        """Resolve and upsert this event's customer (the one rule); None: no identity.
+
+        Raises ``CustomerErased`` for a tombstoned customer.
+        """
+        result = upsert_customers(self.session, [sighting], [contact], self.now)
+        key = result.keys[0]
+        if key == ERASED:
+            raise CustomerErased("a tombstoned customer")
+        for changed, cause in result.changed.items():
+            self.changed.setdefault(changed, cause)
         return key
-
-    def touch_customer(
-        self,
-        key: str,
-        shop: str,
-        contact: Contact,
-        *,
-        shop_customer_id: str | None,
-        country: str | None,
-        email_consent: bool | None,
-        sms_consent: bool | None,
-        seen_at: datetime,
-    ) -> bool:
-        """Create or update the customer row and add new identifiers; True when anything changed."""
-        customer = self.session.get(Customer, key)
-        changed = False
-        if customer is None:
-            customer = Customer(
-                customer_key=key,
-                shop=shop,
-                shop_customer_id=shop_customer_id,
-                country=country,
-                accepts_email_marketing=email_consent,
-                accepts_sms_marketing=sms_consent,
-                first_seen_at=min(seen_at, self.now),
-                updated_at=seen_at,
-            )
-            self.session.add(customer)
-            self.session.flush()
-            changed = True
-        elif seen_at >= customer.updated_at:
-            for attr, value in (
-                ("shop_customer_id", shop_customer_id),
-                ("country", country),
-                ("accepts_email_marketing", email_consent),
-                ("accepts_sms_marketing", sms_consent),
-            ):
-                if value is not None and getattr(customer, attr) != value:
-                    setattr(customer, attr, value)
-                    changed = True
-            customer.updated_at = seen_at
-        rows = identifier_rows(key, contact, self.now)
-        if rows:
-            before = self._identifier_count(key)
-            insert_ignoring_conflicts(self.session, CustomerIdentifier.__table__, rows)  # type: ignore[arg-type]
-            changed = changed or self._identifier_count(key) != before
-        return changed
-
-    def _identifier_count(self, key: str) -> int:
-        return int(
-            self.session.scalar(
-                select(func.count())
-                .select_from(CustomerIdentifier)
-                .where(CustomerIdentifier.customer_key == key)
-            )
-            or 0
-        )
 
     def customer(self, facts: CustomerFacts, contact: Contact) -> str | None:
         """``customers/create|update``: consent, country, identifiers."""
-        key = self.resolve(facts.shop, contact, facts.customer_id)
-        if key and self.touch_customer(
-            key,
-            facts.shop,
+        seen_at = facts.updated_at or self.now
+        return self.touch(
+            Sighting(
+                shop=facts.shop,
+                email=contact.email,
+                shop_customer_id=facts.customer_id,
+                country=facts.country,
+                accepts_email_marketing=facts.email_consent,
+                accepts_sms_marketing=facts.sms_consent,
+                seen_at=seen_at,
+                first_seen=facts.created_at or seen_at,
+            ),
             contact,
-            shop_customer_id=facts.customer_id,
-            country=facts.country,
-            email_consent=facts.email_consent,
-            sms_consent=facts.sms_consent,
-            seen_at=facts.updated_at or self.now,
-        ):
-            self.changed.setdefault(key, "customer")
-        return key
+        )
 
     # --- orders and refunds --------------------------------------------------------------------
 
@@ -225,20 +136,21 @@ class FactsWriter:
 
     def ticket(self, facts: TicketFacts, contact: Contact) -> str | None:
         """A support ticket counted against its customer (None: no identity)."""
-        key = self.resolve(facts.shop, contact, facts.customer_id)
-        if key is None:
-            return None
-        if self.session.get(Customer, key) is None:
-            self.touch_customer(
-                key,
-                facts.shop,
-                contact,
+        key = self.touch(
+            Sighting(
+                shop=facts.shop,
+                email=contact.email,
                 shop_customer_id=facts.customer_id,
                 country=contact.country,
-                email_consent=None,
-                sms_consent=None,
+                accepts_email_marketing=None,
+                accepts_sms_marketing=None,
                 seen_at=facts.created_at,
-            )
+                first_seen=facts.created_at,
+            ),
+            contact,
+        )
+        if key is None:
+            return None
         row = {
             "shop": facts.shop,
             "source": facts.source,
@@ -260,19 +172,21 @@ class FactsWriter:
 
     def checkout(self, facts: CheckoutFacts, contact: Contact) -> str | None:
         """Upsert a checkout at its version (None: no contact to retarget)."""
-        key = self.resolve(facts.shop, contact, facts.customer_id)
+        key = self.touch(
+            Sighting(
+                shop=facts.shop,
+                email=contact.email,
+                shop_customer_id=facts.customer_id,
+                country=facts.country,
+                accepts_email_marketing=facts.email_consent,
+                accepts_sms_marketing=None,
+                seen_at=facts.updated_at,
+                first_seen=facts.created_at,
+            ),
+            contact,
+        )
         if key is None:
             return None
-        self.touch_customer(
-            key,
-            facts.shop,
-            contact,
-            shop_customer_id=facts.customer_id,
-            country=facts.country,
-            email_consent=facts.email_consent,
-            sms_consent=None,
-            seen_at=facts.updated_at,
-        )
         existing = self.session.scalar(
             select(Checkout).where(Checkout.shop == facts.shop, Checkout.checkout_id == facts.checkout_id)
         )

@@ -1,9 +1,10 @@
 """Bulk write of a batch of orders: a handful of set-based statements instead of ~15 per order.
 
-Semantics are those of single writes: customers resolved by shop id, then email, then id;
-tombstoned customers dropped; an order stored only when its ``updated_at`` is newer than what
-is stored (within the batch, the newest version of each order wins); lines replaced with their
-order; refunds inserted once. Returns what changed so the caller can announce it.
+Customers go through the one upsert (``customer_store``, the rule in ``domain.resolution``) that
+single events use too; tombstoned customers dropped; an order stored only when its
+``updated_at`` is newer than what is stored (within the batch, the newest version of each order
+wins); lines replaced with their order; refunds inserted once. Returns what changed so the
+caller can announce it.
 """
 
 from __future__ import annotations
@@ -17,12 +18,11 @@ from typing import Any
 from sqlalchemy import delete, func, select, tuple_, update
 from sqlalchemy.orm import Session
 
+from services.ingestor.adapters.customer_store import ERASED, chunks, upsert_customers
 from services.ingestor.domain import Contact, OrderFacts
-from shared.identity import customer_key
+from services.ingestor.domain.resolution import Sighting
 from shared.store.dialect import insert_ignoring_conflicts, insert_rows
-from shared.store.models import Customer, CustomerIdentifier, Erasure, Order, OrderLine, Refund
-
-_CHUNK = 900  # keeps IN lists under SQLite's default variable limit with room to spare
+from shared.store.models import Order, OrderLine, Refund
 
 
 @dataclass(frozen=True)
@@ -43,113 +43,17 @@ class BatchResult:
     erased_items: int = 0
 
 
-def _chunks(values: Sequence[Any]) -> list[Sequence[Any]]:
-    return [values[i : i + _CHUNK] for i in range(0, len(values), _CHUNK)]
-
-
-def _resolve_keys(session: Session, items: Sequence[OrderItem]) -> list[str | None]:
-    by_shop_id: dict[tuple[str, str | None], str] = {}
-    wanted = sorted({(i.facts.shop, i.facts.customer_id) for i in items if i.facts.customer_id})
-    for chunk in _chunks(wanted):
-        rows = session.execute(
-            select(Customer.shop, Customer.shop_customer_id, Customer.customer_key).where(
-                tuple_(Customer.shop, Customer.shop_customer_id).in_(chunk)
-            )
-        )
-        by_shop_id.update({(shop, cid): key for shop, cid, key in rows})
-    keys: list[str | None] = []
-    for item in items:
-        f = item.facts
-        known = by_shop_id.get((f.shop, f.customer_id)) if f.customer_id else None
-        keys.append(
-            known or customer_key(shop=f.shop, email=item.contact.email, shop_customer_id=f.customer_id)
-        )
-    return keys
-
-
-def _erased(session: Session, keys: set[str]) -> set[str]:
-    found: set[str] = set()
-    for chunk in _chunks(sorted(keys)):
-        found.update(session.scalars(select(Erasure.customer_key).where(Erasure.customer_key.in_(chunk))))
-    return found
-
-
-def _write_customers(
-    session: Session, items: Sequence[tuple[str, OrderItem]], now: datetime, changed: dict[str, str]
-) -> None:
-    from services.ingestor.adapters.facts_store import identifier_rows
-
-    latest: dict[str, OrderItem] = {}
-    for key, item in items:
-        if key not in latest or item.facts.updated_at >= latest[key].facts.updated_at:
-            latest[key] = item
-    existing: dict[str, Customer] = {}
-    for chunk in _chunks(sorted(latest)):
-        existing.update(
-            {
-                c.customer_key: c
-                for c in session.scalars(select(Customer).where(Customer.customer_key.in_(chunk)))
-            }
-        )
-    new_rows, updates = [], []
-    for key, item in latest.items():
-        f = item.facts
-        attrs = {
-            "shop_customer_id": f.customer_id,
-            "country": f.country,
-            "accepts_email_marketing": f.email_consent,
-            "accepts_sms_marketing": f.sms_consent,
-        }
-        current = existing.get(key)
-        if current is None:
-            first = min(i.facts.created_at for k, i in items if k == key)
-            new_rows.append(
-                {
-                    "customer_key": key,
-                    "shop": f.shop,
-                    **attrs,
-                    "first_seen_at": min(first, now),
-                    "updated_at": f.updated_at,
-                }
-            )
-            changed.setdefault(key, "customer")
-        elif f.updated_at >= current.updated_at:
-            diff = {k: v for k, v in attrs.items() if v is not None and getattr(current, k) != v}
-            if diff or f.updated_at != current.updated_at:
-                updates.append({"customer_key": key, **diff, "updated_at": f.updated_at})
-            if diff:
-                changed.setdefault(key, "customer")
-    if new_rows:
-        # Another ingestor may create the same customer at the same moment (a customer's orders
-        # are keyed by order id and spread over partitions): first insert wins, both go on.
-        insert_ignoring_conflicts(session, Customer.__table__, new_rows)  # type: ignore[arg-type]
-    for row in updates:
-        session.execute(
-            update(Customer).where(Customer.customer_key == row.pop("customer_key")).values(**row)
-        )
-    wanted = {
-        (r["customer_key"], r["platform"], r["field"], r["value"]): r
-        for key, item in items
-        for r in identifier_rows(key, item.contact, now)
-    }
-    have: set[tuple[Any, ...]] = set()
-    for chunk in _chunks(sorted(latest)):
-        have.update(
-            tuple(r)
-            for r in session.execute(
-                select(
-                    CustomerIdentifier.customer_key,
-                    CustomerIdentifier.platform,
-                    CustomerIdentifier.field,
-                    CustomerIdentifier.value,
-                ).where(CustomerIdentifier.customer_key.in_(chunk))
-            )
-        )
-    fresh = [row for ident, row in wanted.items() if ident not in have]
-    if fresh:
-        insert_ignoring_conflicts(session, CustomerIdentifier.__table__, fresh)  # type: ignore[arg-type]
-        for identifier in fresh:
-            changed.setdefault(str(identifier["customer_key"]), "customer")
+def _sighting(facts: OrderFacts, contact: Contact) -> Sighting:
+    return Sighting(
+        shop=facts.shop,
+        email=contact.email,
+        shop_customer_id=facts.customer_id,
+        country=facts.country,
+        accepts_email_marketing=facts.email_consent,
+        accepts_sms_marketing=facts.sms_consent,
+        seen_at=facts.updated_at,
+        first_seen=facts.created_at,
+    )
 
 
 def _order_values(item: OrderItem, key: str, refunds_sum: Decimal, now: datetime) -> dict[str, Any]:
@@ -185,18 +89,14 @@ def _order_values(item: OrderItem, key: str, refunds_sum: Decimal, now: datetime
 
 def write_orders(session: Session, items: Sequence[OrderItem], now: datetime) -> BatchResult:
     """Write a batch of orders inside the caller's transaction."""
-    result = BatchResult(keys=_resolve_keys(session, items))
-    erased = _erased(session, {k for k in result.keys if k})
-    live: list[tuple[str, OrderItem]] = []
-    for i, (key, item) in enumerate(zip(result.keys, items, strict=True)):
-        if key in erased:
-            result.keys[i] = ""
-            result.erased_items += 1
-        elif key:
-            live.append((key, item))
+    customers = upsert_customers(
+        session, [_sighting(i.facts, i.contact) for i in items], [i.contact for i in items], now
+    )
+    result = BatchResult(keys=customers.keys, changed=customers.changed)
+    result.erased_items = sum(1 for k in customers.keys if k == ERASED)
+    live = [(key, item) for key, item in zip(result.keys, items, strict=True) if key]
     if not live:
         return result
-    _write_customers(session, live, now, result.changed)
     newest: dict[tuple[str, str], tuple[str, OrderItem]] = {}
     for key, item in live:
         ident = (item.facts.shop, item.facts.order_id)
@@ -204,7 +104,7 @@ def write_orders(session: Session, items: Sequence[OrderItem], now: datetime) ->
             newest[ident] = (key, item)
     stored: dict[tuple[str, str], tuple[int, datetime]] = {}
     refunds: dict[tuple[str, str], Decimal] = {}
-    for chunk in _chunks(sorted(newest)):
+    for chunk in chunks(sorted(newest)):
         cond = tuple_(Order.shop, Order.order_id).in_(chunk)
         stored.update(
             {
@@ -243,7 +143,7 @@ def write_orders(session: Session, items: Sequence[OrderItem], now: datetime) ->
     if updates:
         session.execute(update(Order), [v for _, v in updates])
         ids.update({ident: v["id"] for ident, v in updates})
-        for chunk in _chunks([v["id"] for _, v in updates]):
+        for chunk in chunks([v["id"] for _, v in updates]):
             session.execute(delete(OrderLine).where(OrderLine.order_pk.in_(chunk)))
     lines = [
         {

@@ -8,8 +8,8 @@ never the customer key).
 
 Phones are screened before the identity layer sees them: a phone with letters
 (``555-555-SHIP``), under 7 or over 15 digits, is dropped with a warning rather than hashed.
-Placeholder emails (``noemail@...``, ``none@none.com``) are dropped: hashed, one of them would
-merge every walk-in customer of a shop into one giant "customer".
+Placeholder emails (``noemail@...``, ``none@none.com``; the rule is ``shared.identity``'s) are
+dropped: hashed, one of them would merge every walk-in customer of a shop into one giant "customer".
 """
 
 from __future__ import annotations
@@ -21,66 +21,19 @@ from typing import Any
 from services.ingestor.domain.codes import country_code
 from services.ingestor.domain.errors import Problem, Reason
 from services.ingestor.domain.facts import Contact
+from shared.identity.emails import is_shop_placeholder
 
 _EMAIL_SHAPE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
-_PLACEHOLDER_LOCALS = frozenset(
-    {
-        "noemail",
-        "no-email",
-        "no_email",
-        "no.email",
-        "nomail",
-        "no-mail",
-        "none",
-        "na",
-        "n/a",
-        "null",
-        "nil",
-        "noreply",
-        "no-reply",
-        "donotreply",
-        "do-not-reply",
-        "test",
-        "guest",
-        "unknown",
-        "nobody",
-        "placeholder",
-        "fake",
-        "dummy",
-        "x",
-        "xx",
-        "xxx",
-        "abc",
-        "asdf",
-        "walkin",
-        "walk-in",
-        "pos",
-        "customer",
-        "noname",
-    }
-)
-_PLACEHOLDER_DOMAINS = frozenset(
-    {
-        "none.com",
-        "noemail.com",
-        "nomail.com",
-        "no-email.com",
-        "noreply.com",
-        "test.com",
-        "email.invalid",
-        "fake.com",
-        "donotreply.com",
-    }
-)
-_RESERVED_TLDS = (".invalid", ".test", ".localhost", ".example")  # RFC 2606: never delivered
 _EXTENSION = re.compile(r"\s*(?:ext\.?|extension|x|#)\s*\d{1,6}\s*$", re.IGNORECASE)
 _PHONE_CHARS = frozenset("0123456789+()-./ \u00a0")
 
 
 def is_placeholder_email(email: str) -> bool:
-    """True for shared dummy addresses that stand for "no email" (``noemail@shop.com``)."""
-    local, _, domain = email.strip().lower().rpartition("@")
-    return local in _PLACEHOLDER_LOCALS or domain in _PLACEHOLDER_DOMAINS or domain.endswith(_RESERVED_TLDS)
+    """True for shared dummy addresses that stand for "no email" (``noemail@shop.com``).
+
+    The rule and its lists live in ``shared.identity.emails`` (one place for every placeholder).
+    """
+    return is_shop_placeholder(email)
 
 
 def screen_email(value: str | None) -> tuple[str | None, Reason | None]:

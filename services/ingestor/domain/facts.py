@@ -1,46 +1,22 @@
 """What the ingestor learns from a payload: plain frozen facts, with raw contact data kept apart.
 
-Facts carry no raw PII. The ``Contact`` beside them holds the raw email, phone, name and address
-exactly long enough for the ingest boundary to normalize and hash them with the identity layer;
-then it is dropped. Its ``repr`` shows only which fields are present, so logging one by mistake
-leaks nothing.
+Facts carry no raw PII. The ``Contact`` beside them (the identity layer's own type, so nothing
+rebuilds it before hashing) holds the raw email, phone, name and address exactly long enough for
+the ingest boundary to normalize and hash them; then it is dropped. Its ``repr`` shows only which
+fields are present, so logging one by mistake leaks nothing.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Generic, TypeVar
 
 from services.ingestor.domain.errors import Problem
+from shared.identity import Contact as Contact  # re-exported: the one contact type
 
 F = TypeVar("F")
-
-
-@dataclass(frozen=True, slots=True, repr=False)
-class Contact:
-    """Raw contact fields for the identity layer to normalize and hash, then drop."""
-
-    email: str | None = None
-    phone: str | None = None
-    first_name: str | None = None
-    last_name: str | None = None
-    city: str | None = None
-    region: str | None = None  # province/state code when the payload has one, else its name
-    postal_code: str | None = None
-    country: str | None = None  # ISO 3166 alpha-2 of the address the fields above came from
-    phone_country: str | None = None  # where to read a phone written without a +country code
-    alt_email: str | None = None  # the order's own email when the customer's email won
-
-    def __repr__(self) -> str:
-        shown = ", ".join(f"{f.name}={'set' if getattr(self, f.name) else '-'}" for f in fields(self))
-        return f"Contact({shown})"
-
-    @property
-    def reachable(self) -> bool:
-        """True when there is an email or a phone to match on."""
-        return bool(self.email or self.phone)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,16 @@ import json
 
 import pytest
 
-from shared.identity import Contact, Platform, Reason, Rejected, customer_key, hash_contact, normalize_contact
+from shared.identity import (
+    Contact,
+    Platform,
+    Reason,
+    Rejected,
+    customer_key,
+    hash_contact,
+    hash_contacts,
+    normalize_contact,
+)
 
 
 def sha(text: str) -> str:
@@ -130,3 +139,22 @@ def test_no_key_without_a_valid_email_or_id(email: str | None, customer_id: str 
 def test_customer_key_needs_a_shop() -> None:
     with pytest.raises(ValueError, match="shop"):
         customer_key(shop=" ", email="a@example.com", shop_customer_id=None)
+
+
+def test_hash_contacts_equals_hash_contact_one_by_one() -> None:
+    contacts = [
+        US_CUSTOMER,
+        Contact(email="Ana@Example.DE", phone="030 1234567", phone_country="DE"),
+        Contact(
+            email="noemail@shop.com", first_name="Bo", last_name="Li", country="GB", postal_code="SW1A 1AA"
+        ),
+        Contact(phone="not a phone", city="Paris", country="FR"),
+        US_CUSTOMER,
+        Contact(),
+    ]
+    assert hash_contacts(contacts) == [hash_contact(c) for c in contacts]
+
+
+def test_a_phone_without_an_address_is_read_in_the_phones_own_country() -> None:
+    hashed = hash_contact(Contact(phone="030 1234567", phone_country="DE"))
+    assert hashed[Platform.GOOGLE_DM]["phone"] == sha("+49301234567")
