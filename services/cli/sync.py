@@ -53,13 +53,13 @@ def _sync_meta(args: argparse.Namespace, settings: Settings) -> int:
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from services.syncer_meta.bootstrap import build_service
-    from services.syncer_meta.domain.errors import PlatformError
     from services.syncer_meta.service import UnknownTargetError
-    from services.syncer_meta.sync import SyncOptions
-    from services.syncer_meta.uploads import Progress as BatchProgress
     from shared.definitions import DefinitionsError
     from shared.store.db import Store
     from shared.store.migrate import upgrade
+    from shared.sync.errors import PlatformError
+    from shared.sync.outcome import SyncOptions
+    from shared.sync.uploads import Progress as BatchProgress
 
     if not settings.meta_accounts:
         return _error("no Meta ad account: set META_ACCOUNTS and META_ACCESS_TOKEN (docs/syncer-meta.md)")
@@ -199,8 +199,8 @@ def _n(value: Any) -> str:
 
 
 def _status_rows(settings: Settings, limit: int, audience: str | None) -> list[Any]:
-    from services.syncer_meta.adapters.runs import Runs
     from shared.store.db import Store
+    from shared.sync.runs import Runs
 
     store = Store(settings.database_url)
     try:

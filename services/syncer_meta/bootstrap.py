@@ -1,8 +1,9 @@
-"""Composition root of the syncer-meta service: settings to platforms, stores, syncs and consumer.
+"""Composition root of the syncer-meta service: settings to platforms, the shared engine, consumer.
 
-``build_service`` wires one ``DestinationSync`` per configured ad account (its own SDK client,
-token, app secret and request budget) over the shared ledger; the CLI, the consumer and the
-tests all go through it. Dry runs get the null platform, so they cannot reach Meta at all.
+``build_service`` wires one engine ``DestinationSync`` (``shared.sync``) per configured ad
+account (its own SDK client, token, app secret and request budget) over the shared ledger; the
+CLI, the consumer and the tests all go through it. Dry runs get the null platform, so they
+cannot reach Meta at all.
 """
 
 from __future__ import annotations
@@ -10,18 +11,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 
-from services.syncer_meta.adapters.ledger import Ledger
 from services.syncer_meta.adapters.meta_platform import MetaPlatform
-from services.syncer_meta.adapters.null_platform import NullPlatform
-from services.syncer_meta.adapters.runs import Runs
-from services.syncer_meta.domain.guardrails import Guardrails
-from services.syncer_meta.domain.membership import Consent
-from services.syncer_meta.domain.ports import AudiencePlatform
-from services.syncer_meta.handlers import MicroBatch, make_handler
-from services.syncer_meta.reconcile import Reconciler
-from services.syncer_meta.service import SyncService
-from services.syncer_meta.sync import DestinationSync, RunReport, SyncOptions
-from services.syncer_meta.uploads import Progress, Uploader
+from services.syncer_meta.adapters.null_platform import NullMetaPlatform
+from services.syncer_meta.domain.rows import META_ROWS
+from services.syncer_meta.domain.targets import meta_target
+from services.syncer_meta.lookalikes import Lookalikes
+from services.syncer_meta.service import MetaSyncService
 from shared.bus import topics
 from shared.bus.consumer import Handler
 from shared.bus.producer import Publisher
@@ -30,8 +25,19 @@ from shared.definitions import Definitions, load_definitions
 from shared.log import get_logger
 from shared.runtime import ConsumerService, run_consumer_service
 from shared.store.db import Store
+from shared.sync.consumer import MicroBatch, make_handler
+from shared.sync.engine import DestinationSync
+from shared.sync.guardrails import Guardrails
+from shared.sync.ledger import Ledger
+from shared.sync.membership import Consent
+from shared.sync.outcome import RunReport, SyncOptions
+from shared.sync.ports import AudiencePlatform
+from shared.sync.reconcile import Reconciler
+from shared.sync.runs import Runs
+from shared.sync.uploads import Progress, Uploader
 
 log = get_logger(__name__)
+PLATFORM = "meta"
 
 
 def meta_platforms(
@@ -41,7 +47,7 @@ def meta_platforms(
     platforms: dict[str, AudiencePlatform] = {}
     for account in settings.meta_accounts:
         platforms[account.account_id] = (
-            NullPlatform(account.account_id)
+            NullMetaPlatform(account.account_id)
             if dry_run
             else MetaPlatform(
                 account,
@@ -64,10 +70,10 @@ def build_service(
     definitions: Definitions | None = None,
     dry_run: bool = False,
     on_batch: Callable[[Progress], None] | None = None,
-) -> SyncService:
+) -> MetaSyncService:
     """The syncer for every configured ad account over ``store``."""
     audiences = (definitions or load_definitions(settings.config_file)).audiences
-    ledger, runs = Ledger(store), Runs(store)
+    ledger, runs = Ledger(store, identifiers=META_ROWS.identifiers), Runs(store, PLATFORM)
     platforms = meta_platforms(settings, dry_run=dry_run) if platforms is None else platforms
     syncs = {
         account: DestinationSync(
@@ -79,16 +85,18 @@ def build_service(
                 runs,
                 platform,
                 max_age=settings.meta_snapshot_max_age,
-                min_seed=settings.meta_min_audience_size,
+                follow_up=Lookalikes(runs, platform, min_seed=settings.meta_min_audience_size),  # type: ignore[arg-type]
             ),
             consent=Consent(settings.meta_consent),
-            guardrails=Guardrails(settings.meta_min_audience_size, settings.meta_max_remove_share),
+            guardrails=Guardrails(settings.meta_min_audience_size, settings.meta_max_remove_share, "Meta's"),
             batch_size=settings.meta_batch_size,
             name_prefix=f"audiencesync {settings.shop}",
         )
         for account, platform in platforms.items()
     }
-    return SyncService(audiences, syncs)
+    return MetaSyncService(
+        audiences, syncs, meta_target, accounts_variable="META_ACCOUNTS", account_noun="ad account"
+    )
 
 
 class _Consumer:
@@ -109,6 +117,7 @@ class _Consumer:
                 sync,
                 size=self.settings.meta_flush_size,
                 seconds=self.settings.meta_flush_seconds,
+                platform=PLATFORM,
             )
         return self.batch
 
@@ -137,7 +146,13 @@ def sync_everything(settings: Settings, *, record_noop: bool = True) -> None:
     syncer = build_service(settings, store)
     try:
         for report in syncer.sync(SyncOptions(record_noop=record_noop)):
-            log.info("meta.full_sync", audience=report.audience, account=report.account, status=report.status)
+            log.info(
+                "sync.full_sync",
+                platform=PLATFORM,
+                audience=report.audience,
+                account=report.account,
+                status=report.status,
+            )
     finally:
         syncer.close()
         store.dispose()
@@ -147,7 +162,9 @@ def serve(settings: Settings) -> None:
     """Run the syncer-meta in the foreground until SIGTERM."""
     if not settings.meta_accounts:
         log.warning(
-            "meta.no_accounts", hint="set META_ACCOUNTS and tokens; labels are consumed, nothing is sent"
+            "sync.no_accounts",
+            platform=PLATFORM,
+            hint="set META_ACCOUNTS and tokens; labels are consumed, nothing is sent",
         )
     elif settings.meta_sync_on_start:
         # Keys gathered but not yet flushed when the last process died are found here.

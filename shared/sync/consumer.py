@@ -1,10 +1,10 @@
-"""The syncer-meta consumer: ``labels.changed`` in, micro-batched incremental syncs out.
+"""A syncer's consumer: ``labels.changed`` in, micro-batched incremental syncs out.
 
-Changed customer keys gather until ``META_FLUSH_SIZE`` keys or ``META_FLUSH_SECONDS`` after the
-first one (checked on every batch and when a poll comes back empty), then every destination
-is synced for just those customers. Offsets are committed as messages are gathered, so keys
-still pending at a crash are not redelivered: the full sync at start (``META_SYNC_ON_START``)
-and the nightly full sync compare everyone against the ledger and pick them up.
+Changed customer keys gather until the flush size (``META_FLUSH_SIZE``) or the flush age
+(``META_FLUSH_SECONDS``) after the first one (checked on every batch and when a poll comes back
+empty), then every destination is synced for just those customers. Offsets are committed as
+messages are gathered, so keys still pending at a crash are not redelivered: the full sync at
+start (``META_SYNC_ON_START``) and the nightly full sync compare everyone against the ledger and pick them up.
 """
 
 from __future__ import annotations
@@ -15,16 +15,15 @@ from collections.abc import Callable, Sequence
 from prometheus_client import Counter
 from sqlalchemy.exc import OperationalError
 
-from services.syncer_meta.domain.errors import RETRYABLE_STATUSES
-from services.syncer_meta.sync import RunReport
 from shared.bus.consumer import DeadLetter, Delivery, is_infrastructure
 from shared.bus.envelope import InvalidMessage
 from shared.log import get_logger
 from shared.messages import LabelChanged
+from shared.sync.outcome import RunReport
+from shared.sync.status import KEEP_PENDING
 
 log = get_logger(__name__)
-FLUSHES = Counter("audiencesync_meta_flushes_total", "Micro-batch flushes", ["outcome"])
-KEEP_PENDING = RETRYABLE_STATUSES | {"busy"}
+FLUSHES = Counter("audiencesync_sync_flushes_total", "Micro-batch flushes", ["platform", "outcome"])
 
 
 class MicroBatch:
@@ -36,9 +35,11 @@ class MicroBatch:
         *,
         size: int,
         seconds: float,
+        platform: str = "meta",
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.sync, self.size, self.seconds, self.clock = sync, size, seconds, clock
+        self.platform = platform
         self.pending: set[str] = set()
         self.since: float | None = None
 
@@ -61,10 +62,10 @@ class MicroBatch:
         if any(r.status in KEEP_PENDING for r in reports):
             # Throttled, unavailable or locked by another run: the keys wait one more interval
             # rather than be dropped (a permanent error is recorded on its run and not retried).
-            FLUSHES.labels("deferred").inc()
+            FLUSHES.labels(self.platform, "deferred").inc()
             self.since = self.clock()
             return reports
-        FLUSHES.labels("done").inc()
+        FLUSHES.labels(self.platform, "done").inc()
         self.pending.difference_update(keys)
         self.since = self.clock() if self.pending else None
         return reports
@@ -79,8 +80,8 @@ class MicroBatch:
             # The flush syncs every pending key, not one batch's messages: handing the error
             # to the runner would dead-letter innocent messages. The keys wait one interval,
             # like a throttled destination's, and the error is logged with its traceback.
-            FLUSHES.labels("failed").inc()
-            log.error("meta.flush_failed", error=type(exc).__name__, exc_info=exc)
+            FLUSHES.labels(self.platform, "failed").inc()
+            log.error("sync.flush_failed", platform=self.platform, error=type(exc).__name__, exc_info=exc)
             self.since = self.clock()
 
     def on_idle(self) -> None:
@@ -91,8 +92,8 @@ class MicroBatch:
             self.try_flush()
         except OperationalError as exc:
             # Database busy or failing over: keep the keys and try at the next idle poll.
-            FLUSHES.labels("database_error").inc()
-            log.warning("meta.flush_deferred", error=str(exc.orig))
+            FLUSHES.labels(self.platform, "database_error").inc()
+            log.warning("sync.flush_deferred", platform=self.platform, error=str(exc.orig))
 
 
 def make_handler(batch: MicroBatch) -> Callable[[Sequence[Delivery]], list[DeadLetter]]:
@@ -104,7 +105,9 @@ def make_handler(batch: MicroBatch) -> Callable[[Sequence[Delivery]], list[DeadL
         for delivery in deliveries:
             if delivery.envelope.type != LabelChanged.TYPE:
                 letters.append(
-                    DeadLetter.of(delivery, f"syncer-meta does not handle {delivery.envelope.type!r}")
+                    DeadLetter.of(
+                        delivery, f"syncer-{batch.platform} does not handle {delivery.envelope.type!r}"
+                    )
                 )
                 continue
             try:

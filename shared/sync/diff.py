@@ -12,15 +12,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol, TypeVar
 
-from services.syncer_meta.domain.rows import Member
+from shared.sync.rows import Member
 
 
 class Direction(enum.StrEnum):
-    """Which Meta edge a change goes to."""
+    """What a change does to the platform list (each adapter maps it to its own call)."""
 
-    ADD = "add"  # POST /{id}/users
-    REMOVE = "remove"  # DELETE /{id}/users
-    REPLACE = "replace"  # POST /{id}/usersreplace (repair)
+    ADD = "add"  # Meta POST /{id}/users; Data Manager ingest; Ads API create operations
+    REMOVE = "remove"  # Meta DELETE /{id}/users; Data Manager remove; Ads API remove operations
+    REPLACE = "replace"  # a staged full replace (Meta /usersreplace), for repair; Caps.replace
 
 
 class Reason(enum.StrEnum):
@@ -129,12 +129,12 @@ class Changes:
 
     @property
     def adds(self) -> int:
-        """Rows sent to /users as additions (new and updated members)."""
+        """Rows sent as additions (new and updated members)."""
         return self.new + self.updated
 
     @property
     def removes(self) -> int:
-        """Rows sent to /users as removals."""
+        """Rows sent as removals."""
         return self.deselected + self.erased
 
     @property

@@ -1,9 +1,10 @@
-"""One sync of one destination: plan, guardrails, send by difference, read back, finish.
+"""The sync engine: one run of one destination, on any platform adapter.
 
-Two passes over the same key-ordered streams: the first counts the diff (the plan a dry run
-prints and the guardrails judge), the second sends it in batches. Nothing to send means no
-API call. A run left ``running`` by a dead process is resumed under the destination's lock:
-its sessions continue and only what the ledger does not yet hold is sent.
+Plan, guardrails, send by difference, read back, finish. Two passes over the same key-ordered
+streams: the first counts the diff (the plan a dry run prints and the guardrails judge), the
+second sends it in batches at the adapter's cap. Nothing to send means no API call. A run left
+``running`` by a dead process is resumed under the destination's lock: the adapter continues
+its sessions and only what the ledger does not yet hold is sent.
 """
 
 from __future__ import annotations
@@ -13,11 +14,9 @@ from itertools import chain
 
 from prometheus_client import Counter
 
-from services.syncer_meta.adapters.ledger import BatchRecord, Ledger
-from services.syncer_meta.adapters.locks import destination_lock
-from services.syncer_meta.adapters.runs import DestinationRecord, Runs
-from services.syncer_meta.domain.batching import batches, planned_calls
-from services.syncer_meta.domain.diff import (
+from shared.log import get_logger
+from shared.sync.batching import batches, planned_calls
+from shared.sync.diff import (
     Change,
     Changes,
     Direction,
@@ -27,26 +26,32 @@ from services.syncer_meta.domain.diff import (
     replace_set,
     tally,
 )
-from services.syncer_meta.domain.errors import Kind, PlatformError, SessionClosed
-from services.syncer_meta.domain.guardrails import Guardrails
-from services.syncer_meta.domain.membership import Consent, Destination
-from services.syncer_meta.domain.ports import AudiencePlatform
-from services.syncer_meta.domain.rows import Member, schema, to_member
-from services.syncer_meta.outcome import RunReport, SyncOptions, plan_counts
-from services.syncer_meta.reconcile import Reconciler
-from services.syncer_meta.uploads import RunContext, Sessions, Uploader
-from shared.log import get_logger
+from shared.sync.errors import Kind, PlatformError, ReplaceNotStarted, SessionClosed
+from shared.sync.guardrails import Guardrails
+from shared.sync.ledger import BatchRecord, Ledger
+from shared.sync.locks import destination_lock
+from shared.sync.membership import ConsentRule, Destination
+from shared.sync.outcome import RunReport, SyncOptions, plan_counts
+from shared.sync.ports import AudiencePlatform, AudienceSpec
+from shared.sync.reconcile import Reconciler
+from shared.sync.rows import Member, to_member
+from shared.sync.runs import DestinationRecord, Runs
+from shared.sync.status import BatchStatus, DestinationStatus, RunStatus
+from shared.sync.uploads import RunContext, Uploader
 
 __all__ = ["DestinationSync", "RunReport", "SyncOptions"]
 log = get_logger(__name__)
-FIRST_BATCH_NEVER_SEEN = 1870147  # 2650 subcode: a replace batch whose batch_seq=1 Meta never got
 KEEP_IN_MEMORY = 20_000  # changes sent from the plan pass; bigger deltas are streamed again
-REFUSED = Counter("audiencesync_meta_guardrail_refusals_total", "Runs refused by a guardrail", ["audience"])
-STOPPED = Counter("audiencesync_meta_runs_stopped_total", "Runs stopped by a platform error", ["status"])
+REFUSED = Counter(
+    "audiencesync_sync_guardrail_refusals_total", "Runs refused by a guardrail", ["platform", "audience"]
+)
+STOPPED = Counter(
+    "audiencesync_sync_runs_stopped_total", "Runs stopped by a platform error", ["platform", "status"]
+)
 
 
 class DestinationSync:
-    """Syncs destinations of one ad account through one platform."""
+    """Syncs destinations of one platform account through its adapter."""
 
     def __init__(
         self,
@@ -56,11 +61,15 @@ class DestinationSync:
         platform: AudiencePlatform,
         uploader: Uploader,
         reconciler: Reconciler,
-        consent: Consent,
+        consent: ConsentRule,
         guardrails: Guardrails,
         batch_size: int,
         name_prefix: str,
     ) -> None:
+        if not 1 <= batch_size <= platform.caps.max_rows:
+            raise ValueError(
+                f"batch size {batch_size} outside 1..{platform.caps.max_rows} for {platform.platform}"
+            )
         self.ledger, self.runs, self.platform = ledger, runs, platform
         self.uploader, self.reconciler = uploader, reconciler
         self.consent, self.guardrails = consent, guardrails
@@ -70,7 +79,7 @@ class DestinationSync:
         """The destination's desired members in key order."""
         for customer in self.ledger.customers(scope):
             if destination.wants(customer, self.consent):
-                member = to_member(customer, value_based=destination.value_based)
+                member = to_member(customer, self.platform.rows, value_based=destination.value_based)
                 if member is not None:
                     yield member
 
@@ -86,7 +95,7 @@ class DestinationSync:
         with destination_lock(self.ledger.store, record.id) as taken:
             if not taken:
                 message = "another process is syncing this destination"
-                return RunReport(destination.key, destination.account, "busy", "-", message=message)
+                return RunReport(destination.key, destination.account, RunStatus.BUSY, "-", message=message)
             return self._locked(destination, record, options)
 
     def _plan(
@@ -106,7 +115,7 @@ class DestinationSync:
         """The plan, the guardrails' verdict and the calls it would take; nothing is sent."""
         plan = self._plan(destination, record, options.scope)
         refusal = self.guardrails.refusal(plan, size_before=self.ledger.size(record.id), force=options.force)
-        if options.repair and not refusal:
+        if options.repair and not refusal and self.platform.caps.replace:
             calls = planned_calls(0, 0, plan.desired, self.batch_size)
         else:
             calls = planned_calls(
@@ -115,9 +124,11 @@ class DestinationSync:
         if record.platform_audience_id is None and plan.adds and not refusal:
             calls += 2  # look for an audience a crash left behind, then create it
         feedback = {"plan": plan_counts(plan), "planned_calls": calls, "refusal": refusal}
-        run_id = self.runs.start(record.id, "dry_run", desired=plan.desired, status="dry_run")
-        self.runs.finish(run_id, status="dry_run", desired=plan.desired, api_calls=0, feedback=feedback)
-        report = RunReport(destination.key, destination.account, "dry_run", "dry_run", plan=plan)
+        run_id = self.runs.start(record.id, "dry_run", desired=plan.desired, status=RunStatus.DRY_RUN)
+        self.runs.finish(
+            run_id, status=RunStatus.DRY_RUN, desired=plan.desired, api_calls=0, feedback=feedback
+        )
+        report = RunReport(destination.key, destination.account, RunStatus.DRY_RUN, "dry_run", plan=plan)
         report.run, report.message, report.feedback = self.runs.get(run_id), refusal, feedback
         report.platform_audience_id = record.platform_audience_id
         return report
@@ -126,7 +137,7 @@ class DestinationSync:
         start_calls = self.platform.calls
         unfinished = self.runs.unfinished(record.id)
         scope = None if unfinished else options.scope  # a resumed run's scope is unknown: widen
-        repair = unfinished.mode == "repair" if unfinished else options.repair
+        repair = unfinished.mode == "repair" if unfinished else options.repair and self.platform.caps.replace
         mode = "repair" if repair else ("incremental" if scope is not None else "full")
         size_before = self.ledger.size(record.id)
         stream: Iterable[Change] | None = None
@@ -140,7 +151,7 @@ class DestinationSync:
         else:
             plan = self._plan(destination, record, scope, keep=0 if repair else KEEP_IN_MEMORY)
             stream = plan.kept
-        report = RunReport(destination.key, destination.account, "succeeded", mode, plan=plan)
+        report = RunReport(destination.key, destination.account, RunStatus.SUCCEEDED, mode, plan=plan)
         if plan.total == 0 and not repair and unfinished is None:
             if not options.record_noop and not self.reconciler.due(record):
                 return report  # a micro-batch that changed nothing leaves no trace and makes no call
@@ -151,8 +162,14 @@ class DestinationSync:
             refusal = "a replace needs at least one member; a normal sync with --force empties an audience"
         if unfinished is not None:
             run_id, report.resumed = unfinished.id, True
-            unconfirmed = self.ledger.close_open_batches(run_id, "unconfirmed")
-            log.info("meta.sync_resumed", run=run_id, audience=destination.key, unconfirmed=unconfirmed)
+            unconfirmed = self.ledger.close_open_batches(run_id, BatchStatus.UNCONFIRMED)
+            log.info(
+                "sync.resumed",
+                platform=self.platform.platform,
+                run=run_id,
+                audience=destination.key,
+                unconfirmed=unconfirmed,
+            )
         else:
             run_id = self.runs.start(record.id, mode, desired=plan.desired)
         recorded = self.ledger.batches_of(run_id)
@@ -160,22 +177,21 @@ class DestinationSync:
             run_id=run_id,
             destination_id=record.id,
             audience_id="",
-            schema=schema(destination.value_based),
-            sessions=Sessions(recorded),
             seq=max((b.seq for b in recorded), default=0),
             prior_calls=unfinished.api_calls if unfinished else 0,
             calls_at_start=start_calls,
-            # Meta's estimated_num_total is a hint: sent when the plan pass knows it.
-            estimated={}
+            # Planned rows per direction (Meta's estimated_num_total hint): known after a plan pass.
+            planned={}
             if counting
             else {Direction.ADD: plan.adds, Direction.REMOVE: plan.removes, Direction.REPLACE: plan.desired},
         )
         try:
             ctx.audience_id = self._ensure_audience(destination, record)
+            self.platform.resume(ctx.audience_id, [b.sent() for b in recorded])
             if refusal:
                 # Guardrail: every change is held back except erasures, which are a legal duty.
-                REFUSED.labels(destination.key).inc()
-                report.status, report.message = "refused", refusal
+                REFUSED.labels(self.platform.platform, destination.key).inc()
+                report.status, report.message = RunStatus.REFUSED, refusal
                 erased = (c for c in self._diff(destination, record, None) if c.reason is Reason.ERASED)
                 self._send(ctx, erased)
             elif repair:
@@ -186,12 +202,16 @@ class DestinationSync:
             # Stop now: nothing after the failed batch is sent (transient errors only get here
             # after their retries). The ledger holds every acknowledged batch; the next sync
             # starts from it, so nothing acknowledged is ever sent twice.
-            STOPPED.labels(exc.failure.status).inc()
+            STOPPED.labels(self.platform.platform, exc.failure.status).inc()
             report.status = exc.failure.status
             report.message = exc.failure.operator_message(destination.account)
-            self.ledger.close_open_batches(run_id, "failed")
+            self.ledger.close_open_batches(run_id, BatchStatus.FAILED)
             log.error(
-                "meta.sync_stopped", audience=destination.key, status=report.status, code=exc.failure.code
+                "sync.stopped",
+                platform=self.platform.platform,
+                audience=destination.key,
+                status=report.status,
+                code=exc.failure.code,
             )
             return self._finish(
                 destination,
@@ -208,7 +228,7 @@ class DestinationSync:
         )
 
     def _send(self, ctx: RunContext, changes: Iterable[Change]) -> None:
-        for batch in batches(changes, self.batch_size):
+        for batch in batches(changes, self.batch_size, cap=self.platform.caps.max_rows):
             self.uploader.send(ctx, batch)
 
     def _repair(
@@ -218,27 +238,29 @@ class DestinationSync:
         record: DestinationRecord,
         recorded: Sequence[BatchRecord],
     ) -> None:
-        """usersreplace: Meta stages the new set and swaps it in at the last batch (never empty)."""
-        sent = frozenset(b.id for b in recorded if b.direction == "replace" and b.status == "acknowledged")
+        """A staged replace (Meta usersreplace): the platform swaps the new set in at the last batch."""
+        sent = frozenset(
+            b.id for b in recorded if b.direction == "replace" and b.status == BatchStatus.ACKNOWLEDGED
+        )
         try:
             self._send(ctx, replace_set(self.members(destination), self.ledger.synced(record.id), sent))
-        except SessionClosed as exc:
-            if exc.failure.subcode == FIRST_BATCH_NEVER_SEEN:
-                # The replace never started on Meta's side (its batch_seq=1 was lost in a crash):
-                # the old audience is intact, so start the replace again in a fresh session.
-                ctx.sessions.renew(Direction.REPLACE)
-                self._send(ctx, replace_set(self.members(destination), self.ledger.synced(record.id)))
-                self.ledger.keep_only_run(record.id, ctx.run_id)
-                return
-            # The replace ended early (90-minute window, or its last batch landed before a crash):
-            # Meta holds exactly what this replace delivered; the ledger follows, then a top-up.
+        except ReplaceNotStarted:
+            # The replace never started on the platform's side (its first batch was lost in a
+            # crash): the old audience is intact; the adapter opened a fresh session, start again.
+            self._send(ctx, replace_set(self.members(destination), self.ledger.synced(record.id)))
+            self.ledger.keep_only_run(record.id, ctx.run_id)
+            return
+        except SessionClosed:
+            # The replace ended early (Meta's 90-minute window, or its last batch landed before a
+            # crash): the platform holds exactly what this replace delivered; the ledger follows,
+            # then a top-up.
             self.ledger.keep_only_run(record.id, ctx.run_id)
             self._send(ctx, self._diff(destination, record, None))
             return
         except PlatformError as exc:
             if exc.failure.kind is not Kind.TOO_LARGE_TO_REPLACE:
                 raise
-            # 100M+ members cannot be replaced (2650/1870144): repair by difference instead.
+            # Too large to replace (Meta: 100M+, 2650/1870144): repair by difference instead.
             self._send(ctx, self._diff(destination, record, None))
             return
         if sent or ctx.acknowledged:
@@ -248,11 +270,15 @@ class DestinationSync:
         """The platform audience's id: remembered, found by name (created before a crash), or created."""
         if record.platform_audience_id:
             return record.platform_audience_id
-        name = self.audience_name(destination)
-        audience_id = self.platform.find_audience(name) or self.platform.create_audience(
-            name, destination.audience.description or destination.key, value_based=destination.value_based
+        spec = AudienceSpec(
+            name=self.audience_name(destination),
+            description=destination.audience.description or destination.key,
+            value_based=destination.value_based,
+            role=destination.audience.role,
+            definition=destination.audience,
         )
-        self.runs.set_platform_audience(record.id, audience_id, status="active")
+        audience_id = self.platform.ensure_audience(spec)
+        self.runs.set_platform_audience(record.id, audience_id, status=DestinationStatus.ACTIVE)
         return audience_id
 
     def _finish(
@@ -285,7 +311,7 @@ class DestinationSync:
             desired=report.plan.desired if report.plan else 0,
             api_calls=calls,
             message=report.message,
-            errors=0 if report.status in ("succeeded", "refused") else 1,
+            errors=0 if report.status in (RunStatus.SUCCEEDED, RunStatus.REFUSED) else 1,
             feedback=report.feedback,
         )
         report.run = self.runs.get(run_id)

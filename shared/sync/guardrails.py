@@ -1,7 +1,7 @@
 """Guardrails: a run that would gut an audience is refused unless an operator forces it.
 
 A mass removal usually means something upstream broke (labels wiped, a bad rule), and an
-emptied audience silently stops campaigns. Both rules protect audiences Meta can deliver to
+emptied audience silently stops campaigns. Both rules protect audiences a platform delivers to
 (at least ``min_size`` people); erasures are never held back, they are a legal duty.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services.syncer_meta.domain.diff import Changes
+from shared.sync.diff import Changes
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,7 @@ class Guardrails:
 
     min_size: int = 100  # Meta: delivery and lookalike seeds need about 100 people
     max_remove_share: float = 0.2
+    owner: str = "the platform's"  # whose minimum, in the refusal ("Meta's")
 
     def refusal(self, changes: Changes, *, size_before: int, force: bool = False) -> str | None:
         """Why this run must not go ahead (None: it may). ``size_before``: the ledger's size."""
@@ -33,7 +34,7 @@ class Guardrails:
         size_after = size_before + changes.new - changes.removes
         if size_after < self.min_size:
             return (
-                f"would shrink the audience from {size_before:,} to {size_after:,} members, below Meta's "
-                f"minimum of {self.min_size:,}; rerun with --force to accept"
+                f"would shrink the audience from {size_before:,} to {size_after:,} members, below "
+                f"{self.owner} minimum of {self.min_size:,}; rerun with --force to accept"
             )
         return None

@@ -16,11 +16,6 @@ from typing import Any
 from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from services.syncer_meta.domain.batching import Batch
-from services.syncer_meta.domain.diff import Direction, Synced
-from services.syncer_meta.domain.invalid import InvalidEntry
-from services.syncer_meta.domain.membership import CustomerView
-from services.syncer_meta.domain.ports import Receipt
 from shared.store.db import Store
 from shared.store.dialect import insert
 from shared.store.models import (
@@ -32,22 +27,30 @@ from shared.store.models import (
     SyncBatch,
     SyncRun,
 )
+from shared.sync.batching import Batch
+from shared.sync.diff import Direction, Synced
+from shared.sync.membership import CustomerView
+from shared.sync.ports import InvalidEntry, Receipt, SentBatch
+from shared.sync.status import BatchStatus
 
 PAGE = 10_000  # keys per read; under SQLite's 32,766 bound parameters
 MAX_SAMPLES = 100  # invalid-entry samples kept per run
-PLATFORM = "meta"
 
 
 @dataclass(frozen=True)
 class BatchRecord:
-    """A batch as recorded: where it went and whether Meta acknowledged it."""
+    """A batch as recorded: where it went and whether the platform acknowledged it."""
 
     id: int
     seq: int
     direction: str
     size: int
-    session_id: str | None
+    session_id: str | None  # the adapter's reference (Meta: the upload session id)
     status: str
+
+    def sent(self) -> SentBatch:
+        """What the adapter sees of it when a run resumes."""
+        return SentBatch(self.seq, self.direction, self.session_id, self.status)
 
 
 def _chunks(keys: Sequence[str], size: int) -> Iterator[list[str]]:
@@ -56,13 +59,18 @@ def _chunks(keys: Sequence[str], size: int) -> Iterator[list[str]]:
 
 
 class Ledger:
-    """Membership reads and batch writes for the Meta syncer."""
+    """Membership reads and batch writes for one platform's destinations.
 
-    def __init__(self, store: Store, *, page: int = PAGE) -> None:
+    ``identifiers`` is the ``customer_identifiers.platform`` whose hashed identifiers the rows
+    are built from (the adapter's ``RowFormat.identifiers``).
+    """
+
+    def __init__(self, store: Store, *, identifiers: str = "meta", page: int = PAGE) -> None:
         self.store = store
+        self.identifiers = identifiers
         self.page = page
 
-    # --- desired side: labelled customers with their Meta identifiers ---------------------------
+    # --- desired side: labelled customers with the platform's identifiers -----------------------
 
     def customers(self, scope: Iterable[str] | None = None) -> Iterator[CustomerView]:
         """Labelled, non-erased customers in key order (all, or only the keys in ``scope``)."""
@@ -110,16 +118,15 @@ class Ledger:
             for k, lab, st, val, em, sms in rows
         ]
 
-    @staticmethod
-    def _identifiers(session: Session, within: Any) -> dict[str, dict[str, str]]:
-        """Meta identifiers of a page of customers; where a field has several values, the latest wins.
+    def _identifiers(self, session: Session, within: Any) -> dict[str, dict[str, str]]:
+        """A page of customers' platform identifiers; where a field has several values, the latest wins.
 
         Read unordered (an ORDER BY on added_at costs a sort of every row); the rare customers
         with two values for a field are read again in added_at order.
         """
         conn = session.connection()
         columns = (CustomerIdentifier.customer_key, CustomerIdentifier.field, CustomerIdentifier.value)
-        query = select(*columns).where(CustomerIdentifier.platform == PLATFORM, within)
+        query = select(*columns).where(CustomerIdentifier.platform == self.identifiers, within)
         out: dict[str, dict[str, str]] = {}
         several: set[str] = set()
         for key, field, value in conn.execute(query):
@@ -130,7 +137,10 @@ class Ledger:
         for chunk in _chunks(sorted(several), PAGE):
             again = (
                 select(*columns)
-                .where(CustomerIdentifier.platform == PLATFORM, CustomerIdentifier.customer_key.in_(chunk))
+                .where(
+                    CustomerIdentifier.platform == self.identifiers,
+                    CustomerIdentifier.customer_key.in_(chunk),
+                )
                 .order_by(CustomerIdentifier.added_at, CustomerIdentifier.value)
             )
             for key, field, value in conn.execute(again):
@@ -187,7 +197,7 @@ class Ledger:
             )
             return [BatchRecord(b.id, b.seq, b.direction, b.size, b.session_id, b.status) for b in rows]
 
-    def record_sent(self, run_id: int, seq: int, batch: Batch, session_id: int) -> int:
+    def record_sent(self, run_id: int, seq: int, batch: Batch, reference: str | None) -> int:
         """Write-ahead: the batch is about to be sent (left ``sent`` if the process dies)."""
         with self.store.transaction() as session:
             row = SyncBatch(
@@ -195,20 +205,20 @@ class Ledger:
                 seq=seq,
                 direction=batch.direction.value,
                 size=len(batch),
-                session_id=str(session_id),
-                status="sent",
+                session_id=reference,
+                status=BatchStatus.SENT,
             )
             session.add(row)
             session.flush()
             return int(row.id)
 
-    def close_open_batches(self, run_id: int, status: str) -> int:
-        """Batches still ``sent``: ``failed`` (Meta answered with an error) or ``unconfirmed``
+    def close_open_batches(self, run_id: int, status: BatchStatus) -> int:
+        """Batches still ``sent``: ``failed`` (the platform answered with an error) or ``unconfirmed``
         (the process died waiting for the answer; their rows are simply in the next diff)."""
         with self.store.transaction() as session:
             result = session.execute(
                 update(SyncBatch)
-                .where(SyncBatch.sync_run_id == run_id, SyncBatch.status == "sent")
+                .where(SyncBatch.sync_run_id == run_id, SyncBatch.status == BatchStatus.SENT)
                 .values(status=status)
             )
             return int(result.rowcount or 0)  # type: ignore[attr-defined]
@@ -221,28 +231,24 @@ class Ledger:
         destination_id: int,
         batch: Batch,
         receipt: Receipt,
-        invalid: Sequence[InvalidEntry],
         api_calls: int,
     ) -> None:
         """One transaction: the batch acknowledged, the ledger updated, the run's counters moved on."""
         now = datetime.now(UTC)
         keys = [change.member.key for change in batch.changes]
+        invalid: Sequence[InvalidEntry] = receipt.invalid
+        response = receipt.response or {"received": receipt.received, "invalid": receipt.invalid_count}
+        values: dict[str, Any] = {
+            "status": BatchStatus.ACKNOWLEDGED,
+            "num_received": receipt.received,
+            "num_invalid": receipt.invalid_count,
+            "response": response,
+            "acknowledged_at": now,
+        }
+        if receipt.reference is not None:
+            values["session_id"] = receipt.reference  # the platform's own handle wins
         with self.store.transaction() as session:
-            session.execute(
-                update(SyncBatch)
-                .where(SyncBatch.id == batch_id)
-                .values(
-                    status="acknowledged",
-                    session_id=receipt.session_id,
-                    num_received=receipt.num_received,
-                    num_invalid=receipt.num_invalid,
-                    response={
-                        "num_received": receipt.num_received,
-                        "num_invalid_entries": receipt.num_invalid,
-                    },
-                    acknowledged_at=now,
-                )
-            )
+            session.execute(update(SyncBatch).where(SyncBatch.id == batch_id).values(**values))
             if batch.direction is Direction.REMOVE:
                 for chunk in _chunks(keys, self.page):
                     session.execute(
@@ -259,7 +265,7 @@ class Ledger:
                 run.removed += len(batch)
             else:
                 run.added += len(batch)
-            run.invalid += receipt.num_invalid
+            run.invalid += receipt.invalid_count
             run.api_calls = api_calls
             if invalid:
                 feedback = dict(run.feedback or {})
@@ -297,9 +303,9 @@ class Ledger:
         )
 
     def keep_only_run(self, destination_id: int, run_id: int) -> int:
-        """After a replace: drop ledger rows no batch of this run wrote (Meta dropped them too)."""
+        """After a replace: drop ledger rows no batch of this run wrote (the platform dropped them too)."""
         run_batches = select(SyncBatch.id).where(
-            SyncBatch.sync_run_id == run_id, SyncBatch.status == "acknowledged"
+            SyncBatch.sync_run_id == run_id, SyncBatch.status == BatchStatus.ACKNOWLEDGED
         )
         with self.store.transaction() as session:
             result = session.execute(

@@ -18,7 +18,8 @@ from sqlalchemy import text
 
 from shared.store.db import Store
 
-LOCK_CLASS = 0x4D455441  # "META": the advisory-lock namespace of the Meta syncer
+LOCK_CLASS = 0x4D455441  # "META": the advisory-lock namespace of destination syncs (ids are unique
+# across platforms, so every platform shares it; the value is kept for running installations)
 _KEY = ":cls, hashtext(current_schema() || '/' || :obj)"
 
 
@@ -48,6 +49,7 @@ def destination_lock(store: Store, destination_id: int) -> Iterator[bool]:
     if not database or database == ":memory:":
         yield True  # an in-memory database lives in one process
         return
+    # The name predates other platforms; destination ids are unique across them.
     path = Path(f"{database}.meta-sync-{destination_id}.lock")
     with path.open("a") as handle:
         try:

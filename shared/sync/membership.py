@@ -1,6 +1,7 @@
-"""Who belongs in each Meta destination: selection, exclusion that wins, consent.
+"""Who belongs in each destination: selection, exclusion that wins, consent.
 
-A destination is one audience definition on one ad account. A customer belongs when the
+A destination is one audience definition on one platform account (a Meta ad account, a Google
+Ads customer). A customer belongs when the
 audience selects them, no exclusion audience of the same account selects them (exclusion
 wins: nobody sits in an include list and the suppression list of the same account), and the
 consent policy allows it. Erased customers have no label, so they are never selected.
@@ -9,24 +10,37 @@ consent policy allows it. Erased customers have no label, so they are never sele
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Protocol
 
 from shared.definitions.audiences import AudienceDefinition, Selection
 
 
+class ConsentRule(Protocol):
+    """Whether a customer may be uploaded to a list of a role (``include`` or ``exclusion``)."""
+
+    def allows(self, customer: CustomerView, role: str) -> bool:
+        """True when the customer may be in the list."""
+        ...
+
+
 class Consent(enum.StrEnum):
-    """How marketing consent limits uploads (``META_CONSENT``)."""
+    """How marketing consent limits uploads (``META_CONSENT``); a ``ConsentRule``."""
 
     MARKETING = "marketing"  # include lists need email or SMS consent; suppression lists do not
     STRICT = "strict"  # every list needs consent, suppression lists too
     ANY = "any"  # consent is handled outside audiencesync
 
+    def allows(self, customer: CustomerView, role: str) -> bool:
+        """``consents`` under this policy."""
+        return consents(customer, self, role)
+
 
 @dataclass(frozen=True, slots=True)
 class CustomerView:
-    """What the syncer knows about one labelled customer: label, consent, Meta identifiers."""
+    """What the syncer knows about one labelled customer: label, consent, one platform's identifiers."""
 
     key: str
     label: str
@@ -34,7 +48,7 @@ class CustomerView:
     value: Decimal | None
     email_consent: bool | None
     sms_consent: bool | None
-    identifiers: Mapping[str, str]  # Meta field (EMAIL, PHONE, FN, ...) -> SHA-256 hex
+    identifiers: Mapping[str, str]  # platform field (EMAIL, PHONE, ... / email, phone, ...) -> value
 
 
 def consents(customer: CustomerView, policy: Consent, role: str) -> bool:
@@ -52,42 +66,52 @@ def _selects(selection: Selection, customer: CustomerView) -> bool:
 
 @dataclass(frozen=True)
 class Destination:
-    """One audience definition on one Meta ad account, with the exclusions that beat it."""
+    """One audience definition on one platform account, with the exclusions that beat it."""
 
     audience: AudienceDefinition
     account: str
     exclusions: tuple[Selection, ...] = ()
+    value_based: bool = False  # uploads carry the predicted value (Meta's LOOKALIKE_VALUE)
 
     @property
     def key(self) -> str:
         """The audience key."""
         return self.audience.key
 
-    @property
-    def value_based(self) -> bool:
-        """Whether uploads carry LOOKALIKE_VALUE (a value-based lookalike seed)."""
-        return bool(self.audience.meta and self.audience.meta.value_based)
-
-    def wants(self, customer: CustomerView, policy: Consent) -> bool:
+    def wants(self, customer: CustomerView, policy: ConsentRule) -> bool:
         """Whether ``customer`` belongs in this destination."""
         if not _selects(self.audience.select, customer):
             return False
         if any(_selects(exclusion, customer) for exclusion in self.exclusions):
             return False
-        return consents(customer, policy, self.audience.role)
+        return policy.allows(customer, self.audience.role)
 
 
-def _on_account(audience: AudienceDefinition, account: str) -> bool:
-    meta = audience.meta
-    return meta is not None and (not meta.accounts or account in meta.accounts)
+@dataclass(frozen=True)
+class Target:
+    """How an audience goes to one platform: on which accounts (empty: all), value-based or not."""
+
+    accounts: tuple[str, ...] = ()
+    value_based: bool = False
 
 
-def destinations(audiences: Sequence[AudienceDefinition], accounts: Sequence[str]) -> list[Destination]:
-    """Every (audience, account) pair with a Meta destination, exclusions attached to includes."""
+# The adapter's reading of an audience definition: its target on that platform, or None.
+Targets = Callable[[AudienceDefinition], Target | None]
+
+
+def destinations(
+    audiences: Sequence[AudienceDefinition], accounts: Sequence[str], targets: Targets
+) -> list[Destination]:
+    """Every (audience, account) pair the platform's ``targets`` accept, exclusions attached to includes."""
     out: list[Destination] = []
     for account in accounts:
-        on_account = [a for a in audiences if _on_account(a, account)]
-        exclusions = tuple(a.select for a in on_account if a.role == "exclusion")
-        for audience in on_account:
-            out.append(Destination(audience, account, exclusions if audience.role == "include" else ()))
+        on_account = []
+        for audience in audiences:
+            target = targets(audience)
+            if target is not None and (not target.accounts or account in target.accounts):
+                on_account.append((audience, target))
+        exclusions = tuple(a.select for a, _ in on_account if a.role == "exclusion")
+        for audience, target in on_account:
+            kept = exclusions if audience.role == "include" else ()
+            out.append(Destination(audience, account, kept, target.value_based))
     return out

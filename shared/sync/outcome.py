@@ -5,14 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.syncer_meta.adapters.runs import RunRecord
-from services.syncer_meta.domain.diff import Changes
-from services.syncer_meta.domain.ports import Readback
+from shared.sync.diff import Changes
+from shared.sync.ports import Readback
+from shared.sync.runs import RunRecord
+from shared.sync.status import RunStatus
 
 
 @dataclass(frozen=True)
 class SyncOptions:
-    """How to sync: dry run, repair (usersreplace), forced past guardrails, which customers."""
+    """How to sync: dry run, repair (a full replace), forced past guardrails, which customers."""
 
     dry_run: bool = False
     repair: bool = False
@@ -27,7 +28,7 @@ class RunReport:
 
     audience: str
     account: str
-    status: str
+    status: RunStatus
     mode: str
     run: RunRecord | None = None
     resumed: bool = False

@@ -1,37 +1,45 @@
-"""After a run: read the audience back (size bounds, statuses) and keep its lookalikes in place.
+"""After a run: read the list back (size, match rate, statuses) into the snapshot time series.
 
-The snapshots are the time series that tells ad-ops whether an upload matched: Meta reports a
-size range around the matched people, not our count. Lookalikes are created once per country
-from the definition's spec, when the seed is big enough; a failed creation never fails the seed.
+The snapshots tell ad-ops whether an upload matched: platforms report matched sizes (Meta a
+range, Google a size and a match rate), not our count. A platform may add its own follow-up
+(Meta keeps lookalikes in place) through ``FollowUp``; a failed follow-up never fails the run.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
-from prometheus_client import Counter
+from shared.sync.membership import Destination
+from shared.sync.ports import AudiencePlatform, Readback
+from shared.sync.runs import DestinationRecord, Runs
+from shared.sync.status import DestinationStatus
 
-from services.syncer_meta.adapters.runs import DestinationRecord, Runs
-from services.syncer_meta.domain.errors import Kind, PlatformError
-from services.syncer_meta.domain.membership import Destination
-from services.syncer_meta.domain.ports import AudiencePlatform, LookalikeSpec, Readback
-from shared.log import get_logger
 
-log = get_logger(__name__)
-LOOKALIKE_FAILURES = Counter(
-    "audiencesync_meta_lookalike_failures_total", "Lookalike creations Meta refused", ["account"]
-)
-FLAGGED = 471  # operation_status: restricted for integrity
+class FollowUp(Protocol):
+    """Platform-specific work after a destination's read-back (Meta: its lookalikes)."""
+
+    def __call__(
+        self, destination: Destination, record: DestinationRecord, *, changed: bool, desired: int, read: bool
+    ) -> dict[str, Any]:
+        """Feedback to keep on the run (empty: nothing to say)."""
+        ...
 
 
 class Reconciler:
-    """Snapshots and lookalikes for one ad account."""
+    """Snapshots (and the platform's follow-up) for one platform account."""
 
-    def __init__(self, runs: Runs, platform: AudiencePlatform, *, max_age: float, min_seed: int) -> None:
+    def __init__(
+        self,
+        runs: Runs,
+        platform: AudiencePlatform,
+        *,
+        max_age: float,
+        follow_up: FollowUp | None = None,
+    ) -> None:
         self.runs, self.platform = runs, platform
         self.max_age = timedelta(seconds=max_age)
-        self.min_seed = min_seed
+        self.follow_up = follow_up
 
     def due(self, record: DestinationRecord) -> bool:
         """Whether a run that changed nothing should still read the audience back (stale snapshot)."""
@@ -43,75 +51,16 @@ class Reconciler:
     def after_run(
         self, destination: Destination, record: DestinationRecord, *, changed: bool, desired: int
     ) -> tuple[Readback | None, dict[str, Any]]:
-        """Snapshot the audience (when it changed or the last snapshot is stale) and its lookalikes."""
-        feedback: dict[str, Any] = {}
+        """Snapshot the audience (when it changed or the last snapshot is stale), then the follow-up."""
         readback = None
         snapshot = record.platform_audience_id is not None and (changed or self.due(record))
         if snapshot:
             assert record.platform_audience_id is not None
             readback = self.platform.read_audience(record.platform_audience_id)
             self.runs.snapshot(record.id, readback)
-            if readback.operation_status == FLAGGED:
-                self.runs.set_platform_audience(record.id, None, status="flagged")
-        lookalike = destination.audience.meta.lookalike if destination.audience.meta else None
-        if lookalike and record.platform_audience_id:
-            for country in lookalike.countries:
-                spec = LookalikeSpec(country, lookalike.ratio, lookalike.starting_ratio)
-                note = self._lookalike(
-                    destination, record, spec, changed=changed, desired=desired, read=snapshot
-                )
-                if note:
-                    feedback.setdefault("lookalikes", {})[country] = note
+            if readback.flagged:
+                self.runs.set_platform_audience(record.id, None, status=DestinationStatus.FLAGGED)
+        feedback: dict[str, Any] = {}
+        if self.follow_up is not None:
+            feedback = self.follow_up(destination, record, changed=changed, desired=desired, read=snapshot)
         return readback, feedback
-
-    def _lookalike(
-        self,
-        destination: Destination,
-        seed: DestinationRecord,
-        spec: LookalikeSpec,
-        *,
-        changed: bool,
-        desired: int,
-        read: bool,
-    ) -> str | None:
-        record = self.runs.destination(
-            destination.audience, destination.account, kind="lookalike", variant=spec.country
-        )
-        if record.platform_audience_id:
-            if read:
-                self.runs.snapshot(record.id, self.platform.read_audience(record.platform_audience_id))
-            return None
-        if desired < self.min_seed:
-            # Meta needs about 100 matched people in the seed; asking earlier only earns a 2654.
-            self.runs.set_platform_audience(record.id, None, status="waiting_for_seed")
-            return f"seed has {desired} people; a lookalike needs at least {self.min_seed}"
-        if record.status == "create_failed" and not changed:
-            return None  # retried when the seed next changes, not on every idle run
-        assert seed.platform_audience_id is not None
-        name = f"{_seed_name(seed)} lookalike {spec.country} {spec.ratio:.0%}"
-        try:
-            found = (
-                self.platform.find_lookalike(seed.platform_audience_id, spec)
-                if record.status == "creating"
-                else None
-            )
-            self.runs.set_platform_audience(record.id, None, status="creating")
-            audience_id = found or self.platform.create_lookalike(seed.platform_audience_id, name, spec)
-        except PlatformError as exc:
-            if exc.failure.kind is not Kind.CREATE_FAILED:
-                raise
-            # Seed too small after matching, a duplicate, or the account's limit: the seed's own
-            # sync stands; the lookalike is tried again when the seed next changes.
-            LOOKALIKE_FAILURES.labels(self.platform.account_id).inc()
-            existing = self.platform.find_lookalike(seed.platform_audience_id, spec)
-            if existing is None:
-                self.runs.set_platform_audience(record.id, None, status="create_failed")
-                log.warning("meta.lookalike_failed", country=spec.country, code=exc.failure.code)
-                return exc.failure.message
-            audience_id = existing
-        self.runs.set_platform_audience(record.id, audience_id, status="active", spec=spec.to_graph())
-        return None
-
-
-def _seed_name(seed: DestinationRecord) -> str:
-    return f"audiencesync {seed.audience_key}"

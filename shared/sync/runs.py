@@ -1,4 +1,4 @@
-"""Destinations, sync runs and snapshots in the store: what exists on Meta and how each run went."""
+"""Destinations, sync runs and snapshots in the store: what exists on a platform and how each run went."""
 
 from __future__ import annotations
 
@@ -8,12 +8,11 @@ from typing import Any
 
 from sqlalchemy import select
 
-from services.syncer_meta.domain.ports import Readback
 from shared.definitions.audiences import AudienceDefinition
 from shared.store.db import Store
 from shared.store.models import Audience, AudienceSnapshot, DestinationAudience, SyncRun
-
-PLATFORM = "meta"
+from shared.sync.ports import Readback
+from shared.sync.status import DestinationStatus, RunStatus
 
 
 @dataclass(frozen=True)
@@ -89,10 +88,11 @@ def _run(run: SyncRun, dest: DestinationAudience) -> RunRecord:
 
 
 class Runs:
-    """Sync bookkeeping for Meta destinations."""
+    """Sync bookkeeping for one platform's destinations (``destination_audiences.platform``)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, platform: str = "meta") -> None:
         self.store = store
+        self.platform = platform
 
     def destination(
         self, audience: AudienceDefinition, account: str, *, kind: str = "custom", variant: str = ""
@@ -114,7 +114,7 @@ class Runs:
                 session.flush()
             query = select(DestinationAudience).where(
                 DestinationAudience.audience_key == audience.key,
-                DestinationAudience.platform == PLATFORM,
+                DestinationAudience.platform == self.platform,
                 DestinationAudience.account_id == account,
                 DestinationAudience.kind == kind,
                 DestinationAudience.variant == variant,
@@ -123,11 +123,11 @@ class Runs:
             if row is None:
                 row = DestinationAudience(
                     audience_key=audience.key,
-                    platform=PLATFORM,
+                    platform=self.platform,
                     account_id=account,
                     kind=kind,
                     variant=variant,
-                    status="pending",
+                    status=DestinationStatus.PENDING,
                     created_at=now,
                 )
                 session.add(row)
@@ -135,7 +135,12 @@ class Runs:
             return _destination(row)
 
     def set_platform_audience(
-        self, destination_id: int, platform_id: str | None, *, status: str, spec: dict[str, Any] | None = None
+        self,
+        destination_id: int,
+        platform_id: str | None,
+        *,
+        status: DestinationStatus,
+        spec: dict[str, Any] | None = None,
     ) -> None:
         """Remember the platform's audience id (created or adopted) and the destination's status."""
         with self.store.transaction() as session:
@@ -153,13 +158,15 @@ class Runs:
             query = (
                 select(SyncRun, DestinationAudience)
                 .join(DestinationAudience, DestinationAudience.id == SyncRun.destination_audience_id)
-                .where(SyncRun.destination_audience_id == destination_id, SyncRun.status == "running")
+                .where(SyncRun.destination_audience_id == destination_id, SyncRun.status == RunStatus.RUNNING)
                 .order_by(SyncRun.id.desc())
             )
             found = session.execute(query).first()
             return _run(*found) if found else None
 
-    def start(self, destination_id: int, mode: str, *, desired: int = 0, status: str = "running") -> int:
+    def start(
+        self, destination_id: int, mode: str, *, desired: int = 0, status: RunStatus = RunStatus.RUNNING
+    ) -> int:
         """A new sync run."""
         with self.store.transaction() as session:
             run = SyncRun(
@@ -178,7 +185,7 @@ class Runs:
         self,
         run_id: int,
         *,
-        status: str,
+        status: RunStatus,
         desired: int,
         api_calls: int,
         message: str | None = None,
@@ -207,7 +214,7 @@ class Runs:
             return _run(run, dest)
 
     def snapshot(self, destination_id: int, readback: Readback) -> None:
-        """Append what Meta reports about the audience to its time series."""
+        """Append what the platform reports about the audience to its time series."""
         with self.store.transaction() as session:
             session.add(
                 AudienceSnapshot(
@@ -217,7 +224,7 @@ class Runs:
                     size_upper=readback.upper,
                     operation_status=readback.operation_status,
                     delivery_status=readback.delivery_status,
-                    details=readback.details,
+                    details=dict(readback.details),
                 )
             )
 
@@ -230,12 +237,12 @@ class Runs:
             return session.scalar(query.order_by(AudienceSnapshot.at.desc()).limit(1))
 
     def recent(self, limit: int = 20, *, audience_key: str | None = None) -> list[RunRecord]:
-        """The latest Meta sync runs, newest first."""
+        """The platform's latest sync runs, newest first."""
         with self.store.session() as session:
             query = (
                 select(SyncRun, DestinationAudience)
                 .join(DestinationAudience, DestinationAudience.id == SyncRun.destination_audience_id)
-                .where(DestinationAudience.platform == PLATFORM)
+                .where(DestinationAudience.platform == self.platform)
             )
             if audience_key:
                 query = query.where(DestinationAudience.audience_key == audience_key)

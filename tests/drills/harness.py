@@ -252,10 +252,10 @@ def audience_mismatches(up: UpProcess) -> dict[str, tuple[int, int]]:
     (``DestinationSync.members``); what the platform holds comes from the sandbox over HTTP.
     Returns ``{audience: (desired, held)}`` for every destination that differs (empty: all equal).
     """
-    from services.syncer_meta.adapters.runs import Runs
     from services.syncer_meta.bootstrap import build_service
     from shared.config import Settings
     from shared.store.db import Store
+    from shared.sync.runs import Runs
 
     url = meta_sandbox_url(up)
     settings = Settings.from_env(

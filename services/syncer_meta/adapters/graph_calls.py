@@ -17,20 +17,35 @@ import requests
 from facebook_business.exceptions import FacebookRequestError
 from prometheus_client import Counter
 
-from services.syncer_meta.domain.errors import Failure, Kind, PlatformUnavailable, classify, error_for
-from services.syncer_meta.domain.pacing import RequestBudget, Usage, backoff, parse_usage, pause_after
+from services.syncer_meta.domain.errors import classify, meta_failure
+from services.syncer_meta.domain.pacing import Usage, parse_usage, pause_after
 from shared.log import get_logger
+from shared.sync.errors import Failure, Kind, PlatformUnavailable, error_for
+from shared.sync.pacing import RequestBudget, backoff
 
 log = get_logger(__name__)
 T = TypeVar("T")
 
-CALLS = Counter("audiencesync_meta_calls_total", "Graph calls made, retries included", ["account", "call"])
-RETRIES = Counter(
-    "audiencesync_meta_retries_total", "Graph calls retried after a transient error", ["account"]
+PLATFORM = "meta"  # the metrics' platform label
+CALLS = Counter(
+    "audiencesync_platform_calls_total",
+    "Platform calls made, retries included",
+    ["platform", "account", "call"],
 )
-THROTTLED = Counter("audiencesync_meta_throttled_total", "Graph calls refused for rate limits", ["account"])
-PAUSED = Counter("audiencesync_meta_paused_seconds_total", "Seconds spent pacing or waiting", ["account"])
-AUTH_FAILURES = Counter("audiencesync_meta_auth_failures_total", "Calls refused for the token", ["account"])
+RETRIES = Counter(
+    "audiencesync_platform_retries_total",
+    "Platform calls retried after a transient error",
+    ["platform", "account"],
+)
+THROTTLED = Counter(
+    "audiencesync_platform_throttled_total", "Platform calls refused for rate limits", ["platform", "account"]
+)
+PAUSED = Counter(
+    "audiencesync_platform_paused_seconds_total", "Seconds spent pacing or waiting", ["platform", "account"]
+)
+AUTH_FAILURES = Counter(
+    "audiencesync_platform_auth_failures_total", "Calls refused for the credentials", ["platform", "account"]
+)
 
 
 class GraphCalls:
@@ -60,7 +75,7 @@ class GraphCalls:
         while True:
             self._wait_turn()
             self.calls += 1
-            CALLS.labels(self.account_id, what).inc()
+            CALLS.labels(PLATFORM, self.account_id, what).inc()
             try:
                 result = call()
             except FacebookRequestError as exc:
@@ -68,35 +83,41 @@ class GraphCalls:
                 if failure.kind is Kind.THROTTLED:
                     # Rate limited: wait until Meta says access is back, slow down, retry; past
                     # META_MAX_THROTTLE_WAIT the run stops as "throttled" and resumes next time.
-                    THROTTLED.labels(self.account_id).inc()
+                    THROTTLED.labels(PLATFORM, self.account_id).inc()
                     usage = parse_usage(dict(exc.http_headers() or {}))
                     wait = usage.regain_seconds or backoff(attempt + 1, base=5.0, cap=300.0)
                     if throttled_for + wait > self._max_throttle_wait:
                         raise PlatformUnavailable(failure) from None
                     throttled_for += wait
                     self._budget.slow_down()
-                    log.warning("meta.throttled", account=self.account_id, code=failure.code, wait=wait)
+                    log.warning(
+                        "platform.throttled",
+                        platform=PLATFORM,
+                        account=self.account_id,
+                        code=failure.code,
+                        wait=wait,
+                    )
                     self._pause(wait)
                     continue
                 if failure.kind in (Kind.TRANSIENT, Kind.REPLACE_BUSY) and attempt + 1 < self._max_attempts:
                     # Transient (1, 2, is_transient) or Meta still applying an update: retry the same
                     # call after a jittered exponential backoff; the batch and session stay the same.
                     attempt += 1
-                    RETRIES.labels(self.account_id).inc()
+                    RETRIES.labels(PLATFORM, self.account_id).inc()
                     self._pause(backoff(attempt, jitter=0.5 + self._jitter() / 2))
                     continue
                 if failure.kind is Kind.AUTH:
                     # Expired or invalid token: retrying cannot help, the run stops now with
                     # status auth_error and an operator message naming the variable to fix.
-                    AUTH_FAILURES.labels(self.account_id).inc()
+                    AUTH_FAILURES.labels(PLATFORM, self.account_id).inc()
                 raise error_for(failure) from None
             except requests.RequestException as exc:
                 # Connection reset, timeout: a transient failure without a Graph body.
-                failure = Failure(Kind.TRANSIENT, None, None, type(exc).__name__)
+                failure = meta_failure(Kind.TRANSIENT, None, None, type(exc).__name__)
                 if attempt + 1 >= self._max_attempts:
                     raise PlatformUnavailable(failure) from None
                 attempt += 1
-                RETRIES.labels(self.account_id).inc()
+                RETRIES.labels(PLATFORM, self.account_id).inc()
                 self._pause(backoff(attempt, jitter=0.5 + self._jitter() / 2))
                 continue
             self._after_success(result)
@@ -113,7 +134,7 @@ class GraphCalls:
             wait = self._budget.wait()
 
     def _pause(self, seconds: float) -> None:
-        PAUSED.labels(self.account_id).inc(seconds)
+        PAUSED.labels(PLATFORM, self.account_id).inc(seconds)
         self._sleep(seconds)
 
     def _after_success(self, result: object) -> None:
@@ -132,7 +153,7 @@ def graph_failure(exc: FacebookRequestError) -> Failure:
     body = exc.body() if isinstance(exc.body(), dict) else {}
     error = body.get("error") or {}
     code, subcode = exc.api_error_code(), exc.api_error_subcode()
-    return Failure(
+    return meta_failure(
         kind=classify(code, subcode, bool(exc.api_transient_error())),
         code=code,
         subcode=subcode,

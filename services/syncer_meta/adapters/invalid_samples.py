@@ -10,19 +10,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-from services.syncer_meta.domain.rows import Member
+from shared.sync.ports import InvalidEntry
+from shared.sync.rows import Member
 
 _HEX = re.compile(r"[0-9a-fA-F]{64}")
-
-
-@dataclass(frozen=True)
-class InvalidEntry:
-    """One rejected row: whose it was (when known) and Meta's reason."""
-
-    customer_key: str | None
-    reason: str
 
 
 def _samples(raw: object) -> list[tuple[str, str]]:

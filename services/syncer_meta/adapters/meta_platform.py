@@ -1,8 +1,9 @@
 """The Meta platform adapter: one ad account's audiences through facebook-business, nothing else.
 
-The SDK is pointed at ``META_GRAPH_URL`` (the real Graph API by default, the sandbox in tests
-and demos) as AD_APIS.md 3.1 shows. Every call goes through the account's ``GraphCalls``
-(pacing, retries, throttling, error classification).
+Implements the engine's ``AudiencePlatform`` port (``shared.sync.ports``): 10,000 rows of up to
+15 keys a request, Meta's upload sessions kept here. The SDK is pointed at ``META_GRAPH_URL``
+(the real Graph API by default, the sandbox in tests and demos) as AD_APIS.md 3.1 shows. Every
+call goes through the account's ``GraphCalls`` (pacing, retries, throttling, classification).
 """
 
 from __future__ import annotations
@@ -11,17 +12,26 @@ import json
 import random
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 from facebook_business.adobjects.adaccount import AdAccount
 from facebook_business.adobjects.customaudience import CustomAudience
 from facebook_business.api import FacebookAdsApi
+from prometheus_client import Counter
 
 from services.syncer_meta.adapters.graph_calls import GraphCalls
-from services.syncer_meta.domain.diff import Direction
-from services.syncer_meta.domain.ports import LookalikeSpec, Readback, Receipt, SessionRef
+from services.syncer_meta.adapters.invalid_samples import invalid_entries
+from services.syncer_meta.adapters.sessions import Sessions
+from services.syncer_meta.domain.errors import FIRST_BATCH_NEVER_SEEN
+from services.syncer_meta.domain.rows import META_ROWS
+from services.syncer_meta.lookalikes import LookalikeSpec
 from shared.config import MetaAccount
+from shared.sync.batching import Batch
+from shared.sync.diff import Direction
+from shared.sync.errors import ReplaceNotStarted, SessionClosed
+from shared.sync.ports import AudienceSpec, Caps, Readback, Receipt, SentBatch, check_batch
 
 READ_FIELDS = [
     "name",
@@ -34,10 +44,32 @@ READ_FIELDS = [
     "time_content_updated",
 ]
 EDGE = {Direction.ADD: "users", Direction.REMOVE: "users", Direction.REPLACE: "usersreplace"}
+# "each request can take up to 10,000 users" (custom-audiences guide); /usersreplace stages a swap.
+META_CAPS = Caps(max_rows=10_000, replace=True)
+FLAGGED = 471  # operation_status: restricted for integrity
+RENEWED = Counter(
+    "audiencesync_platform_sessions_renewed_total",
+    "Upload sessions the platform had closed",
+    ["platform", "account"],
+)
+
+
+@dataclass(frozen=True)
+class SessionRef:
+    """The ``session`` parameter of one upload batch."""
+
+    session_id: int
+    batch_seq: int
+    last: bool
+    estimated_total: int | None = None
 
 
 class MetaPlatform:
     """``AudiencePlatform`` for one ad account, over the official SDK."""
+
+    platform = "meta"
+    caps = META_CAPS
+    rows = META_ROWS
 
     def __init__(
         self,
@@ -71,6 +103,7 @@ class MetaPlatform:
             now=now,
             jitter=jitter,
         )
+        self._sessions: dict[str, Sessions] = {}  # audience id -> the current run's sessions
 
     @property
     def calls(self) -> int:
@@ -78,6 +111,71 @@ class MetaPlatform:
         return self.graph.calls
 
     # --- the port --------------------------------------------------------------------------
+
+    def ensure_audience(self, spec: AudienceSpec) -> str:
+        """The customer-file audience named ``spec.name``: one a crash orphaned, or a new one."""
+        return self.find_audience(spec.name) or self.create_audience(
+            spec.name, spec.description, value_based=spec.value_based
+        )
+
+    def resume(self, audience_id: str, history: Sequence[SentBatch]) -> None:
+        """A run starts or resumes on the audience: continue the sessions its batches used."""
+        self._sessions[audience_id] = Sessions(history)
+
+    def reference(self, audience_id: str, direction: Direction) -> str | None:
+        """The session id the next batch in ``direction`` goes in (recorded before it is sent)."""
+        return str(self._session_of(audience_id).next(direction)[0])
+
+    def _session_of(self, audience_id: str) -> Sessions:
+        return self._sessions.setdefault(audience_id, Sessions())
+
+    def send(self, audience_id: str, batch: Batch) -> Receipt:
+        """One batch in the run's session for its direction; a session Meta closed is renewed."""
+        check_batch(self.caps, self.rows, batch)
+        sessions = self._session_of(audience_id)
+        members = [change.member for change in batch.changes]
+        schema = self.rows.schema(value_based=bool(members) and members[0].value is not None)
+        rows = [member.wire() for member in members]
+        session_id, batch_seq = sessions.next(batch.direction)
+        try:
+            body = self.upload(
+                audience_id,
+                batch.direction,
+                schema,
+                rows,
+                SessionRef(session_id, batch_seq, batch.last, batch.planned),
+            )
+        except SessionClosed as exc:
+            if batch.direction is Direction.REPLACE:
+                if exc.failure.subcode == FIRST_BATCH_NEVER_SEEN:
+                    # The replace never started on Meta's side: a fresh session starts it again.
+                    sessions.renew(Direction.REPLACE)
+                    raise ReplaceNotStarted(exc.failure) from None
+                raise  # a replace cannot continue in a new session; the engine tops up instead
+            # Meta closed the /users session (90-minute window, or its last batch already went
+            # before a crash): the rows are still wanted, so they go again in a fresh session.
+            RENEWED.labels(self.platform, self.account_id).inc()
+            session_id, batch_seq = sessions.renew(batch.direction)[0], 1
+            body = self.upload(
+                audience_id,
+                batch.direction,
+                schema,
+                rows,
+                SessionRef(session_id, batch_seq, batch.last, batch.planned),
+            )
+        sessions.sent(batch.direction, session_id)
+        received = _int(body.get("num_received"))
+        invalid = _int(body.get("num_invalid_entries")) or 0
+        samples = body.get("invalid_entry_samples")
+        return Receipt(
+            reference=str(body.get("session_id", session_id)),
+            received=received,
+            invalid_count=invalid,
+            invalid=tuple(invalid_entries(samples, members)) if invalid else (),
+            response={"num_received": received, "num_invalid_entries": invalid},
+        )
+
+    # --- Meta's own: adoption, lookalikes -----------------------------------------------------
 
     def find_audience(self, name: str) -> str | None:
         """The id of a customer-file audience with exactly this name (adopts one a crash orphaned)."""
@@ -124,6 +222,7 @@ class MetaPlatform:
             upper=_int(data.get("approximate_count_upper_bound")),
             operation_status=_int(operation.get("code")),
             delivery_status=_int(delivery.get("code")),
+            flagged=_int(operation.get("code")) == FLAGGED,
             details={
                 "operation": operation.get("description"),
                 "delivery": delivery.get("description"),
@@ -138,8 +237,8 @@ class MetaPlatform:
         schema: Sequence[str],
         rows: Sequence[Sequence[str | float]],
         session: SessionRef,
-    ) -> Receipt:
-        """One batch: rows already hashed (``pre_hashed``), multi-key (``is_raw``), with its session.
+    ) -> dict[str, Any]:
+        """One request: rows already hashed (``pre_hashed``), multi-key (``is_raw``), with its session.
 
         Adds go through ``CustomAudience.add_users``. Removals and replaces use the same SDK's
         ``FacebookAdsApi.call`` on Meta's documented edges: ``remove_users`` would send a DELETE
@@ -163,13 +262,7 @@ class MetaPlatform:
             call = partial(self.api.call, "POST", (audience_id, EDGE[direction]), params=params)
         response = self.graph.call(direction.value, call)
         body = response.json() if callable(getattr(response, "json", None)) else {}
-        body = body if isinstance(body, dict) else {}
-        return Receipt(
-            session_id=str(body.get("session_id", session.session_id)),
-            num_received=_int(body.get("num_received")),
-            num_invalid=_int(body.get("num_invalid_entries")) or 0,
-            samples=body.get("invalid_entry_samples"),
-        )
+        return body if isinstance(body, dict) else {}
 
     def create_lookalike(self, seed_id: str, name: str, spec: LookalikeSpec) -> str:
         """``POST /act_N/customaudiences`` with ``subtype=LOOKALIKE``."""

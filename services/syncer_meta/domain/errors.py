@@ -1,4 +1,4 @@
-"""Graph API failures classified once, into the exceptions and sync-run statuses the syncer acts on.
+"""Graph API failures classified once, into the engine's failure kinds, with Meta's advice.
 
 The table follows Meta's error reference (AD_APIS.md 1.7): transient errors are retried with
 backoff, throttling is waited out, an expired token or a missing permission stops the run at
@@ -7,25 +7,7 @@ once with a message telling the operator what to do; nothing permanent is retrie
 
 from __future__ import annotations
 
-import enum
-from dataclasses import dataclass
-
-
-class Kind(enum.StrEnum):
-    """What a failure means for the syncer."""
-
-    TRANSIENT = "transient"  # retry with jittered exponential backoff
-    THROTTLED = "throttled"  # wait for access to come back, then slow down
-    AUTH = "auth"  # token invalid or expired: nothing works until it is replaced
-    PERMISSION = "permission"  # account, terms or ads_management missing
-    FLAGGED = "flagged"  # audience restricted for integrity (471 / 1713230)
-    REJECTED = "rejected"  # the request itself is wrong
-    SESSION_CLOSED = "session_closed"  # upload session finished or timed out: open a new one
-    REPLACE_BUSY = "replace_busy"  # another replace or update is running: wait, retry
-    TOO_LARGE_TO_REPLACE = "too_large_to_replace"  # 100M+: repair with add/remove instead
-    BLOCKED = "blocked"  # 368: policy block, a long wait
-    CREATE_FAILED = "create_failed"  # 2654: limits, seed too small, duplicate lookalike
-
+from shared.sync.errors import Failure, Kind
 
 THROTTLE_CODES = frozenset({4, 17, 32, 613, *range(80000, 80015)})
 AUTH_CODES = frozenset({102, 190})
@@ -62,89 +44,32 @@ def classify(code: int | None, subcode: int | None, is_transient: bool) -> Kind:
     return Kind.REJECTED
 
 
-# Sync-run status for a run stopped by each kind.
-STATUS: dict[Kind, str] = {
-    Kind.TRANSIENT: "unavailable",
-    Kind.THROTTLED: "throttled",
-    Kind.AUTH: "auth_error",
-    Kind.PERMISSION: "permission_error",
-    Kind.FLAGGED: "flagged",
-    Kind.REJECTED: "rejected",
-    Kind.SESSION_CLOSED: "rejected",
-    Kind.REPLACE_BUSY: "unavailable",
-    Kind.TOO_LARGE_TO_REPLACE: "rejected",
-    Kind.BLOCKED: "blocked",
-    Kind.CREATE_FAILED: "rejected",
-}
-RETRYABLE_STATUSES = frozenset({"unavailable", "throttled", "blocked", "interrupted"})
+FIRST_BATCH_NEVER_SEEN = 1870147  # 2650 subcode: a replace batch whose batch_seq=1 Meta never got
 
 
-@dataclass(frozen=True)
-class Failure:
-    """One Graph error as the syncer sees it (never the request, which holds the payload)."""
-
-    kind: Kind
-    code: int | None
-    subcode: int | None
-    message: str
-    trace_id: str | None = None
-
-    @property
-    def status(self) -> str:
-        """The sync-run status this failure leaves."""
-        return STATUS[self.kind]
-
-    def operator_message(self, account: str) -> str:
-        """What happened and what to do, for the sync-run record and the CLI."""
-        code = f"{self.code}/{self.subcode}" if self.subcode else str(self.code)
-        suffix = account.upper()
-        advice = {
-            Kind.AUTH: f"Meta rejected the access token for {account}. Issue a new system-user token with "
-            f"ads_management and set META_ACCESS_TOKEN_{suffix} (or META_ACCESS_TOKEN, or their _FILE), "
-            "then run `audiencesync sync meta` again; acknowledged batches are not resent.",
-            Kind.PERMISSION: f"The token may not manage custom audiences of {account}: check the ad account "
-            "is in META_ACCOUNTS and assigned to the system user, the custom audience terms are accepted "
-            "(value-based terms too for value-based seeds) and the token has ads_management.",
-            Kind.FLAGGED: "Meta restricted this audience for integrity; resolve it in Ads Manager, "
-            "then rerun.",
-            Kind.THROTTLED: f"Meta kept {account} throttled longer than META_MAX_THROTTLE_WAIT allows; "
-            "the run stopped and resumes where it stopped on the next sync.",
-            Kind.TRANSIENT: "Meta stayed unavailable through every retry; the next sync resumes the run.",
-            Kind.REPLACE_BUSY: "Meta is still applying an earlier update or replace; the next sync resumes.",
-            Kind.BLOCKED: f"Meta temporarily blocked {account} for policy (368); wait before syncing again.",
-        }.get(self.kind, "Meta rejected the request; see the error message. Nothing after it was sent.")
-        return f"Graph error {code}: {self.message} — {advice}"
+def meta_failure(
+    kind: Kind, code: int | None, subcode: int | None, message: str, trace_id: str | None = None
+) -> Failure:
+    """A failure carrying Meta's operator advice."""
+    return Failure(kind, code, subcode, message, trace_id, explain=advice)
 
 
-class PlatformError(Exception):
-    """A Graph call failed for good (after any retries); carries the classified failure."""
-
-    def __init__(self, failure: Failure) -> None:
-        super().__init__(f"{failure.kind}: {failure.code} {failure.message}")
-        self.failure = failure
-
-
-class PlatformRejected(PlatformError):  # noqa: N818 - names the fact, like Meta's own wording
-    """Permanent: the token, permissions, audience or request are wrong; retrying cannot help."""
-
-    @classmethod
-    def because(cls, message: str) -> PlatformRejected:
-        """A rejection decided on our side (an audience unfit to adopt)."""
-        return cls(Failure(Kind.REJECTED, None, None, message))
-
-
-class PlatformUnavailable(PlatformError):  # noqa: N818
-    """Retryable later: transient errors or throttling outlasted this run's patience."""
-
-
-class SessionClosed(PlatformError):  # noqa: N818
-    """The upload session is closed or timed out on Meta's side; continue in a new session."""
-
-
-def error_for(failure: Failure) -> PlatformError:
-    """The exception class a failure raises."""
-    if failure.kind is Kind.SESSION_CLOSED:
-        return SessionClosed(failure)
-    if failure.status in RETRYABLE_STATUSES:
-        return PlatformUnavailable(failure)
-    return PlatformRejected(failure)
+def advice(failure: Failure, account: str) -> str:
+    """What happened and what to do, for the sync-run record and the CLI."""
+    code = f"{failure.code}/{failure.subcode}" if failure.subcode else str(failure.code)
+    suffix = account.upper()
+    what = {
+        Kind.AUTH: f"Meta rejected the access token for {account}. Issue a new system-user token with "
+        f"ads_management and set META_ACCESS_TOKEN_{suffix} (or META_ACCESS_TOKEN, or their _FILE), "
+        "then run `audiencesync sync meta` again; acknowledged batches are not resent.",
+        Kind.PERMISSION: f"The token may not manage custom audiences of {account}: check the ad account "
+        "is in META_ACCOUNTS and assigned to the system user, the custom audience terms are accepted "
+        "(value-based terms too for value-based seeds) and the token has ads_management.",
+        Kind.FLAGGED: "Meta restricted this audience for integrity; resolve it in Ads Manager, then rerun.",
+        Kind.THROTTLED: f"Meta kept {account} throttled longer than META_MAX_THROTTLE_WAIT allows; "
+        "the run stopped and resumes where it stopped on the next sync.",
+        Kind.TRANSIENT: "Meta stayed unavailable through every retry; the next sync resumes the run.",
+        Kind.REPLACE_BUSY: "Meta is still applying an earlier update or replace; the next sync resumes.",
+        Kind.BLOCKED: f"Meta temporarily blocked {account} for policy (368); wait before syncing again.",
+    }.get(failure.kind, "Meta rejected the request; see the error message. Nothing after it was sent.")
+    return f"Graph error {code}: {failure.message} — {what}"

@@ -10,11 +10,11 @@ import pytest
 from services.sandbox_meta.config import SandboxConfig
 from services.sandbox_meta.server import RunningSandbox, run_meta_sandbox
 from services.syncer_meta.bootstrap import build_service
-from services.syncer_meta.service import SyncService
-from services.syncer_meta.uploads import Progress
+from services.syncer_meta.service import MetaSyncService as SyncService
 from shared.config import Settings
 from shared.definitions import Definitions, parse_definitions
 from shared.store.db import Store
+from shared.sync.uploads import Progress
 
 TOKEN = "syncer-token"
 SPARE_TOKEN = "syncer-token-renewed"  # what an operator sets after the first one expired

@@ -12,9 +12,9 @@ from sqlalchemy import select
 
 from services.cli.main import main
 from services.sandbox_meta.server import RunningSandbox
-from services.syncer_meta.sync import SyncOptions
 from shared.store.db import Store
 from shared.store.models import AudienceSnapshot, DestinationAudience
+from shared.sync.outcome import SyncOptions
 from tests.integration.syncer_meta.conftest import AUDIENCES, audience_id, settings_env
 from tests.integration.syncer_meta.seed import Person, seed
 

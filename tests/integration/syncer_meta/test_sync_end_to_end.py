@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import func, select
 
 from services.sandbox_meta.server import RunningSandbox
-from services.syncer_meta.sync import SyncOptions
 from shared.store.db import Store
 from shared.store.models import AudienceMembership, AudienceSnapshot, SyncBatch
+from shared.sync.outcome import SyncOptions
 from tests.integration.syncer_meta.conftest import audience_id
 from tests.integration.syncer_meta.seed import Person, email_hash, seed
 

@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy import delete, func, select
 
 from services.sandbox_meta.server import RunningSandbox
-from services.syncer_meta.sync import SyncOptions
-from services.syncer_meta.uploads import Progress
 from shared.store.db import Store
 from shared.store.models import AudienceMembership, SyncBatch
+from shared.sync.outcome import SyncOptions
+from shared.sync.uploads import Progress
 from tests.integration.syncer_meta.conftest import ACCOUNT, audience_id, sdk_audience
 from tests.integration.syncer_meta.seed import Person, email_hash, key_of, seed, sha
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.syncer_meta.domain.batching import batches, planned_calls
-from services.syncer_meta.domain.diff import (
+from shared.sync.batching import batches, planned_calls
+from shared.sync.diff import (
     Change,
     Direction,
     Reason,
@@ -20,7 +20,7 @@ from services.syncer_meta.domain.diff import (
     replace_set,
     tally,
 )
-from services.syncer_meta.domain.rows import Member
+from shared.sync.rows import Member
 
 KEYS = st.text(alphabet="0123456789abcdef", min_size=1, max_size=3)
 ROWS = st.sampled_from([("a",), ("b",), ("a", "b")])

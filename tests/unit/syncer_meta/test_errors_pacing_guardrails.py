@@ -6,18 +6,19 @@ import json
 
 import pytest
 
-from services.syncer_meta.domain.diff import Changes
-from services.syncer_meta.domain.errors import (
+from services.syncer_meta.domain.errors import classify, meta_failure
+from services.syncer_meta.domain.pacing import Usage, parse_usage, pause_after
+from shared.sync.diff import Changes
+from shared.sync.errors import (
     Failure,
     Kind,
     PlatformRejected,
     PlatformUnavailable,
     SessionClosed,
-    classify,
     error_for,
 )
-from services.syncer_meta.domain.guardrails import Guardrails
-from services.syncer_meta.domain.pacing import RequestBudget, Usage, backoff, parse_usage, pause_after
+from shared.sync.guardrails import Guardrails
+from shared.sync.pacing import RequestBudget, backoff
 
 
 @pytest.mark.parametrize(
@@ -66,7 +67,7 @@ def test_each_kind_raises_the_exception_its_handling_needs() -> None:
 
 
 def test_an_expired_token_message_names_what_the_operator_must_set() -> None:
-    message = Failure(Kind.AUTH, 190, 463, "Session has expired").operator_message("act_42")
+    message = meta_failure(Kind.AUTH, 190, 463, "Session has expired").operator_message("act_42")
     assert "190/463" in message and "META_ACCESS_TOKEN_ACT_42" in message and "_FILE" in message
 
 
@@ -131,7 +132,9 @@ def plan(**counts: int) -> Changes:
     ],
 )
 def test_guardrails(changes: Changes, size: int, force: bool, refused: str | None) -> None:
-    verdict = Guardrails(min_size=100, max_remove_share=0.2).refusal(changes, size_before=size, force=force)
+    verdict = Guardrails(min_size=100, max_remove_share=0.2, owner="Meta's").refusal(
+        changes, size_before=size, force=force
+    )
     if refused is None:
         assert verdict is None
     else:

@@ -10,7 +10,7 @@ import requests
 from facebook_business.exceptions import FacebookRequestError
 
 from services.syncer_meta.adapters.graph_calls import GraphCalls
-from services.syncer_meta.domain.errors import Kind, PlatformRejected, PlatformUnavailable
+from shared.sync.errors import Kind, PlatformRejected, PlatformUnavailable
 
 
 def graph_error(

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 
-from services.syncer_meta.adapters.ledger import BatchRecord
-from services.syncer_meta.domain.diff import Direction
-from services.syncer_meta.domain.invalid import InvalidEntry, invalid_entries
-from services.syncer_meta.domain.rows import Member
-from services.syncer_meta.uploads import Sessions
+from services.syncer_meta.adapters.invalid_samples import invalid_entries
+from services.syncer_meta.adapters.sessions import Sessions
+from shared.sync.diff import Direction
+from shared.sync.ledger import BatchRecord
+from shared.sync.ports import InvalidEntry
+from shared.sync.rows import Member
 
 A, B, C = "a" * 64, "b" * 64, "c" * 64
 MEMBERS = [Member("k1", (A, "", "1234"), None), Member("k2", (B, C, ""), None)]
@@ -34,7 +35,7 @@ def test_sessions_continue_after_a_resume_and_renew_when_closed() -> None:
         BatchRecord(2, 2, "remove", 10, "222", "acknowledged"),
         BatchRecord(3, 3, "add", 10, "111", "unconfirmed"),
     ]
-    sessions = Sessions(recorded)
+    sessions = Sessions([b.sent() for b in recorded])
 
     assert sessions.next(Direction.ADD) == (111, 3)
     assert sessions.next(Direction.REMOVE) == (222, 2)

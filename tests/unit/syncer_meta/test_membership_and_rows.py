@@ -6,16 +6,16 @@ from decimal import Decimal
 
 import pytest
 
-from services.syncer_meta.domain.membership import Consent, CustomerView, consents, destinations
 from services.syncer_meta.domain.rows import (
     IDENTIFIER_KEYS,
-    Member,
     identifier_row,
     schema,
     to_member,
-    upload_value,
 )
+from services.syncer_meta.domain.targets import destinations
 from shared.definitions import parse_definitions
+from shared.sync.membership import Consent, CustomerView, consents
+from shared.sync.rows import Member, upload_value
 
 H = "a" * 64
 DEFINITIONS = parse_definitions(

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy.exc import OperationalError
 
-from services.syncer_meta.handlers import MicroBatch, make_handler
-from services.syncer_meta.sync import RunReport
 from shared.bus.consumer import Delivery
 from shared.bus.envelope import Envelope
 from shared.messages import LabelChanged
+from shared.sync.consumer import MicroBatch, make_handler
+from shared.sync.outcome import RunReport
 
 K = [f"{i:064d}" for i in range(5)]
 
