@@ -10,7 +10,7 @@ from services.api.adapters.inbox import SqlWebhookInbox
 from services.api.errors import ApiError, problem, problem_response
 from services.api.ratelimit import RateLimiter
 from shared.bus.producer import Publisher
-from shared.bus.topics import ORDERS_RAW
+from shared.bus.topics import CUSTOMERS_CHANGED, ORDERS_RAW
 from shared.config import Settings
 from shared.messages import MAX_RAW_BODY_BYTES
 from shared.store.db import Store
@@ -60,7 +60,9 @@ class Resources:
         store = self.store  # takes the lock itself
         with self._lock:
             if self._relay is None:
-                self._relay = OutboxRelay(store, lambda: self.publisher, topics=(ORDERS_RAW,)).start()
+                self._relay = OutboxRelay(
+                    store, lambda: self.publisher, topics=(ORDERS_RAW, CUSTOMERS_CHANGED)
+                ).start()
             return self._relay
 
     def close(self) -> None:

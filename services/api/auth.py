@@ -21,9 +21,9 @@ from typing import Any, TypeVar
 from flask import current_app, g, request
 from sqlalchemy import select, update
 
-from services.api.adapters.audit import record
 from services.api.errors import ApiError
 from services.api.openapi import DOC_ENDPOINTS, SECURITY_SCHEME
+from shared.store.audit import record
 from shared.store.db import Store
 from shared.store.models import ApiToken
 

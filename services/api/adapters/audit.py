@@ -1,34 +1,14 @@
-"""The audit log (``audit_log``): who did what to which object, and when.
-
-Entries are written in the same transaction as the change they describe, so a change without its
-entry (or the reverse) cannot be committed.
-"""
+"""Reading the audit log for ``GET /audit`` (entries are written by ``shared.store.audit``)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from shared.store.db import Store
 from shared.store.models import AuditEntry
-
-
-def record(
-    session: Session,
-    actor: str,
-    action: str,
-    target: str | None,
-    details: dict[str, Any] | None,
-    *,
-    at: datetime | None = None,
-) -> None:
-    """Add one entry to the caller's transaction."""
-    session.add(
-        AuditEntry(at=at or datetime.now(UTC), actor=actor, action=action, target=target, details=details)
-    )
 
 
 def entries(
