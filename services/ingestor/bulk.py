@@ -261,6 +261,11 @@ def _start_ingestor(
             bootstrap=bootstrap,
             batch_size=declared.batch_size,
             poll_timeout_ms=200,
+            # The only member of its group: joining takes about a heartbeat interval (a third of
+            # the session timeout) plus 2 s on the embedded broker, measured 5.2 s at the default
+            # 10 s and 2.2 s at 4 s; heartbeats run on kafka-python's own thread while a batch is
+            # handled, so a long batch does not end the session.
+            session_timeout_ms=4000,
         ),
         declared.make_handler(store, publisher),
         publisher=publisher,
