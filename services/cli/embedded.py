@@ -24,6 +24,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from services.cli.supervisor import Child
+from services.syncer_meta.config import MetaSettings
 from shared.bus.broker import EmbeddedBroker, ensure_topics, free_port
 from shared.bus.consumer import install_stop_signals
 from shared.bus.producer import Publisher
@@ -87,7 +88,7 @@ class EmbeddedStack:
         port = self.api_port or free_port()
         self.api_url = f"http://127.0.0.1:{port}"
         env = settings.child_environ()
-        if not settings.meta_accounts:  # no real Meta account configured: use the sandbox
+        if not MetaSettings.from_env(env).accounts:  # no real Meta account configured: use the sandbox
             env.update(self._start_meta_sandbox(env))
         for name in self.services:
             argv = [sys.executable, "-m", "services.cli.main", "serve", name]

@@ -51,7 +51,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     service = getattr(args, "service", None) or args.command
     configure_logging(fmt=settings.log_format, level=settings.log_level, service=service)
-    code: int = args.func(args, settings)
+    try:
+        code: int = args.func(args, settings)
+    except SettingsError as exc:  # a service's own settings (META_*), read when the command needs them
+        print(f"audiencesync: configuration error: {exc}", file=sys.stderr)
+        return 2
     return code
 
 

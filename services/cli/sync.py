@@ -53,7 +53,9 @@ def _sync_meta(args: argparse.Namespace, settings: Settings) -> int:
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from services.syncer_meta.bootstrap import build_service
+    from services.syncer_meta.config import MetaSettings
     from services.syncer_meta.service import UnknownTargetError
+    from shared.config import SettingsError
     from shared.definitions import DefinitionsError
     from shared.store.db import Store
     from shared.store.migrate import upgrade
@@ -61,7 +63,11 @@ def _sync_meta(args: argparse.Namespace, settings: Settings) -> int:
     from shared.sync.outcome import SyncOptions
     from shared.sync.uploads import Progress as BatchProgress
 
-    if not settings.meta_accounts:
+    try:
+        meta = MetaSettings.from_env()
+    except SettingsError as exc:
+        return _error(f"configuration error: {exc}")
+    if not meta.accounts:
         return _error("no Meta ad account: set META_ACCOUNTS and META_ACCESS_TOKEN (docs/syncer-meta.md)")
     if args.adopt and not args.audience:
         return _error("--adopt needs --audience KEY")
@@ -84,12 +90,12 @@ def _sync_meta(args: argparse.Namespace, settings: Settings) -> int:
                 progress.update(task, advance=step.rows, description=f"batch {step.seq} ({step.direction})")
 
             try:
-                syncer = build_service(settings, store, dry_run=args.dry_run, on_batch=on_batch)
+                syncer = build_service(settings, store, meta=meta, dry_run=args.dry_run, on_batch=on_batch)
             except DefinitionsError as exc:
                 return _error(str(exc))
             try:
                 if args.adopt:
-                    account = args.account or settings.meta_accounts[0].account_id
+                    account = args.account or meta.accounts[0].account_id
                     name = syncer.adopt(args.audience, account, args.adopt)
                     console.print(
                         f"adopted Meta audience {args.adopt} ({name}) as {args.audience} on {account}"
@@ -99,7 +105,7 @@ def _sync_meta(args: argparse.Namespace, settings: Settings) -> int:
             except UnknownTargetError as exc:
                 return _error(str(exc.args[0]))
             except PlatformError as exc:
-                account = args.account or settings.meta_accounts[0].account_id
+                account = args.account or meta.accounts[0].account_id
                 return _error(exc.failure.operator_message(account))
             finally:
                 syncer.close()

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 
 from services.syncer_meta.adapters.meta_platform import MetaPlatform
 from services.syncer_meta.adapters.null_platform import NullMetaPlatform
+from services.syncer_meta.config import MetaSettings
 from services.syncer_meta.domain.rows import META_ROWS
 from services.syncer_meta.domain.targets import meta_target
 from services.syncer_meta.lookalikes import Lookalikes
@@ -41,21 +42,21 @@ PLATFORM = "meta"
 
 
 def meta_platforms(
-    settings: Settings, *, dry_run: bool = False, sleep: Callable[[float], None] = time.sleep
+    meta: MetaSettings, *, dry_run: bool = False, sleep: Callable[[float], None] = time.sleep
 ) -> dict[str, AudiencePlatform]:
     """One platform per ad account in ``META_ACCOUNTS`` (null platforms for a dry run)."""
     platforms: dict[str, AudiencePlatform] = {}
-    for account in settings.meta_accounts:
+    for account in meta.accounts:
         platforms[account.account_id] = (
             NullMetaPlatform(account.account_id)
             if dry_run
             else MetaPlatform(
                 account,
-                graph_url=settings.meta_graph_url,
-                api_version=settings.meta_api_version,
-                timeout=settings.meta_timeout_seconds,
-                max_attempts=settings.meta_max_attempts,
-                max_throttle_wait=settings.meta_max_throttle_wait,
+                graph_url=meta.graph_url,
+                api_version=meta.api_version,
+                timeout=meta.timeout_seconds,
+                max_attempts=meta.max_attempts,
+                max_throttle_wait=meta.max_throttle_wait,
                 sleep=sleep,
             )
         )
@@ -66,15 +67,17 @@ def build_service(
     settings: Settings,
     store: Store,
     *,
+    meta: MetaSettings | None = None,
     platforms: Mapping[str, AudiencePlatform] | None = None,
     definitions: Definitions | None = None,
     dry_run: bool = False,
     on_batch: Callable[[Progress], None] | None = None,
 ) -> MetaSyncService:
-    """The syncer for every configured ad account over ``store``."""
+    """The syncer for every configured ad account over ``store`` (``meta``: from the environment)."""
+    meta = MetaSettings.from_env() if meta is None else meta
     audiences = (definitions or load_definitions(settings.config_file)).audiences
     ledger, runs = Ledger(store, identifiers=META_ROWS.identifiers), Runs(store, PLATFORM)
-    platforms = meta_platforms(settings, dry_run=dry_run) if platforms is None else platforms
+    platforms = meta_platforms(meta, dry_run=dry_run) if platforms is None else platforms
     syncs = {
         account: DestinationSync(
             ledger=ledger,
@@ -84,12 +87,12 @@ def build_service(
             reconciler=Reconciler(
                 runs,
                 platform,
-                max_age=settings.meta_snapshot_max_age,
-                follow_up=Lookalikes(runs, platform, min_seed=settings.meta_min_audience_size),  # type: ignore[arg-type]
+                max_age=meta.snapshot_max_age,
+                follow_up=Lookalikes(runs, platform, min_seed=meta.min_audience_size),  # type: ignore[arg-type]
             ),
-            consent=Consent(settings.meta_consent),
-            guardrails=Guardrails(settings.meta_min_audience_size, settings.meta_max_remove_share, "Meta's"),
-            batch_size=settings.meta_batch_size,
+            consent=Consent(meta.consent),
+            guardrails=Guardrails(meta.min_audience_size, meta.max_remove_share, "Meta's"),
+            batch_size=meta.batch_size,
             name_prefix=f"audiencesync {settings.shop}",
         )
         for account, platform in platforms.items()
@@ -102,21 +105,21 @@ def build_service(
 class _Consumer:
     """The handler and the idle hook share one micro-batch over the runner's store."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+    def __init__(self, settings: Settings, meta: MetaSettings) -> None:
+        self.settings, self.meta = settings, meta
         self.batch: MicroBatch | None = None
 
     def micro_batch(self, store: Store) -> MicroBatch:
         if self.batch is None:
-            syncer = build_service(self.settings, store)
+            syncer = build_service(self.settings, store, meta=self.meta)
 
             def sync(keys: frozenset[str]) -> list[RunReport]:
                 return syncer.sync(SyncOptions(scope=keys, record_noop=False))
 
             self.batch = MicroBatch(
                 sync,
-                size=self.settings.meta_flush_size,
-                seconds=self.settings.meta_flush_seconds,
+                size=self.meta.flush_size,
+                seconds=self.meta.flush_seconds,
                 platform=PLATFORM,
             )
         return self.batch
@@ -128,9 +131,9 @@ class _Consumer:
         return self.micro_batch(store).on_idle
 
 
-def service(settings: Settings) -> ConsumerService:
+def service(settings: Settings, meta: MetaSettings | None = None) -> ConsumerService:
     """The consumer declaration: group ``syncer-meta``, last hop for pipeline heartbeats."""
-    consumer = _Consumer(settings)
+    consumer = _Consumer(settings, MetaSettings.from_env() if meta is None else meta)
     return ConsumerService(
         name="syncer-meta",
         topics=(topics.LABELS_CHANGED,),
@@ -140,10 +143,10 @@ def service(settings: Settings) -> ConsumerService:
     )
 
 
-def sync_everything(settings: Settings, *, record_noop: bool = True) -> None:
+def sync_everything(settings: Settings, meta: MetaSettings, *, record_noop: bool = True) -> None:
     """A full sync of every destination (start-up reconcile; the nightly refresh calls it too)."""
     store = Store(settings.database_url)
-    syncer = build_service(settings, store)
+    syncer = build_service(settings, store, meta=meta)
     try:
         for report in syncer.sync(SyncOptions(record_noop=record_noop)):
             log.info(
@@ -160,13 +163,14 @@ def sync_everything(settings: Settings, *, record_noop: bool = True) -> None:
 
 def serve(settings: Settings) -> None:
     """Run the syncer-meta in the foreground until SIGTERM."""
-    if not settings.meta_accounts:
+    meta = MetaSettings.from_env()
+    if not meta.accounts:
         log.warning(
             "sync.no_accounts",
             platform=PLATFORM,
             hint="set META_ACCOUNTS and tokens; labels are consumed, nothing is sent",
         )
-    elif settings.meta_sync_on_start:
+    elif meta.sync_on_start:
         # Keys gathered but not yet flushed when the last process died are found here.
-        sync_everything(settings, record_noop=False)
-    run_consumer_service(service(settings), settings)
+        sync_everything(settings, meta, record_noop=False)
+    run_consumer_service(service(settings, meta), settings)

@@ -253,16 +253,21 @@ def audience_mismatches(up: UpProcess) -> dict[str, tuple[int, int]]:
     Returns ``{audience: (desired, held)}`` for every destination that differs (empty: all equal).
     """
     from services.syncer_meta.bootstrap import build_service
+    from services.syncer_meta.config import MetaSettings
     from shared.config import Settings
     from shared.store.db import Store
     from shared.sync.runs import Runs
 
     url = meta_sandbox_url(up)
-    settings = Settings.from_env(
-        {**up.env(), "META_GRAPH_URL": url, "META_ACCOUNTS": "act_1000", "META_ACCESS_TOKEN": "sandbox-token"}
-    )
+    environ = {
+        **up.env(),
+        "META_GRAPH_URL": url,
+        "META_ACCOUNTS": "act_1000",
+        "META_ACCESS_TOKEN": "sandbox-token",
+    }
+    settings = Settings.from_env(environ)
     store = Store(settings.database_url)
-    service = build_service(settings, store, dry_run=True)
+    service = build_service(settings, store, meta=MetaSettings.from_env(environ), dry_run=True)
     runs = Runs(store)
     differs: dict[str, tuple[int, int]] = {}
     try:

@@ -24,10 +24,10 @@ from prometheus_client import Counter
 from services.syncer_meta.adapters.graph_calls import GraphCalls
 from services.syncer_meta.adapters.invalid_samples import invalid_entries
 from services.syncer_meta.adapters.sessions import Sessions
+from services.syncer_meta.config import MetaAccount
 from services.syncer_meta.domain.errors import FIRST_BATCH_NEVER_SEEN
 from services.syncer_meta.domain.rows import META_ROWS
 from services.syncer_meta.lookalikes import LookalikeSpec
-from shared.config import MetaAccount
 from shared.sync.batching import Batch
 from shared.sync.diff import Direction
 from shared.sync.errors import ReplaceNotStarted, SessionClosed

@@ -10,6 +10,7 @@ import pytest
 from services.sandbox_meta.config import SandboxConfig
 from services.sandbox_meta.server import RunningSandbox, run_meta_sandbox
 from services.syncer_meta.bootstrap import build_service
+from services.syncer_meta.config import MetaSettings
 from services.syncer_meta.service import MetaSyncService as SyncService
 from shared.config import Settings
 from shared.definitions import Definitions, parse_definitions
@@ -89,9 +90,14 @@ def make_syncer(sandbox: RunningSandbox, store: Store) -> Iterator[Callable[...,
         on_batch: Callable[[Progress], None] | None = None,
         **env: str,
     ) -> SyncService:
-        settings = Settings.from_env(settings_env(sandbox.url, store.url, **env))
+        environ = settings_env(sandbox.url, store.url, **env)
         syncer = build_service(
-            settings, store, definitions=definitions(audiences), dry_run=dry_run, on_batch=on_batch
+            Settings.from_env(environ),
+            store,
+            meta=MetaSettings.from_env(environ),
+            definitions=definitions(audiences),
+            dry_run=dry_run,
+            on_batch=on_batch,
         )
         built.append(syncer)
         return syncer

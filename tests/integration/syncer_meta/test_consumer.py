@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from services.sandbox_meta.server import RunningSandbox
 from services.syncer_meta import bootstrap
+from services.syncer_meta.config import MetaSettings
 from shared.bus.producer import Publisher
 from shared.config import Settings
 from shared.messages import LabelChanged
@@ -42,7 +43,9 @@ def test_label_changes_flush_in_micro_batches_and_erasures_reach_the_platform(
     settings = Settings.from_env({**env, "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap})
     topic = new_topic("labels")
     service = dataclasses.replace(
-        bootstrap.service(settings), topics=(topic,), name=f"syncer-meta-{uuid.uuid4().hex[:6]}"
+        bootstrap.service(settings, MetaSettings.from_env(env)),
+        topics=(topic,),
+        name=f"syncer-meta-{uuid.uuid4().hex[:6]}",
     )
     seed(store, [Person(i) for i in range(8)])
     stop = threading.Event()

@@ -6,23 +6,24 @@ from pathlib import Path
 
 import pytest
 
-from shared.config import Settings, SettingsError
+from services.syncer_meta.config import MetaSettings
+from shared.config import SettingsError
 
 
 def test_defaults_point_at_the_real_graph_api_with_no_account() -> None:
-    s = Settings.from_env({})
-    assert (s.meta_graph_url, s.meta_api_version, s.meta_accounts) == (
+    s = MetaSettings.from_env({})
+    assert (s.graph_url, s.api_version, s.accounts) == (
         "https://graph.facebook.com",
         "v26.0",
         (),
     )
-    assert (s.meta_batch_size, s.meta_consent, s.meta_max_remove_share) == (10_000, "marketing", 0.2)
+    assert (s.batch_size, s.consent, s.max_remove_share) == (10_000, "marketing", 0.2)
 
 
 def test_each_account_has_its_own_token_secret_and_budget_with_shared_fallbacks(tmp_path: Path) -> None:
     secret_file = tmp_path / "secret"
     secret_file.write_text("file-secret\n")
-    s = Settings.from_env(
+    s = MetaSettings.from_env(
         {
             "META_ACCOUNTS": "act_1, 2 ,act_1",
             "META_ACCESS_TOKEN": "shared-token",
@@ -33,7 +34,7 @@ def test_each_account_has_its_own_token_secret_and_budget_with_shared_fallbacks(
             "META_GRAPH_URL": "http://127.0.0.1:8790/",
         }
     )
-    first, second = s.meta_accounts
+    first, second = s.accounts
     assert (first.account_id, first.access_token, first.app_secret, first.requests_per_minute) == (
         "act_1",
         "shared-token",
@@ -46,15 +47,15 @@ def test_each_account_has_its_own_token_secret_and_budget_with_shared_fallbacks(
         None,
         30,
     )
-    assert s.meta_graph_url == "http://127.0.0.1:8790"
+    assert s.graph_url == "http://127.0.0.1:8790"
     assert "shared-token" not in repr(s) and "own-token" not in repr(s) and "file-secret" not in repr(s)
 
 
 def test_child_processes_get_the_same_meta_settings() -> None:
-    s = Settings.from_env({"META_ACCOUNTS": "act_9", "META_ACCESS_TOKEN": "t", "META_APP_SECRET": "x"})
-    again = Settings.from_env(s.child_environ())
-    assert again.meta_accounts == s.meta_accounts
-    assert again.meta_accounts[0].app_secret == "x"
+    s = MetaSettings.from_env({"META_ACCOUNTS": "act_9", "META_ACCESS_TOKEN": "t", "META_APP_SECRET": "x"})
+    again = MetaSettings.from_env(s.child_environ())
+    assert again.accounts == s.accounts
+    assert again.accounts[0].app_secret == "x"
 
 
 @pytest.mark.parametrize(
@@ -79,4 +80,4 @@ def test_child_processes_get_the_same_meta_settings() -> None:
 )
 def test_bad_meta_values_name_the_variable(env: dict[str, str], names: str) -> None:
     with pytest.raises(SettingsError, match=names):
-        Settings.from_env(env)
+        MetaSettings.from_env(env)
