@@ -183,3 +183,67 @@ def test_a_shop_that_is_not_a_domain_is_refused_in_one_line(shop: str, problem: 
     assert done.returncode == 2
     assert done.stderr.splitlines() == [f"audiencesync: {problem} (e.g. your-shop.myshopify.com)"]
     assert not (tmp_path / "var" / "audiencesync.db").exists()
+
+
+REFUNDS_HEADER = "refund_id,order_id,created_at,amount,currency\n"
+EXPORT_HEADER = "Name,Email,Financial Status,Currency,Total,Created at,Lineitem quantity,Lineitem price,Id\n"
+EXPORT_LINE = "#1001,a@example.com,paid,USD,10.00,2025-09-03 10:14:38 -0400,1,10.00,6101234560001\n"
+SPLIT_ORDER = EXPORT_HEADER + EXPORT_LINE + EXPORT_LINE.replace("#1001", "#1002") + EXPORT_LINE
+# The new kinds and formats, each a way a file is bad: (arguments, file name, bytes, what the line says).
+NEW_FORMATS: dict[str, tuple[list[str], str, bytes, str]] = {
+    "refunds missing columns": (["refunds"], "r.csv", b"refund_id,order_id\nR-1,1\n", "lacks created_at"),
+    "refunds not utf8": (
+        ["refunds"],
+        "r.csv",
+        (REFUNDS_HEADER + "R-1,1,2025-01-01,5,\u20ac\n").encode("cp1252"),
+        "line 2 is not UTF-8",
+    ),
+    "refunds csv named json lines": (
+        ["refunds"],
+        "r.jsonl",
+        (REFUNDS_HEADER + "R-1,1,2025-01-01,5,USD\n").encode(),
+        "not JSON or JSON Lines",
+    ),
+    "customers missing columns": (
+        ["customers"],
+        "c.csv",
+        b"first_name,phone\nAna,+351 912 345 678\n",
+        "lacks customer_id or email",
+    ),
+    "customers empty document": (
+        ["customers"],
+        "c.json",
+        b'{"customers": []}',
+        "a JSON document with no records",
+    ),
+    "export missing columns": (
+        ["orders"],
+        "o.csv",
+        (EXPORT_HEADER.replace(",Id", "") + "#1,a@example.com,paid,USD,1,2025-01-01,1,1\n").encode(),
+        "lacks Id (Shopify's order export",
+    ),
+    "export order split": (["orders"], "o.csv", SPLIT_ORDER.encode(), "line 4: order #1001 continues after"),
+    "export format on json": (
+        ["orders", "--format", "shopify-csv"],
+        "o.jsonl",
+        b'{"id": 1}\n',
+        "--format shopify-csv reads Shopify's order export",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(NEW_FORMATS))
+def test_refunds_customers_and_the_order_export_answer_a_bad_file_in_one_line(
+    case: str, tmp_path: Path
+) -> None:
+    command, name, data, says = NEW_FORMATS[case]
+    path = tmp_path / name
+    path.write_bytes(data)
+    var = tmp_path / "var"
+    done = run_cli(["import", command[0], str(path), *command[1:]], var)
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert done.stderr.splitlines() == [done.stderr.strip()] and done.stderr.startswith(
+        f"audiencesync: {path}: "
+    )
+    assert says in done.stderr and done.stdout == ""
+    assert not (var / "audiencesync.db").exists()
