@@ -115,6 +115,9 @@ class ModelConfig:
     return_shrinkage_orders: float = 2.0  # pseudo-orders pulling a return rate to the shop's
     frequency_floor_days: float = 365.0  # shortest span for orders_per_year (new customers)
     seed: int = 20050101  # sampling seed, so a rescore of the same facts fits the same model
+    learned: bool = True  # backtest a learned model and a blend against BG/NBD, use the best
+    learned_min_buyers: int = 1000  # fewer buyers at the backtest cut: BG/NBD + Gamma-Gamma only
+    learned_trees: int = 150  # boosting rounds of each LightGBM stage
 
 
 @dataclass(frozen=True)
@@ -206,6 +209,9 @@ class _ModelSchema(Schema):
     return_shrinkage_orders = fields.Float(load_default=2.0, validate=validate.Range(min=0))
     frequency_floor_days = fields.Float(load_default=365.0, validate=validate.Range(min=1))
     seed = fields.Integer(load_default=20050101)
+    learned = fields.Boolean(load_default=True)
+    learned_min_buyers = fields.Integer(load_default=1000, validate=validate.Range(min=50))
+    learned_trees = fields.Integer(load_default=150, validate=validate.Range(min=1, max=5000))
 
     @post_load
     def _make(self, data: dict[str, Any], **_: Any) -> ModelConfig:

@@ -20,6 +20,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from services.scorer.domain.aggregates import WINDOWS
+
 
 @dataclass(frozen=True)
 class Dialect:
@@ -73,6 +75,8 @@ TARGETS: dict[str, tuple[str, ...]] = {
         "discount_depth_min",
         "undated_refunds",
         "undated_refunded_orders",
+        *(f"orders_{w}d" for w in WINDOWS),
+        *(f"spend_{w}d" for w in WINDOWS),
         "channel",  # SQLite only; PostgreSQL has the "channel" query
         "first_order_total",  # SQLite only, likewise
     ),
@@ -118,12 +122,19 @@ def orders_sql(d: Dialect, *, after: bool, keys: bool) -> str:
         else ""
     )
     scan = "" if keys else d.full_scan
+    # Orders and spend of the recent windows (``:since_<w>`` = as_of - w days, bound like as_of).
+    counts = [f"SUM(CASE WHEN o.created_at > :since_{w} THEN 1 ELSE 0 END)" for w in WINDOWS]
+    spends = [
+        f"SUM(CASE WHEN o.created_at > :since_{w} THEN {gross} - {discount} ELSE 0.0 END)" for w in WINDOWS
+    ]
+    recent = ", ".join(counts + spends)
     return f"""
         SELECT o.customer_key, COUNT(*), COUNT(DISTINCT {d.utc_day("o.created_at")}),
                {d.epoch_days("MIN(o.created_at)")}, {d.epoch_days("MAX(o.created_at)")},
                SUM({gross} - {discount}), SUM({discount}),
                SUM(CASE WHEN o.discount_base > 0 THEN 1 ELSE 0 END), SUM({depth}), MIN({depth}),
-               SUM(undated), SUM(CASE WHEN undated > 0 THEN 1 ELSE 0 END){channel}
+               SUM(undated), SUM(CASE WHEN undated > 0 THEN 1 ELSE 0 END),
+               {recent}{channel}
         FROM (SELECT o.*, {undated} AS undated FROM orders o{scan} WHERE {order_filter(after, keys)}) o
         GROUP BY o.customer_key"""  # noqa: S608
 

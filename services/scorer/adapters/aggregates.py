@@ -24,7 +24,7 @@ import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -33,7 +33,7 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 
 from services.scorer.adapters import aggregate_sql as sql
-from services.scorer.domain.aggregates import CustomerAggregates
+from services.scorer.domain.aggregates import WINDOWS, CustomerAggregates
 from shared.store.types import UtcDateTime
 
 CHUNK_ROWS = 50_000  # rows fetched at a time: bounds the Python objects alive at once
@@ -58,8 +58,14 @@ class _Window:
     keys: list[str] | None
 
     @property
+    def times(self) -> dict[str, datetime | None]:
+        """The time parameters: as_of, after, and the start of each recent window."""
+        since = {f"since_{w}": self.as_of - timedelta(days=w) for w in WINDOWS}
+        return {"as_of": self.as_of, "after": self.orders_after, **since}
+
+    @property
     def params(self) -> dict[str, Any]:
-        params: dict[str, Any] = {"as_of": self.as_of, "after": self.orders_after}
+        params: dict[str, Any] = dict(self.times)
         if self.keys is not None:
             params["keys"] = self.keys
         return params
@@ -107,8 +113,8 @@ def _rows(session: Session, query: str, window: _Window) -> Iterator[list[Any]]:
         yield from _driver_rows(session, query, window)
         return
     stmt = text(query).bindparams(bindparam("keys", expanding=True))  # at most KEY_BATCH customers
-    for name in ("as_of", "after"):
-        if f":{name}" in query:
+    for name in window.times:
+        if re.search(rf":{name}\b", query):
             stmt = stmt.bindparams(bindparam(name, type_=_TIME))
     yield list(session.execute(stmt, window.params))
 
@@ -118,11 +124,11 @@ def _driver_rows(session: Session, query: str, window: _Window) -> Iterator[list
     raw = session.connection().connection.driver_connection
     assert raw is not None
     if session.get_bind().dialect.name == "postgresql":
-        params: dict[str, Any] = {"as_of": window.as_of, "after": window.orders_after}
+        params: dict[str, Any] = dict(window.times)
         cursor = raw.cursor(name=f"aggregates_{uuid.uuid4().hex[:8]}")
-        query = re.sub(r":(as_of|after)\b", r"%(\1)s", query)
+        query = re.sub(r":(as_of|after|since_\d+)\b", r"%(\1)s", query)
     else:  # the text SQLite stores UTC times as (naive ISO, microseconds)
-        params = {k: _sqlite_time(v) for k, v in (("as_of", window.as_of), ("after", window.orders_after))}
+        params = {k: _sqlite_time(v) for k, v in window.times.items()}
         cursor = raw.cursor()
     try:
         cursor.execute(query, params)

@@ -20,6 +20,10 @@ BoolArray = npt.NDArray[np.bool_]
 ObjectArray = npt.NDArray[np.object_]
 
 _EPOCH = np.datetime64("1970-01-01T00:00:00", "us")
+
+#: Recent windows (days before ``as_of``) with their own order counts and spend, for the learned
+#: value model: what a customer did lately says more about next year than their whole history.
+WINDOWS = (30, 90, 180, 365)
 _US_PER_DAY = 86_400_000_000
 
 
@@ -75,6 +79,8 @@ class CustomerAggregates:
       discount_depth_sum: SUM(discount / (total + discount)) per order, 0 for full-price orders.
       discount_depth_min: MIN(the same depth); NaN without orders. ">= 0.4" = "only buys at 40%+".
       tickets: COUNT(support tickets).
+      orders_<w>d, spend_<w>d for w in WINDOWS: COUNT / SUM(gross after discounts) of the orders
+        placed in the last w days before ``as_of``; NaN when not aggregated.
       last_abandoned_checkout_at: MAX(checkout created at) over checkouts that never became an
         order; NaN when none.
       accepts_email, accepts_sms: latest marketing consent flags.
@@ -96,6 +102,14 @@ class CustomerAggregates:
     discount_depth_sum: FloatArray
     discount_depth_min: FloatArray
     tickets: IntArray
+    orders_30d: FloatArray
+    orders_90d: FloatArray
+    orders_180d: FloatArray
+    orders_365d: FloatArray
+    spend_30d: FloatArray
+    spend_90d: FloatArray
+    spend_180d: FloatArray
+    spend_365d: FloatArray
     last_abandoned_checkout_at: FloatArray
     accepts_email: BoolArray
     accepts_sms: BoolArray
@@ -141,6 +155,7 @@ class CustomerAggregates:
             "discount_depth_min": np.where(np.asarray(columns["n_orders"]) > 0, 0.0, np.nan),
             "last_abandoned_checkout_at": np.full(n, np.nan),
             "first_order_total": np.full(n, np.nan),
+            **{f"{kind}_{w}d": np.full(n, np.nan) for kind in ("orders", "spend") for w in WINDOWS},
             "country": np.full(n, "", dtype=object),
             "channel": np.full(n, "", dtype=object),
             "top_category": np.full(n, "", dtype=object),
@@ -188,6 +203,7 @@ _KINDS = {
     "discount_depth_sum": _FLOAT,
     "discount_depth_min": _FLOAT,
     "tickets": _INT,
+    **{f"{kind}_{w}d": _FLOAT for kind in ("orders", "spend") for w in WINDOWS},
     "last_abandoned_checkout_at": _DAYS,
     "accepts_email": _BOOL,
     "accepts_sms": _BOOL,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+from scipy import stats
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -109,3 +110,70 @@ def backtest(
         _ratio(float(later_refunded[rest].sum()), float(later_gross[rest].sum())),
     )
     return BacktestResult(n, revenue, tuple(captures), check)
+
+
+def capture(scores: FloatArray, actual: FloatArray, fraction: float) -> float:
+    """Share of ``actual``'s total taken by the top ``fraction`` of customers by ``scores``."""
+    total = float(actual.sum())
+    chosen = top(scores, math.ceil(fraction * len(scores)))
+    return float(actual[chosen].sum()) / total if total > 0 else math.nan
+
+
+def normalized_gini(scores: FloatArray, actual: FloatArray) -> float:
+    """Gini of ``actual`` ordered by ``scores``, over the Gini of the perfect order (1 = perfect)."""
+
+    def gini(order_by: FloatArray) -> float:
+        order = np.argsort(-np.nan_to_num(order_by, nan=-np.inf), kind="stable")
+        cumulative = np.cumsum(actual[order]) / actual.sum()
+        n = len(actual)
+        return float(cumulative.sum() / n - (n + 1) / (2 * n))
+
+    if len(actual) < 2 or actual.sum() <= 0:
+        return math.nan
+    best = gini(actual)
+    return gini(scores) / best if best else math.nan
+
+
+def spearman(scores: FloatArray, actual: FloatArray) -> float:
+    """Rank correlation of the predicted and the realised values (average ranks for ties)."""
+    if len(actual) < 3:
+        return math.nan
+    a, b = stats.rankdata(scores), stats.rankdata(actual)
+    if a.std() == 0 or b.std() == 0:
+        return math.nan
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+RANKING_METRICS = (*(f"top {f:.0%}" for f in FRACTIONS), "spearman", "gini")
+
+
+def ranking_metrics(scores: FloatArray, actual: FloatArray) -> dict[str, float]:
+    """Top 5/10/20% capture, Spearman and normalized Gini of one ranking against what followed."""
+    out = {f"top {f:.0%}": capture(scores, actual, f) for f in FRACTIONS}
+    out["spearman"] = spearman(scores, actual)
+    out["gini"] = normalized_gini(scores, actual)
+    return out
+
+
+def bootstrap_intervals(
+    rankings: dict[str, FloatArray], actual: FloatArray, *, samples: int = 200, seed: int = 0
+) -> dict[str, dict[str, tuple[float, float]]]:
+    """95% percentile intervals of each ranking's metrics over customers resampled with replacement.
+
+    The same resamples serve every ranking, so their intervals compare like with like.
+    """
+    rng = np.random.default_rng(seed)
+    n = len(actual)
+    draws: dict[str, list[dict[str, float]]] = {name: [] for name in rankings}
+    for _ in range(samples):
+        rows = rng.integers(0, n, n)
+        for name, scores in rankings.items():
+            draws[name].append(ranking_metrics(scores[rows], actual[rows]))
+    return {
+        name: {
+            m: (float(np.nanpercentile(v, 2.5)), float(np.nanpercentile(v, 97.5)))
+            for m in RANKING_METRICS
+            for v in [[d[m] for d in runs]]
+        }
+        for name, runs in draws.items()
+    }

@@ -8,7 +8,7 @@ the same facts would give them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -25,6 +25,14 @@ from services.scorer.domain.rules import (
     resolve_cutoffs,
 )
 from services.scorer.domain.stages import assign_stages, median_interval_days
+from services.scorer.domain.value_choice import (
+    BASELINE,
+    BASELINE_ONLY,
+    History,
+    ValueChoice,
+    apply_choice,
+    choose,
+)
 from shared.definitions.scoring import RULE_FEATURES, ScoringConfig
 
 FloatArray = npt.NDArray[np.float64]
@@ -45,6 +53,7 @@ class Calibration:
     cutoffs: dict[str, float]  # e.g. {"aov:p10": 18.5, "value:p90": 640.0}
     shop_interval_days: float  # median days between orders of repeat buyers
     customers: int
+    value_choice: ValueChoice = BASELINE_ONLY  # which model gives ``value``, with the evidence
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (NaN cutoffs become None)."""
@@ -55,6 +64,7 @@ class Calibration:
             "cutoffs": {k: (v if np.isfinite(v) else None) for k, v in self.cutoffs.items()},
             "shop_interval_days": self.shop_interval_days,
             "customers": self.customers,
+            "value_choice": self.value_choice.to_dict(),
         }
 
     @classmethod
@@ -67,6 +77,9 @@ class Calibration:
             cutoffs={k: np.nan if v is None else float(v) for k, v in data["cutoffs"].items()},
             shop_interval_days=float(data["shop_interval_days"]),
             customers=int(data["customers"]),
+            value_choice=ValueChoice.from_dict(data["value_choice"])
+            if data.get("value_choice")
+            else BASELINE_ONLY,
         )
 
 
@@ -123,6 +136,21 @@ def rule_inputs(f: CustomerFeatures, prediction: ValuePrediction) -> dict[str, F
     return inputs
 
 
+def _chosen(
+    choice: ValueChoice,
+    agg: CustomerAggregates,
+    f: CustomerFeatures,
+    model: ValueModel,
+    prediction: ValuePrediction,
+    config: ScoringConfig,
+) -> ValuePrediction:
+    """The prediction with ``value`` from the chosen model (its factors stay BG/NBD's)."""
+    if choice.method == BASELINE:
+        return prediction
+    value = apply_choice(choice, agg, f, model, prediction, config.model)
+    return replace(prediction, value=value)
+
+
 def _as_of(as_of: date | datetime | float) -> float:
     return float(as_of) if isinstance(as_of, int | float) else epoch_days(as_of)
 
@@ -140,11 +168,15 @@ def score(
     as_of: date | datetime | float,
     *,
     calibration: Calibration | None = None,
+    history: History | None = None,
 ) -> ScoredCustomers:
     """Label, reasons, value, stage and p_alive for every customer in ``aggregates``.
 
     ``as_of``: a date (end of that day), a datetime (naive = UTC) or epoch days. Without
-    ``calibration`` this is a full rescore; with one, its model and cutoffs are used as-is.
+    ``calibration`` this is a full rescore; with one, its model, value choice and cutoffs are
+    used as-is. ``history`` (the shop at two earlier cuts, see ``value_choice``) lets a full
+    rescore backtest the learned model and the blend against BG/NBD + Gamma-Gamma and use the
+    best; without it the value is BG/NBD + Gamma-Gamma's.
     """
     when = _as_of(as_of)
     profile = config.active
@@ -152,6 +184,10 @@ def score(
     if calibration is None:
         model = fit_value_model(f, config.model)
         prediction = predict_value(model, f, config.model)
+        choice = BASELINE_ONLY
+        if config.model.learned:
+            choice = choose(history, config.model) if history else ValueChoice(BASELINE, "no history given")
+        prediction = _chosen(choice, aggregates, f, model, prediction, config)
         inputs = rule_inputs(f, prediction)
         calibration = Calibration(
             as_of=when,
@@ -160,9 +196,11 @@ def score(
             cutoffs=resolve_cutoffs(profile, inputs, f.buyers),
             shop_interval_days=median_interval_days(f),
             customers=len(aggregates),
+            value_choice=choice,
         )
     else:
         prediction = predict_value(calibration.model, f, config.model)
+        prediction = _chosen(calibration.value_choice, aggregates, f, calibration.model, prediction, config)
         inputs = rule_inputs(f, prediction)
     try:
         labels = apply_profile(profile, inputs, calibration.cutoffs, f.orders, f.tenure_days)

@@ -54,7 +54,8 @@ EXPECTED = {
     "ana": {
         "n_orders": 3, "order_days": 2, "first_order_at": epoch_days(at("2024-01-10 10:00")),
         "last_order_at": epoch_days(at("2024-03-05 18:00")), "gross_total": 300.0, "refunded_total": 30.0,
-        "first_order_total": 100.0,
+        "first_order_total": 100.0, "orders_30d": 0.0, "orders_90d": 0.0, "orders_180d": 3.0,
+        "orders_365d": 3.0, "spend_90d": 0.0, "spend_180d": 300.0,
         "refunded_orders": 1, "discount_total": 50.0, "discounted_orders": 1, "discount_depth_sum": 0.25,
         "discount_depth_min": 0.0, "tickets": 1,
         "last_abandoned_checkout_at": epoch_days(at("2024-06-01 08:30")), "accepts_email": True,
@@ -63,7 +64,8 @@ EXPECTED = {
     "bo": {
         "n_orders": 3, "order_days": 3, "first_order_at": epoch_days(at("2024-04-01 10:00")),
         "last_order_at": epoch_days(at("2024-06-10 10:00")), "gross_total": 80.0, "refunded_total": 40.0,
-        "first_order_total": 40.0,
+        "first_order_total": 40.0, "orders_30d": 1.0, "orders_90d": 2.0, "orders_180d": 3.0,
+        "orders_365d": 3.0, "spend_90d": 40.0, "spend_180d": 80.0,
         "refunded_orders": 1, "discount_total": 50.0, "discounted_orders": 2, "discount_depth_sum": 1.0,
         "discount_depth_min": 0.0, "tickets": 0, "last_abandoned_checkout_at": math.nan,
         "accepts_email": False, "accepts_sms": True, "country": "GB", "channel": "pos", "top_category": "",
@@ -71,7 +73,8 @@ EXPECTED = {
     "cy": {
         "n_orders": 0, "order_days": 0, "first_order_at": math.nan, "last_order_at": math.nan,
         "gross_total": 0.0, "refunded_total": 0.0, "refunded_orders": 0, "discount_total": 0.0,
-        "first_order_total": math.nan,
+        "first_order_total": math.nan, "orders_30d": 0.0, "orders_90d": 0.0, "orders_180d": 0.0,
+        "orders_365d": 0.0, "spend_90d": 0.0, "spend_180d": 0.0,
         "discounted_orders": 0, "discount_depth_sum": 0.0, "discount_depth_min": math.nan, "tickets": 0,
         "last_abandoned_checkout_at": epoch_days(at("2024-06-20 12:00")), "accepts_email": True,
         "accepts_sms": False, "country": "", "channel": "", "top_category": "",
