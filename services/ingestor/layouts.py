@@ -110,9 +110,10 @@ def count(header: list[str], rows: Iterable[list[str]], layout: str) -> int:
     at = header.index("name")
     seen: set[str] = set()
     current: str | None = None
-    for line, row in enumerate(rows, start=2):
+    for number, row in enumerate(rows, start=2):
         if not has_values(row):
             continue
+        line = getattr(rows, "line_num", number)  # a csv.reader's: a quoted Notes cell spans lines
         name = row[at].strip() if at < len(row) else ""
         if name != current:
             if name in seen:
