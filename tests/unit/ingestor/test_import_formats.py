@@ -129,7 +129,7 @@ def test_an_order_whose_lines_are_apart_is_refused_before_anything_is_published(
         ("orders_export.csv", "orders", "shopify-csv", 5, {"import/shopify"}),
         ("refunds.csv", "refunds", "auto", 3, {"import/refunds"}),
         ("customers.csv", "customers", "auto", 4, {"import/customers"}),
-        ("customers.json", "customers", "auto", 2, {"customers/update"}),
+        ("customers.jsonl", "customers", "auto", 2, {"customers/update"}),
         ("refunds_create.shopify_docs_2026-07.json", "refunds", "auto", 1, {"refunds/create"}),
         ("refunds_create.shopify_docs_2026-07.json", "refunds", "generic", 1, {"import/refunds"}),
     ],
@@ -153,7 +153,7 @@ def test_a_refund_is_keyed_by_its_order_so_it_follows_the_order_on_its_partition
     ("name", "kind", "fmt", "message"),
     [
         ("refunds.csv", "orders", "shopify-csv", "the header lacks Name, Id, Created at"),
-        ("customers.json", "orders", "shopify-csv", "--format shopify-csv reads Shopify's order export"),
+        ("customers.jsonl", "orders", "shopify-csv", "--format shopify-csv reads Shopify.s order export"),
         ("refunds.csv", "refunds", "shopify", "--format shopify does not read a CSV of refunds"),
         ("orders_export.csv", "tickets", "auto", "CSV is read for orders, refunds and customers"),
         (
@@ -234,3 +234,20 @@ def test_shopifys_customer_export_reads_as_the_customers_layout(tmp_path: Path) 
         True,
         False,
     )
+
+
+@pytest.mark.parametrize(
+    ("kind", "sample", "topic"),
+    [
+        ("customers", "customers_create.shopify_docs_2026-07.json", "customers/update"),
+        ("refunds", "refunds_create.shopify_docs_2026-07.json", "refunds/create"),
+    ],
+)
+def test_a_rest_api_document_of_refunds_or_customers_is_read_record_by_record(
+    tmp_path: Path, kind: str, sample: str, topic: str
+) -> None:
+    record = json.loads((FIXTURES / sample).read_text(encoding="utf-8"))
+    path = tmp_path / f"{kind}.json"
+    path.write_text(json.dumps({kind: [record, record]}), encoding="utf-8")
+    assert check_file(path, kind) == 2
+    assert [r.topic for r in read_records(path, kind, SHOP)] == [topic, topic]
