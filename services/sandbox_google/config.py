@@ -47,6 +47,8 @@ class GoogleSandboxConfig:
     latency_ms: int = 0
     expired_tokens: tuple[str, ...] = field(default=(), repr=False)
     quota_window_seconds: int = 0  # a quota window open from the start (RESOURCE_EXHAUSTED)
+    # (key_pem, cert_pem) to serve with instead of a new identity (a test session's one CA).
+    tls_identity: tuple[bytes, bytes] | None = field(default=None, repr=False)
 
     @property
     def all_developer_tokens(self) -> frozenset[str]:

@@ -19,7 +19,13 @@ from typing import Any
 
 import grpc
 
-from services.sandbox_google import datamanager_api, datamanager_lists, googleads_api
+from services.sandbox_google import (
+    datamanager_api,
+    datamanager_lists,
+    googleads_jobs,
+    googleads_lists,
+    googleads_search,
+)
 from services.sandbox_google.calls import CallInfo
 from services.sandbox_google.config import GoogleSandboxConfig
 from services.sandbox_google.errors import RpcAbortError, new_request_id, to_grpc_status
@@ -37,9 +43,15 @@ Guard = Callable[[GoogleSandbox, CallInfo, str, bool], None]
 
 
 def _serializer(response_type: Any) -> Callable[[Any], bytes]:
-    if response_type is None:  # google.protobuf.Empty and other plain protobuf messages
+    if response_type is None:  # google.protobuf.Empty, google.longrunning.Operation: plain protobuf
         return lambda message: bytes(message.SerializeToString())
     return response_type.serialize  # type: ignore[no-any-return]
+
+
+def _deserializer(request_type: Any) -> Callable[[bytes], Any]:
+    if hasattr(request_type, "deserialize"):  # proto-plus: the official packages' message types
+        return request_type.deserialize  # type: ignore[no-any-return]
+    return request_type.FromString  # type: ignore[no-any-return]
 
 
 def _dispatch(
@@ -82,24 +94,46 @@ def _faults(sandbox: GoogleSandbox) -> None:
         )
 
 
+def _no_guard(sandbox: GoogleSandbox, call: CallInfo, service: str, mutate: bool) -> None:
+    """Ads API handlers run their checks themselves: they need the request's customer id."""
+
+
+# (service, handlers table, guard, Ads API error model, server streaming)
+_SURFACES: tuple[tuple[str, dict[str, Any], Guard, bool, bool], ...] = (
+    (datamanager_api.SERVICE, datamanager_api.HANDLERS, datamanager_guard, False, False),
+    (datamanager_lists.SERVICE, datamanager_lists.HANDLERS, datamanager_guard, False, False),
+    (googleads_lists.SERVICE, googleads_lists.HANDLERS, _no_guard, True, False),
+    (googleads_jobs.SERVICE, googleads_jobs.HANDLERS, _no_guard, True, False),
+    (googleads_jobs.OPERATIONS_SERVICE, googleads_jobs.OPERATIONS_HANDLERS, _no_guard, True, False),
+    (googleads_search.SERVICE, googleads_search.HANDLERS, _no_guard, True, False),
+    (googleads_search.SERVICE, googleads_search.STREAM_HANDLERS, _no_guard, True, True),
+)
+
+
 def _handlers(sandbox: GoogleSandbox) -> list[grpc.GenericRpcHandler]:
-    """One generic handler per gRPC service, built from each module's HANDLERS table."""
-    services: list[grpc.GenericRpcHandler] = []
-    for module, guard, ads in (
-        (datamanager_api, datamanager_guard, False),
-        (datamanager_lists, datamanager_guard, False),
-    ):
-        table = {
-            name: grpc.unary_unary_rpc_method_handler(
-                _dispatch(sandbox, module.SERVICE, name, fn, guard, mutate, ads),
-                request_deserializer=request_type.deserialize,
+    """One generic handler per gRPC service, built from each module's handler table."""
+    tables: dict[str, dict[str, grpc.RpcMethodHandler]] = {}
+    for service, handlers, guard, ads, stream in _SURFACES:
+        make = grpc.unary_stream_rpc_method_handler if stream else grpc.unary_unary_rpc_method_handler
+        for name, (fn, request_type, response_type, mutate) in handlers.items():
+            behaviour = _dispatch(sandbox, service, name, fn, guard, mutate, ads)
+            tables.setdefault(service, {})[name] = make(
+                _streamed(behaviour) if stream else behaviour,
+                request_deserializer=_deserializer(request_type),
                 response_serializer=_serializer(response_type),
             )
-            for name, (fn, request_type, response_type, mutate) in module.HANDLERS.items()
-        }
-        services.append(grpc.method_handlers_generic_handler(module.SERVICE, table))
-    services.extend(googleads_api.generic_handlers(sandbox, _dispatch))
-    return services
+    return [grpc.method_handlers_generic_handler(service, table) for service, table in tables.items()]
+
+
+def _streamed(
+    behaviour: Callable[[Any, grpc.ServicerContext], Any],
+) -> Callable[[Any, grpc.ServicerContext], Any]:
+    """A server-streaming method: the handler returns every message; checks fail before the first."""
+
+    def stream(request: Any, context: grpc.ServicerContext) -> Any:
+        return iter(behaviour(request, context))
+
+    return stream
 
 
 class RunningSandbox:
@@ -113,7 +147,9 @@ class RunningSandbox:
         if cert_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="google-sandbox-")
             cert_dir = Path(self._tmp.name)
-        key_pem, cert_pem, self.ca_pem_path = write_certificate(cert_dir)  # before listening
+        key_pem, cert_pem, self.ca_pem_path = write_certificate(
+            cert_dir, config.tls_identity
+        )  # before listening
         self.ca_pem = cert_pem
         self._server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=config.threads, thread_name_prefix="sandbox-google"),

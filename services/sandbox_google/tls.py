@@ -1,7 +1,9 @@
 """The sandbox's TLS identity: a self-signed certificate for localhost and 127.0.0.1.
 
 Both official clients only speak TLS to a gRPC endpoint (AD_APIS.md 2.0, 3.3). The sandbox writes
-its certificate to ``DIR/ca.pem`` before it listens, so a client can trust it as its CA.
+its certificate to ``DIR/ca.pem`` before it listens, so a client can trust it as its CA. A test
+session may pass one identity to every sandbox it starts: the Google Ads client trusts roots
+from ``GRPC_DEFAULT_SSL_ROOTS_FILE_PATH``, which gRPC reads once per process.
 """
 
 from __future__ import annotations
@@ -17,13 +19,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 
-def write_certificate(cert_dir: Path) -> tuple[bytes, bytes, Path]:
-    """Create a fresh key and certificate; write ``ca.pem`` (and the key, 0600) to ``cert_dir``.
+def new_identity() -> tuple[bytes, bytes]:
+    """A new EC key and a self-signed certificate, PEM: ``(key_pem, cert_pem)``.
 
-    Returns ``(key_pem, cert_pem, ca_path)``. The certificate is its own CA (basicConstraints
-    CA:TRUE) so gRPC's verifier accepts it as a root, with SANs ``DNS:localhost, IP:127.0.0.1``.
+    The certificate is its own CA (basicConstraints CA:TRUE) so gRPC's verifier accepts it as a
+    root, with SANs ``DNS:localhost, IP:127.0.0.1``; valid for a year.
     """
-    cert_dir.mkdir(parents=True, exist_ok=True)
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "audiencesync Google sandbox")])
     now = datetime.datetime.now(datetime.UTC)
@@ -47,9 +48,19 @@ def write_certificate(cert_dir: Path) -> tuple[bytes, bytes, Path]:
     key_pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
-    key_path = cert_dir / "key.pem"
-    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    return key_pem, cert.public_bytes(serialization.Encoding.PEM)
+
+
+def write_certificate(
+    cert_dir: Path, identity: tuple[bytes, bytes] | None = None
+) -> tuple[bytes, bytes, Path]:
+    """Write ``ca.pem`` (and the key, mode 0600) to ``cert_dir``: a new identity unless given one.
+
+    Returns ``(key_pem, cert_pem, ca_path)``.
+    """
+    cert_dir.mkdir(parents=True, exist_ok=True)
+    key_pem, cert_pem = identity or new_identity()
+    fd = os.open(cert_dir / "key.pem", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as out:
         out.write(key_pem)
     ca_path = cert_dir / "ca.pem"
@@ -57,3 +68,13 @@ def write_certificate(cert_dir: Path) -> tuple[bytes, bytes, Path]:
     tmp.write_bytes(cert_pem)
     tmp.replace(ca_path)  # readers never see half a certificate
     return key_pem, cert_pem, ca_path
+
+
+def trust_bundle(cert_pem: bytes, path: Path, system_roots: Path | None = None) -> Path:
+    """System CAs plus the sandbox certificate in one file, for ``GRPC_DEFAULT_SSL_ROOTS_FILE_PATH``."""
+    roots = system_roots or Path(
+        os.environ.get("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", "/etc/ssl/certs/ca-certificates.crt")
+    )
+    system = roots.read_bytes() if roots.is_file() else b""
+    path.write_bytes(system.rstrip(b"\n") + b"\n" + cert_pem)
+    return path

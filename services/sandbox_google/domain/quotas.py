@@ -58,18 +58,18 @@ class QuotaCounter:
         self._counts: dict[tuple[str, int], int] = {}
         self._lock = threading.Lock()
 
-    def take(self, buckets: tuple[Bucket, ...], now: float) -> Bucket | None:
-        """Count one call in every bucket unless one is full; return the full one, if any.
+    def take(self, buckets: tuple[Bucket, ...], now: float, cost: int = 1) -> Bucket | None:
+        """Count ``cost`` in every bucket unless one would go over; return that one, if any.
 
         A refused call is not counted, as with Google's quota (the retry is what counts).
         """
         with self._lock:
             keys = [(b.name, int(now // b.window)) for b in buckets]
             for bucket, key in zip(buckets, keys, strict=True):
-                if self._counts.get(key, 0) >= bucket.limit:
+                if self._counts.get(key, 0) + cost > bucket.limit:
                     return bucket
             for key in keys:
-                self._counts[key] = self._counts.get(key, 0) + 1
+                self._counts[key] = self._counts.get(key, 0) + cost
             return None
 
     def seconds_to_reset(self, bucket: Bucket, now: float) -> int:

@@ -2,15 +2,21 @@
 
 ``google_sandbox`` is the fixture other areas use too (the Google syncer's tests): a fresh
 in-memory sandbox on free ports, its CA in ``ca_pem_path``. ``dm_clients`` builds Data Manager
-clients with per-client trust, so no process-wide environment variable is needed.
+clients with per-client trust. The Google Ads client can only trust roots named by
+``GRPC_DEFAULT_SSL_ROOTS_FILE_PATH``, read once per process: so every sandbox of this test
+session serves one identity (``SESSION_IDENTITY``), put in a bundle named by that variable when
+this module is imported, before any test opens a channel.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import os
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -22,6 +28,7 @@ from google.oauth2.credentials import Credentials
 
 from services.sandbox_google.config import GoogleSandboxConfig
 from services.sandbox_google.server import RunningSandbox, run_google_sandbox
+from services.sandbox_google.tls import new_identity, trust_bundle
 
 TOKEN = "it-access-token"
 DEV = "it-dev-not-allowlisted"
@@ -29,6 +36,13 @@ DEV_OK = "it-dev-allowlisted"
 CUSTOMER = "1234567890"
 OTHER_CUSTOMER = "1111111111"  # known, but reached through the manager like CUSTOMER
 MANAGER = "9876543210"
+
+
+SESSION_IDENTITY = new_identity()
+_BUNDLE_DIR = tempfile.mkdtemp(prefix="google-sandbox-roots-")
+os.environ["GRPC_DEFAULT_SSL_ROOTS_FILE_PATH"] = str(
+    trust_bundle(SESSION_IDENTITY[1], Path(_BUNDLE_DIR) / "roots.pem")
+)
 
 
 def sha(value: str) -> str:
@@ -46,6 +60,7 @@ def config(**changes: Any) -> GoogleSandboxConfig:
         "login_customers": (MANAGER,),
         "processing_seconds": 0.2,
         "job_seconds": 0.2,
+        "tls_identity": SESSION_IDENTITY,
     }
     return GoogleSandboxConfig(**{**base, **changes})
 
@@ -139,3 +154,25 @@ def create_list(clients: DataManager, name: str = "buyers", customer: str = CUST
         metadata=clients.list_metadata(),
         retry=None,
     )
+
+
+def ads_client(
+    sandbox: RunningSandbox, *, developer_token: str = DEV_OK, token: str = TOKEN, login: str | None = MANAGER
+) -> Any:
+    """The official GoogleAdsClient aimed at the sandbox, as AD_APIS.md 3.2 says."""
+    from google.ads.googleads.client import GoogleAdsClient
+
+    return GoogleAdsClient(
+        credentials=Credentials(token=token),
+        developer_token=developer_token,
+        endpoint=sandbox.endpoint,
+        login_customer_id=login,
+        use_proto_plus=True,
+        version="v26",
+    )
+
+
+@pytest.fixture
+def ads(google_sandbox: RunningSandbox) -> Any:
+    """An allowlisted Google Ads client for the fixture sandbox."""
+    return ads_client(google_sandbox)
