@@ -19,6 +19,7 @@ from marshmallow import Schema, ValidationError
 
 from services.ingestor.domain.errors import ROOT, InvalidPayload, Problem, Reason, invalid
 from services.ingestor.domain.fields import Base
+from services.ingestor.domain.loaders import NeedsFullLoad, compiled
 from shared.messages import MAX_RAW_BODY_BYTES
 
 MAX_BODY_BYTES = MAX_RAW_BODY_BYTES  # the cap bounds the memory one message can take
@@ -190,9 +191,19 @@ def problems_of(error: ValidationError) -> list[Problem]:
 
 
 def validate(schema: Schema, data: Any) -> dict[str, Any]:
-    """Load ``data`` through ``schema``; a failure is an ``InvalidPayload`` listing every problem."""
+    """Load ``data`` through ``schema``; a failure is an ``InvalidPayload`` listing every problem.
+
+    Valid data takes the schema's compiled fast path (``loaders``); anything else is loaded by
+    marshmallow, so refusals and their reasons are marshmallow's own.
+    """
     if not isinstance(data, Mapping):
         raise invalid(ROOT, Reason.NOT_AN_OBJECT)
+    fast = compiled(schema)
+    if fast is not None:
+        try:
+            return fast(data)
+        except (NeedsFullLoad, ValidationError):
+            pass  # the rare path: marshmallow itself names every problem
     try:
         loaded: dict[str, Any] = schema.load(data)
     except ValidationError as exc:
