@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
+import subprocess
+import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -18,7 +22,8 @@ from tests.integration.ingestor.test_import_cli import import_cli
 
 pytestmark = pytest.mark.integration
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "shopify"
+ROOT = Path(__file__).resolve().parents[3]
+FIXTURES = ROOT / "tests" / "fixtures" / "shopify"
 SHOP = "demo.myshopify.com"
 RAW = ("example.com", "Zoë", "Dupré", "Montréal", "Kierkegård", "514", "山田", "Kowalska")
 
@@ -161,3 +166,45 @@ def test_shopifys_refund_json_is_applied_to_the_order_the_webhook_shape_imported
     assert (stored.order_id, stored.refund_id) == (str(order["id"]), "890088186047892319")
     after = _orders(store)[str(order["id"])]
     assert after.refunded_base == max(before, stored.amount_base) and after.refunded_base > 0
+
+
+def _on_a_terminal(args: list[str], env: dict[str, str]) -> tuple[int, str]:
+    """Run ``audiencesync`` with stdout and stderr on a pseudo-terminal; its exit code and output."""
+    master, slave = os.openpty()
+    done = subprocess.Popen(args, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=ROOT)
+    os.close(slave)
+    chunks: list[bytes] = []
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the terminal closed with the process
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(master)
+    code = done.wait(timeout=120)
+    screen = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", b"".join(chunks).decode()).replace("\r", "\n")
+    return code, screen
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_on_a_terminal_the_import_shows_a_bar_with_its_total_and_the_time_left(
+    store: Store, tmp_path: Path
+) -> None:
+    env = {**os.environ, "DATABASE_URL": store.url, "AUDIENCESYNC_VAR_DIR": str(tmp_path), "COLUMNS": "100"}
+    env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
+    args = [
+        sys.executable,
+        "-m",
+        "services.cli.main",
+        "import",
+        "orders",
+        str(FIXTURES / "orders_export.csv"),
+    ]
+    code, screen = _on_a_terminal([*args, "--shop", SHOP], env)
+    assert code == 0, screen
+    bars = [line.split() for line in screen.splitlines() if line.startswith("importing orders_export.csv")]
+    assert bars and {bar[3] for bar in bars} <= {f"{n}/5" for n in range(6)}  # handled of the 5 orders
+    assert all(re.fullmatch(r"-:--:--|\d+:\d\d:\d\d", bar[4]) for bar in bars)  # the time left
+    assert f"orders_export.csv (shop {SHOP}): 5 records: 5 stored, 0 refused" in screen
