@@ -8,7 +8,12 @@ from collections.abc import Iterator
 
 import pytest
 
+from services.sandbox_google.testing import install_session_trust
 from shared.bus.broker import EmbeddedBroker, ensure_topics
+
+# Before any test opens a gRPC TLS channel: the Google Ads client trusts the Google sandbox's one
+# test identity only through this process-wide roots file (services/sandbox_google/testing.py).
+install_session_trust()
 
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -88,3 +93,20 @@ def store(database_url: str):  # type: ignore[no-untyped-def]
     db = Store(database_url)
     yield db
     db.dispose()
+
+
+@pytest.fixture
+def google_sandbox():  # type: ignore[no-untyped-def]
+    """A fresh in-memory Google sandbox (both APIs, TLS, free ports; see services/sandbox_google).
+
+    Defaults: access token ``sandbox-token``, allowlisted developer token ``sandbox-dev-token``,
+    customer ``1234567890``, no manager, asynchronous work done after 0.2 s. Override with
+    ``run_google_sandbox(GoogleSandboxConfig(..., tls_identity=session_identity()))``.
+    """
+    from services.sandbox_google.config import GoogleSandboxConfig
+    from services.sandbox_google.server import run_google_sandbox
+    from services.sandbox_google.testing import session_identity
+
+    config = GoogleSandboxConfig(processing_seconds=0.2, job_seconds=0.2, tls_identity=session_identity())
+    with run_google_sandbox(config) as running:
+        yield running

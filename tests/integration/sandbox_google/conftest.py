@@ -1,34 +1,25 @@
 """A running Google sandbox and the official clients pointed at it (AD_APIS.md 3.2, 3.3).
 
-``google_sandbox`` is the fixture other areas use too (the Google syncer's tests): a fresh
-in-memory sandbox on free ports, its CA in ``ca_pem_path``. ``dm_clients`` builds Data Manager
-clients with per-client trust. The Google Ads client can only trust roots named by
-``GRPC_DEFAULT_SSL_ROOTS_FILE_PATH``, read once per process: so every sandbox of this test
-session serves one identity (``SESSION_IDENTITY``), put in a bundle named by that variable when
-this module is imported, before any test opens a channel.
+``google_sandbox`` here overrides the one in tests/conftest.py with this suite's tokens, a
+manager account and two customers. Every test sandbox serves the process's one TLS identity
+(``services.sandbox_google.testing``), which the Google Ads client trusts through
+``GRPC_DEFAULT_SSL_ROOTS_FILE_PATH``; Data Manager clients get the CA per client.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import os
-import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import grpc
 import pytest
 from google.ads import datamanager_v1 as dm
-from google.ads.datamanager_v1.services.ingestion_service.transports import IngestionServiceGrpcTransport
-from google.ads.datamanager_v1.services.user_list_service.transports import UserListServiceGrpcTransport
-from google.oauth2.credentials import Credentials
 
 from services.sandbox_google.config import GoogleSandboxConfig
 from services.sandbox_google.server import RunningSandbox, run_google_sandbox
-from services.sandbox_google.tls import new_identity, trust_bundle
+from services.sandbox_google.testing import DataManagerClients, install_session_trust, session_identity
+from services.sandbox_google.testing import ads_client as _ads_client
+from services.sandbox_google.testing import dm_clients as _dm_clients
 
 TOKEN = "it-access-token"
 DEV = "it-dev-not-allowlisted"
@@ -38,11 +29,8 @@ OTHER_CUSTOMER = "1111111111"  # known, but reached through the manager like CUS
 MANAGER = "9876543210"
 
 
-SESSION_IDENTITY = new_identity()
-_BUNDLE_DIR = tempfile.mkdtemp(prefix="google-sandbox-roots-")
-os.environ["GRPC_DEFAULT_SSL_ROOTS_FILE_PATH"] = str(
-    trust_bundle(SESSION_IDENTITY[1], Path(_BUNDLE_DIR) / "roots.pem")
-)
+SESSION_IDENTITY = session_identity()
+install_session_trust()  # no-op when tests/conftest.py did it first
 
 
 def sha(value: str) -> str:
@@ -72,35 +60,12 @@ def google_sandbox() -> Iterator[RunningSandbox]:
         yield running
 
 
-@dataclass
-class DataManager:
-    """Official Data Manager clients aimed at the sandbox."""
-
-    ingestion: Any
-    user_lists: Any
-    login: str = f"accountTypes/GOOGLE_ADS/accounts/{MANAGER}"
-
-    def list_metadata(self) -> tuple[tuple[str, str], ...]:
-        """The optional ``login-account`` header UserListService reads."""
-        return (("login-account", self.login),)
+DataManager = DataManagerClients
 
 
 def dm_clients(sandbox: RunningSandbox, token: str = TOKEN) -> DataManager:
-    """Clients with per-client trust in the sandbox's CA (AD_APIS.md 3.3)."""
-    ssl = grpc.ssl_channel_credentials(root_certificates=sandbox.ca_pem_path.read_bytes())
-    options = {"api_endpoint": sandbox.endpoint}
-    credentials = Credentials(token=token)
-    ingestion = dm.IngestionServiceClient(
-        credentials=credentials,
-        client_options=options,
-        transport=functools.partial(IngestionServiceGrpcTransport, ssl_channel_credentials=ssl),
-    )
-    lists = dm.UserListServiceClient(
-        credentials=credentials,
-        client_options=options,
-        transport=functools.partial(UserListServiceGrpcTransport, ssl_channel_credentials=ssl),
-    )
-    return DataManager(ingestion, lists)
+    """Data Manager clients with per-client trust in the sandbox's CA (AD_APIS.md 3.3)."""
+    return _dm_clients(sandbox.endpoint, sandbox.ca_pem_path.read_bytes(), token, MANAGER)
 
 
 @pytest.fixture
@@ -108,8 +73,7 @@ def datamanager(google_sandbox: RunningSandbox) -> Iterator[DataManager]:
     """Data Manager clients for the fixture sandbox; channels closed afterwards."""
     clients = dm_clients(google_sandbox)
     yield clients
-    clients.ingestion.transport.close()
-    clients.user_lists.transport.close()
+    clients.close()
 
 
 def destination(
@@ -160,16 +124,7 @@ def ads_client(
     sandbox: RunningSandbox, *, developer_token: str = DEV_OK, token: str = TOKEN, login: str | None = MANAGER
 ) -> Any:
     """The official GoogleAdsClient aimed at the sandbox, as AD_APIS.md 3.2 says."""
-    from google.ads.googleads.client import GoogleAdsClient
-
-    return GoogleAdsClient(
-        credentials=Credentials(token=token),
-        developer_token=developer_token,
-        endpoint=sandbox.endpoint,
-        login_customer_id=login,
-        use_proto_plus=True,
-        version="v26",
-    )
+    return _ads_client(sandbox.endpoint, developer_token, token, login)
 
 
 @pytest.fixture
