@@ -4,9 +4,10 @@ Columns: ``customer_id`` (the shop's own id; may be empty when ``email`` is give
 ``phone``, ``first_name``, ``last_name``, ``city``, ``region``, ``postal_code``, ``country``
 (ISO alpha-2 or an English name), ``accepts_email_marketing`` and ``accepts_sms_marketing``
 (yes/no, true/false, 1/0; empty: not said), ``ad_user_data`` and ``ad_personalization``
-(Google's EU consent signals: granted, denied or unknown), ``created_at`` and ``updated_at``
-(ISO 8601; the latest ``updated_at`` wins). Names, email, phone and address are hashed at ingest
-like an order's; only the hashes are stored. Details in docs/import.md.
+(Google's EU consent signals: granted, denied or unknown; yes/no read as granted/denied),
+``created_at`` and ``updated_at`` (ISO 8601; the latest ``updated_at`` wins). Names, email,
+phone and address are hashed at ingest like an order's; only the hashes are stored. Details in
+docs/import.md.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from marshmallow import ValidationError
 
 from services.ingestor.domain.codes import Country
 from services.ingestor.domain.contact import choose_contact
@@ -29,14 +32,18 @@ _AD_CONSENT = {"granted": True, "denied": False, "unknown": None, "": None}
 
 
 class AdConsent(ShopField):
-    """Google's ``ad_user_data`` / ``ad_personalization``: granted, denied or unknown (case-free)."""
+    """Google's ``ad_user_data`` / ``ad_personalization``: granted, denied or unknown (any case);
+    a yes/no spelling (yes, true, 1 / no, false, 0) is read as granted / denied."""
+
+    _flag = Flag()
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool | None:
-        if isinstance(value, bool):
-            return value
         if isinstance(value, str) and value.strip().lower() in _AD_CONSENT:
             return _AD_CONSENT[value.strip().lower()]
-        raise fail(Reason.INVALID, "granted, denied or unknown")
+        try:
+            return self._flag._deserialize(value, attr, data, **kwargs)
+        except ValidationError:
+            raise fail(Reason.INVALID, "granted, denied or unknown") from None
 
 
 @dataclass(frozen=True, slots=True)

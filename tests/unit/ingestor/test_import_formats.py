@@ -207,6 +207,10 @@ def test_a_customers_row_carries_its_ids_consents_and_contact_apart_from_its_fac
     assert got.facts.customer_id is None and got.facts.email_consent is True and got.facts.country == "PL"
     assert got.contact.email == "anna.kowalska@example.com"  # hashed by the store, never kept raw
     assert (signals.ad_user_data, signals.ad_personalization) == (True, None)
+    _, spelled = ingest_customer_row(
+        json.dumps({**row, "ad_user_data": "no", "ad_personalization": "Yes"}), shop=SHOP
+    )
+    assert (spelled.ad_user_data, spelled.ad_personalization) == (False, True)
     with pytest.raises(InvalidPayload) as refused:
         ingest_customer_row(json.dumps({**row, "ad_user_data": "maybe"}), shop=SHOP)
     assert refused.value.field_path == "ad_user_data"
