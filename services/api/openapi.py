@@ -17,6 +17,7 @@ from flask import Blueprint, Flask, Response, current_app, render_template_strin
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter, Map
 
 from services.api.errors import PROBLEM_JSON, field_errors, problem, problem_response
 
@@ -35,6 +36,20 @@ CONFIG: dict[str, Any] = {
 DOC_ENDPOINTS = frozenset(
     {"api-docs.openapi_json", "api-docs.openapi_swagger_ui", "api-docs.openapi_redoc", "docs.reference"}
 )
+
+
+MAX_ID = 2**63 - 1  # BIGINT; larger ids cannot exist and would overflow the database driver
+
+
+class IdConverter(IntegerConverter):
+    """``<id:name>``: a row id, 1 to 2**63 - 1; anything else does not match the route (404)."""
+
+    def __init__(self, url_map: Map) -> None:
+        super().__init__(url_map, min=1, max=MAX_ID)
+
+
+def _id_schema(_converter: IdConverter) -> dict[str, Any]:
+    return {"type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_ID}
 
 
 class FieldErrorSchema(ma.Schema):
@@ -99,6 +114,7 @@ def build_api(app: Flask) -> ProblemApi:
     """Attach flask-smorest to ``app`` with the bearer security scheme declared."""
     for key, value in CONFIG.items():
         app.config.setdefault(key, value)
+    app.url_map.converters["id"] = IdConverter
     api = ProblemApi(
         app,
         spec_kwargs={
@@ -110,6 +126,7 @@ def build_api(app: Flask) -> ProblemApi:
         },
     )
     api.spec.components.security_scheme(SECURITY_SCHEME, {"type": "http", "scheme": "bearer"})
+    api.register_converter(IdConverter, _id_schema)
     docs = Blueprint("docs", __name__)
     docs.add_url_rule("/docs", "reference", _reference)
     app.register_blueprint(docs)

@@ -69,7 +69,7 @@ def list_letters(args: dict[str, Any]) -> dict[str, Any]:
     return {"items": items, "total": total, "limit": args["limit"], "offset": args["offset"]}
 
 
-@blp.route("/dead-letters/<int:letter_id>/resolve", methods=["POST"])
+@blp.route("/dead-letters/<id:letter_id>/resolve", methods=["POST"])
 @requires("operate")
 @blp.response(200, DeadLetterSchema)
 def resolve(letter_id: int) -> dict[str, Any]:
@@ -80,10 +80,11 @@ def resolve(letter_id: int) -> dict[str, Any]:
     return found
 
 
-@blp.route("/dead-letters/<int:letter_id>/replay", methods=["POST"])
+@blp.route("/dead-letters/<id:letter_id>/replay", methods=["POST"])
 @requires("operate")
 @blp.response(202, ReplaySchema)
 @blp.alt_response(410, description="the broker no longer holds the message")
+@blp.alt_response(503, description="no broker configured")
 def replay(letter_id: int) -> tuple[dict[str, Any], int]:
     """Publish the message to its source topic again, read back from the broker by its offset."""
     store = context.store()

@@ -158,7 +158,7 @@ def search(args: dict[str, Any]) -> dict[str, Any]:
     return {"items": items, "total": total, "limit": args["limit"], "offset": args["offset"]}
 
 
-@blp.route("/syncs/<int:sync_id>", methods=["GET"])
+@blp.route("/syncs/<id:sync_id>", methods=["GET"])
 @requires("read")
 @blp.response(200, SyncSchema)
 def show(sync_id: int) -> dict[str, Any]:
@@ -170,7 +170,7 @@ def show(sync_id: int) -> dict[str, Any]:
     return found
 
 
-@blp.route("/syncs/<int:sync_id>/cancel", methods=["POST"])
+@blp.route("/syncs/<id:sync_id>/cancel", methods=["POST"])
 @requires("operate")
 @blp.response(200, SyncSchema)
 @blp.alt_response(409, description="the sync already ended")
