@@ -7,7 +7,8 @@ import math
 from rich.console import Console
 from rich.table import Table
 
-from services.scorer.backtesting import BacktestRun
+from services.scorer.backtesting import BacktestRun, ModelComparison
+from services.scorer.domain.backtest import RANKING_METRICS
 from services.scorer.reporting import TRAIT_TITLES, IcpReport
 
 TOP_TRAITS = 3  # per trait in the terminal; the HTML file shows more
@@ -90,3 +91,28 @@ def print_backtest(console: Console, run: BacktestRun) -> None:
     )
     neg.add_row("later return rate (by value)", _pct(n.return_rate), _pct(n.rest_return_rate))
     console.print(neg)
+    if run.models is not None:
+        print_model_comparison(console, run.models)
+
+
+_MODEL_NAMES = {"bgnbd_gamma_gamma": "BG/NBD + Gamma-Gamma", "learned": "learned", "blend": "blend"}
+
+
+def print_model_comparison(console: Console, models: ModelComparison) -> None:
+    """The value models side by side on the holdout, with 95% bootstrap intervals, and the choice."""
+    table = _table(
+        f"Value models on the following period (95% intervals, {models.samples} bootstrap resamples)",
+        "model",
+        *RANKING_METRICS,
+    )
+    for name, metrics in models.metrics.items():
+        cells = []
+        for m in RANKING_METRICS:
+            low, high = models.intervals[name][m]
+            value = metrics[m]
+            text = "–" if math.isnan(value) else f"{value:.3f} [{low:.3f}, {high:.3f}]"
+            cells.append(text)
+        label = _MODEL_NAMES.get(name, name) + (" (chosen)" if name == models.chosen else "")
+        table.add_row(label, *cells)
+    console.print(table)
+    console.print(f"Choice on the shop's own latest window before the calibration end: {models.reason}")

@@ -32,6 +32,7 @@ from services.scorer.domain import (
     material_change,
     score,
 )
+from services.scorer.history import load_history
 from shared.definitions.scoring import ScoringConfig
 from shared.log import get_logger
 from shared.messages import LabelChanged
@@ -53,7 +54,8 @@ class RescoreResult:
     stages: Counter[str] = field(default_factory=Counter)
     value_by_label: dict[str, float] = field(default_factory=dict)
     method: str = ""
-    seconds: dict[str, float] = field(default_factory=dict)  # aggregate, score, write
+    value_choice: dict[str, object] = field(default_factory=dict)  # method, reason, backtest figures
+    seconds: dict[str, float] = field(default_factory=dict)  # aggregate, aggregate_history, score, write
 
     def summary(self) -> dict[str, object]:
         """JSON-ready counts for ``scoring_runs.summary``."""
@@ -62,6 +64,7 @@ class RescoreResult:
             "stages": dict(self.stages),
             "value_by_label": self.value_by_label,
             "method": self.method,
+            "value_choice": self.value_choice,
             "erased": self.erased,
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
         }
@@ -118,9 +121,15 @@ def full_rescore(
         aggregates = load_aggregates(session, as_of)
     result.seconds["aggregate"] = time.perf_counter() - clock
     clock = time.perf_counter()
-    scored = score(aggregates, config, as_of)
-    del aggregates
+    with store.session() as session:
+        history = load_history(session, aggregates, as_of, config.model)
+    result.seconds["aggregate_history"] = time.perf_counter() - clock
+    clock = time.perf_counter()
+    scored = score(aggregates, config, as_of, history=history)
+    del aggregates, history
     result.seconds["score"] = time.perf_counter() - clock
+    result.value_choice = scored.calibration.value_choice.to_dict()
+    result.value_choice.pop("learned")  # the model itself is in the calibration
     clock = time.perf_counter()
     with store.transaction() as session:
         _store(session, scored, config, result, as_of=as_of, announce=announce)

@@ -172,6 +172,29 @@ class CustomerAggregates:
         """The customers at ``rows`` (indices or a mask), e.g. a fitting sample."""
         return CustomerAggregates(**{f.name: getattr(self, f.name)[rows] for f in fields(self)})
 
+    def aligned(self, keys: ObjectArray) -> CustomerAggregates:
+        """These aggregates in the row order of ``keys``; a key absent here gets a row with no facts
+        (a customer created between two reads of the store)."""
+        if np.array_equal(self.customer_key, keys):
+            return self
+        index = {key: i for i, key in enumerate(self.customer_key.tolist())}
+        none = CustomerAggregates.from_columns(
+            {"customer_key": [""], "n_orders": [0], "first_order_at": [np.nan], "last_order_at": [np.nan],
+             "gross_total": [0.0]}
+        )  # fmt: skip
+        padded = _concat(self, none)
+        rows = np.array([index.get(k, len(self)) for k in keys.tolist()], dtype=np.intp)
+        out = padded.take(rows)
+        return CustomerAggregates(
+            **{**{f.name: getattr(out, f.name) for f in fields(out)}, "customer_key": keys}
+        )
+
+
+def _concat(a: CustomerAggregates, b: CustomerAggregates) -> CustomerAggregates:
+    return CustomerAggregates(
+        **{f.name: np.concatenate([getattr(a, f.name), getattr(b, f.name)]) for f in fields(a)}
+    )
+
 
 def _cast(raw: Any, kind: str) -> npt.NDArray[Any]:
     if kind == _DAYS:

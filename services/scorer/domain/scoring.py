@@ -169,6 +169,7 @@ def score(
     *,
     calibration: Calibration | None = None,
     history: History | None = None,
+    value_choice: ValueChoice | None = None,
 ) -> ScoredCustomers:
     """Label, reasons, value, stage and p_alive for every customer in ``aggregates``.
 
@@ -176,7 +177,8 @@ def score(
     ``calibration`` this is a full rescore; with one, its model, value choice and cutoffs are
     used as-is. ``history`` (the shop at two earlier cuts, see ``value_choice``) lets a full
     rescore backtest the learned model and the blend against BG/NBD + Gamma-Gamma and use the
-    best; without it the value is BG/NBD + Gamma-Gamma's.
+    best; without it the value is BG/NBD + Gamma-Gamma's. ``value_choice``: one already made
+    (a backtest that trained every candidate), used as-is.
     """
     when = _as_of(as_of)
     profile = config.active
@@ -184,8 +186,8 @@ def score(
     if calibration is None:
         model = fit_value_model(f, config.model)
         prediction = predict_value(model, f, config.model)
-        choice = BASELINE_ONLY
-        if config.model.learned:
+        choice = value_choice or BASELINE_ONLY
+        if config.model.learned and value_choice is None:
             choice = choose(history, config.model) if history else ValueChoice(BASELINE, "no history given")
         prediction = _chosen(choice, aggregates, f, model, prediction, config)
         inputs = rule_inputs(f, prediction)

@@ -165,10 +165,9 @@ def _decide(figures: dict[str, dict[str, float]]) -> tuple[Choice, str]:
             f"no candidate captured {MIN_GAIN * 100:.1f}+ points more on average at the top 5/10/20% "
             f"without trailing by {MAX_SHORTFALL * 100:.0f}+ at one of them: BG/NBD + Gamma-Gamma"
         )
-    gain = (best[0] - mean_base) * 100
-    return best[
-        1
-    ], f"{best[1]} captured {gain:.1f} points more on average at the top 5/10/20% in the backtest"
+    mean, method = best
+    gain = (mean - mean_base) * 100
+    return method, f"{method} captured {gain:.1f} points more on average at the top 5/10/20% in the backtest"
 
 
 def _refusal(history: History, config: ModelConfig, middle: _Scored | None) -> str:

@@ -96,6 +96,7 @@ def test_export_report_and_backtest_commands(
     assert _cli(demo_shop, monkeypatch, "backtest", "--calibration-end", end) == 0
     printed = capsys.readouterr().out
     assert "ICP list" in printed and "Negative ICP" in printed
+    assert "(chosen)" in printed and "small shop" in printed  # 400 customers: BG/NBD + Gamma-Gamma
     run = run_backtest(demo_shop.store, DEFAULT_SCORING, demo_shop.as_of - timedelta(days=120))
     icp = run.result.captures[0]
     assert icp.revenue_share > 2 * icp.customer_share  # the ICP list beats a random list of its size

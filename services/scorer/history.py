@@ -1,0 +1,44 @@
+"""The shop at the value-model backtest's earlier cuts, read from the store for a full rescore.
+
+``value_choice`` decides between BG/NBD + Gamma-Gamma, the learned model and their blend on the
+shop's latest window; it needs the same customers' aggregates as of ``T - 2h`` and ``T - h``
+(``value_choice.cuts``). Two more aggregation passes, skipped when the learned model is off or
+the shop too small or its history too short to use them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from services.scorer.adapters.aggregates import load_aggregates
+from services.scorer.domain import CustomerAggregates, epoch_days
+from services.scorer.domain.value_choice import MIN_STEP_DAYS, History, cuts
+from shared.definitions.scoring import ModelConfig
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def moment(days: float) -> datetime:
+    """Epoch days as an aware UTC datetime."""
+    return _EPOCH + timedelta(days=days)
+
+
+def load_history(
+    session: Session, now: CustomerAggregates, as_of: datetime, config: ModelConfig
+) -> History | None:
+    """``now``'s customers as of the two earlier cuts; None when the learned model is off.
+
+    A small shop or a short history is not read again: the choice refuses it before looking at
+    the cuts, and says which of the two kept BG/NBD + Gamma-Gamma.
+    """
+    when = epoch_days(as_of)
+    step, cut_a, cut_b = cuts(now, when, config)
+    if not config.learned:
+        return None
+    if step < MIN_STEP_DAYS or int((now.n_orders > 0).sum()) < config.learned_min_buyers:
+        return History(now, now, now, step, when)
+    before = load_aggregates(session, moment(cut_a)).aligned(now.customer_key)
+    middle = load_aggregates(session, moment(cut_b)).aligned(now.customer_key)
+    return History(before, middle, now, step, when)
