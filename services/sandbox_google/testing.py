@@ -74,7 +74,7 @@ def dm_clients(endpoint: str, ca_pem: bytes, token: str, login_customer: str = "
 
     ssl = grpc.ssl_channel_credentials(root_certificates=ca_pem)
     options = {"api_endpoint": endpoint}
-    credentials = Credentials(token=token)
+    credentials = Credentials(token=token)  # type: ignore[no-untyped-call]
     ingestion = dm.IngestionServiceClient(
         credentials=credentials,
         client_options=options,
@@ -95,7 +95,7 @@ def ads_client(endpoint: str, developer_token: str, token: str, login_customer: 
     from google.oauth2.credentials import Credentials
 
     return GoogleAdsClient(
-        credentials=Credentials(token=token),
+        credentials=Credentials(token=token),  # type: ignore[no-untyped-call]
         developer_token=developer_token,
         endpoint=endpoint,
         login_customer_id=login_customer,
