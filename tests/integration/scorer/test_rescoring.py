@@ -162,3 +162,20 @@ def test_a_shop_that_doubled_since_its_calibration_is_recalibrated(store: Store)
     names = random_shop(store, 80, seed=2, prefix="later")
     assert rescore_customers(store, DEFAULT_SCORING, [key(names[0])], now=AS_OF).mode == "full"
     assert rescore_customers(store, DEFAULT_SCORING, [key(names[1])], now=AS_OF).mode == "incremental"
+
+
+def test_a_full_rescore_records_its_value_choice_and_incremental_rescoring_reuses_it(store: Store) -> None:
+    random_shop(store, 400)
+    config = load_scoring({"model": {"learned_min_buyers": 50, "learned_trees": 30}})
+    full_rescore(store, config, as_of=AS_OF, announce=False)
+    with store.session() as s:
+        run = s.scalars(select(ScoringRun)).one()
+    choice = run.summary["value_choice"]
+    # Backtested on the shop's own latest window: every candidate's figures, the choice, its reason.
+    assert set(choice["figures"]) == {"bgnbd_gamma_gamma", "learned", "blend"}, choice["reason"]
+    assert choice["method"] in choice["figures"] and choice["reason"]
+    assert set(choice["figures"]["learned"]) == {"top 5%", "top 10%", "top 20%", "spearman", "gini"}
+    assert run.calibration["value_choice"]["method"] == choice["method"]
+    before = labels(store)
+    rescore_customers(store, config, [key("c1"), key("c2"), key("c3")], now=AS_OF)
+    assert labels(store) == before
