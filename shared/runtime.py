@@ -19,6 +19,30 @@ from shared.store.messages import SqlDeadLetterSink, SqlSeenMessages
 log = get_logger(__name__)
 
 
+BACKGROUND_JOIN_SECONDS = 10.0  # a worker in a long platform wait is abandoned (daemon) after this
+
+
+def _start_background(
+    service: ConsumerService, store: Store, stop: threading.Event
+) -> threading.Thread | None:
+    """Start the service's background work; if it dies, the whole consumer stops loudly."""
+    work = service.background
+    if work is None:
+        return None
+
+    def guarded() -> None:
+        try:
+            work(store, stop)
+        except BaseException:
+            log.exception("service.background_failed", service=service.name)
+            stop.set()  # the supervisor (or the orchestrator) restarts the process
+            raise
+
+    thread = threading.Thread(target=guarded, name=f"{service.name}-worker", daemon=True)
+    thread.start()
+    return thread
+
+
 class StartupError(RuntimeError):
     """The service cannot start (no broker configured, database not migrated)."""
 
@@ -33,6 +57,10 @@ class ConsumerService:
     make_handler: Callable[[Store, Publisher], Handler]
     batch_size: int = 500
     make_on_idle: Callable[[Store, Publisher], Callable[[], None]] | None = None
+    # Work beside the poll loop (a syncer's platform calls, which can outlast max_poll_interval_ms):
+    # run in a thread with the runner's stop event; the process stops if it dies.
+    background: Callable[[Store, threading.Event], None] | None = None
+    max_poll_interval_ms: int = 300_000  # kafka-python's default: polls further apart leave the group
 
 
 def run_consumer_service(
@@ -56,6 +84,7 @@ def run_consumer_service(
             bootstrap=settings.kafka_bootstrap,
             batch_size=service.batch_size,
             heartbeat_forward_to=service.heartbeat_forward_to,
+            max_poll_interval_ms=service.max_poll_interval_ms,
         ),
         service.make_handler(store, publisher),
         publisher=publisher,
@@ -69,9 +98,13 @@ def run_consumer_service(
     if install_signals:
         install_stop_signals(runner.stop)
     log.info("service.started", service=service.name)
+    worker = _start_background(service, store, runner.stop)
     try:
         runner.run()
     finally:
+        runner.stop.set()
+        if worker is not None:
+            worker.join(timeout=BACKGROUND_JOIN_SECONDS)
         publisher.close()
         store.dispose()
         log.info("service.stopped", service=service.name)

@@ -18,24 +18,19 @@ from services.syncer_meta.domain.rows import META_ROWS
 from services.syncer_meta.domain.targets import meta_target
 from services.syncer_meta.lookalikes import Lookalikes
 from services.syncer_meta.service import MetaSyncService
-from shared.bus import topics
-from shared.bus.consumer import Handler
-from shared.bus.producer import Publisher
 from shared.config import Settings
 from shared.definitions import Definitions, load_definitions
 from shared.log import get_logger
 from shared.runtime import ConsumerService, run_consumer_service
 from shared.store.db import Store
-from shared.sync.consumer import MicroBatch, make_handler
-from shared.sync.engine import DestinationSync
+from shared.sync.consumer import syncer_service
 from shared.sync.guardrails import Guardrails
-from shared.sync.ledger import Ledger
 from shared.sync.membership import Consent
-from shared.sync.outcome import RunReport, SyncOptions
+from shared.sync.outcome import SyncOptions
 from shared.sync.ports import AudiencePlatform
-from shared.sync.reconcile import Reconciler
 from shared.sync.runs import Runs
-from shared.sync.uploads import Progress, Uploader
+from shared.sync.uploads import Progress
+from shared.sync.wiring import EngineSettings, assemble
 
 log = get_logger(__name__)
 PLATFORM = "meta"
@@ -76,70 +71,44 @@ def build_service(
     """The syncer for every configured ad account over ``store`` (``meta``: from the environment)."""
     meta = MetaSettings.from_env() if meta is None else meta
     audiences = (definitions or load_definitions(settings.config_file)).audiences
-    ledger, runs = Ledger(store, identifiers=META_ROWS.identifiers), Runs(store, PLATFORM)
     platforms = meta_platforms(meta, dry_run=dry_run) if platforms is None else platforms
-    syncs = {
-        account: DestinationSync(
-            ledger=ledger,
-            runs=runs,
-            platform=platform,
-            uploader=Uploader(ledger, platform, on_batch),
-            reconciler=Reconciler(
-                runs,
-                platform,
-                max_age=meta.snapshot_max_age,
-                follow_up=Lookalikes(runs, platform, min_seed=meta.min_audience_size),  # type: ignore[arg-type]
-            ),
-            consent=Consent(meta.consent),
-            guardrails=Guardrails(meta.min_audience_size, meta.max_remove_share, "Meta's"),
+
+    def lookalikes(runs: Runs, platform: AudiencePlatform) -> Lookalikes:
+        return Lookalikes(runs, platform, min_seed=meta.min_audience_size)  # type: ignore[arg-type]
+
+    built = assemble(
+        store,
+        platform=PLATFORM,
+        rows_from=META_ROWS.identifiers,
+        platforms=platforms,
+        audiences=audiences,
+        targets=meta_target,
+        settings=EngineSettings(
             batch_size=meta.batch_size,
+            guardrails=Guardrails(meta.min_audience_size, meta.max_remove_share, "Meta's"),
+            consent=Consent(meta.consent),
+            snapshot_max_age=meta.snapshot_max_age,
             name_prefix=f"audiencesync {settings.shop}",
-        )
-        for account, platform in platforms.items()
-    }
-    return MetaSyncService(
-        audiences, syncs, meta_target, accounts_variable="META_ACCOUNTS", account_noun="ad account"
+        ),
+        follow_up=lookalikes,
+        on_batch=on_batch,
+        service=MetaSyncService,
+        accounts_variable="META_ACCOUNTS",
+        account_noun="ad account",
     )
-
-
-class _Consumer:
-    """The handler and the idle hook share one micro-batch over the runner's store."""
-
-    def __init__(self, settings: Settings, meta: MetaSettings) -> None:
-        self.settings, self.meta = settings, meta
-        self.batch: MicroBatch | None = None
-
-    def micro_batch(self, store: Store) -> MicroBatch:
-        if self.batch is None:
-            syncer = build_service(self.settings, store, meta=self.meta)
-
-            def sync(keys: frozenset[str]) -> list[RunReport]:
-                return syncer.sync(SyncOptions(scope=keys, record_noop=False))
-
-            self.batch = MicroBatch(
-                sync,
-                size=self.meta.flush_size,
-                seconds=self.meta.flush_seconds,
-                platform=PLATFORM,
-            )
-        return self.batch
-
-    def handler(self, store: Store, _publisher: Publisher) -> Handler:
-        return make_handler(self.micro_batch(store))
-
-    def on_idle(self, store: Store, _publisher: Publisher) -> Callable[[], None]:
-        return self.micro_batch(store).on_idle
+    assert isinstance(built, MetaSyncService)
+    return built
 
 
 def service(settings: Settings, meta: MetaSettings | None = None) -> ConsumerService:
     """The consumer declaration: group ``syncer-meta``, last hop for pipeline heartbeats."""
-    consumer = _Consumer(settings, MetaSettings.from_env() if meta is None else meta)
-    return ConsumerService(
+    meta = MetaSettings.from_env() if meta is None else meta
+    return syncer_service(
         name="syncer-meta",
-        topics=(topics.LABELS_CHANGED,),
-        heartbeat_forward_to=None,
-        make_handler=consumer.handler,
-        make_on_idle=consumer.on_idle,
+        platform=PLATFORM,
+        build=lambda store: build_service(settings, store, meta=meta),
+        flush_size=meta.flush_size,
+        flush_seconds=meta.flush_seconds,
     )
 
 
@@ -171,6 +140,7 @@ def serve(settings: Settings) -> None:
             hint="set META_ACCOUNTS and tokens; labels are consumed, nothing is sent",
         )
     elif meta.sync_on_start:
-        # Keys gathered but not yet flushed when the last process died are found here.
+        # Drift since the last run (changes made while no syncer ran) is found here; keys noted
+        # but not yet synced when the last process died are in sync_pending and go next.
         sync_everything(settings, meta, record_noop=False)
     run_consumer_service(service(settings, meta), settings)

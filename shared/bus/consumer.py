@@ -74,6 +74,7 @@ class RunnerConfig:
     batch_size: int = 500
     poll_timeout_ms: int = 500
     session_timeout_ms: int = 10000
+    max_poll_interval_ms: int = 300_000  # kafka-python's default; the handler must return well within it
     heartbeat_forward_to: str | None = None  # None: this is the last hop, reply on HEARTBEATS
     backoff_base: float = 0.2
     backoff_cap: float = 10.0
@@ -128,6 +129,7 @@ class ConsumerRunner:
             auto_offset_reset="earliest",
             max_poll_records=self.config.batch_size,
             session_timeout_ms=self.config.session_timeout_ms,
+            max_poll_interval_ms=self.config.max_poll_interval_ms,
             heartbeat_interval_ms=max(1000, self.config.session_timeout_ms // 3),
             client_id=f"{self.config.name}-{id(self):x}",
             check_crcs=_crc_is_cheap(),

@@ -414,6 +414,21 @@ class DeadLetterRecord(Base):
     )
 
 
+class SyncPending(Base):
+    """Customer keys a syncer has taken from ``labels.changed`` but not yet synced.
+
+    Written before the message's offset is committed and deleted only after a sync that covered
+    the key succeeded, so a crash between the two loses no change (the worker drains it later).
+    ``noted`` (nanoseconds since the epoch) is the latest change's time: a key noted again while
+    its sync ran keeps its row, because the drain deletes only the ``noted`` value it synced.
+    """
+
+    __tablename__ = "sync_pending"
+    syncer: Mapped[str] = mapped_column(String(32), primary_key=True)  # the platform: meta, google, ...
+    customer_key: Mapped[str] = mapped_column(Hash, primary_key=True)
+    noted: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
 class ProcessedMessage(Base):
     """Envelope ids a consumer has fully handled, to drop redeliveries cheaply."""
 

@@ -1,103 +1,119 @@
-"""A syncer's consumer: ``labels.changed`` in, micro-batched incremental syncs out.
+"""A syncer's consumer: ``labels.changed`` in, durable pending keys, syncs in a worker thread.
 
-Changed customer keys gather until the flush size (``META_FLUSH_SIZE``) or the flush age
-(``META_FLUSH_SECONDS``) after the first one (checked on every batch and when a poll comes back
-empty), then every destination is synced for just those customers. Offsets are committed as
-messages are gathered, so keys still pending at a crash are not redelivered: the full sync at
-start (``META_SYNC_ON_START``) and the nightly full sync compare everyone against the ledger and pick them up.
+The poll loop only decodes messages and notes their customer keys in ``sync_pending`` (one
+transaction, before the runner marks the messages handled and commits their offsets), so it
+never waits on a platform. A worker thread beside it syncs the pending keys once the flush size
+(``META_FLUSH_SIZE``) has gathered or the oldest key has waited the flush age
+(``META_FLUSH_SECONDS``), and forgets them only after a sync that covered them succeeded:
+
+- a crash at any point loses no change: the keys are in the database until synced;
+- a platform call that lasts minutes (a throttle wait) runs outside the poll loop, so the
+  consumer keeps polling within kafka-python's ``max_poll_interval_ms`` and is never evicted
+  from its group (which would redeliver and rebalance while the sync goes on).
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
 
 from prometheus_client import Counter
-from sqlalchemy.exc import OperationalError
 
-from shared.bus.consumer import DeadLetter, Delivery, is_infrastructure
+from shared.bus import topics
+from shared.bus.consumer import DeadLetter, Delivery, Handler, is_infrastructure
 from shared.bus.envelope import InvalidMessage
+from shared.bus.producer import Publisher
 from shared.log import get_logger
 from shared.messages import LabelChanged
-from shared.sync.outcome import RunReport
+from shared.runtime import ConsumerService
+from shared.store.db import Store
+from shared.sync.outcome import RunReport, SyncOptions
+from shared.sync.pending import PendingKeys, SqlPendingKeys
+from shared.sync.service import SyncService
 from shared.sync.status import KEEP_PENDING
 
 log = get_logger(__name__)
-FLUSHES = Counter("audiencesync_sync_flushes_total", "Micro-batch flushes", ["platform", "outcome"])
+FLUSHES = Counter("audiencesync_sync_flushes_total", "Pending-key flushes", ["platform", "outcome"])
+CLAIM = 100_000  # keys synced in one flush at most; the rest stay due for the next one
+NS = 1_000_000_000
+
+Sync = Callable[[frozenset[str]], list[RunReport]]
 
 
-class MicroBatch:
-    """Customer keys waiting for an incremental sync; flushed on size or age."""
+class PendingSyncs:
+    """The worker: syncs pending keys when due, drains them when every destination took them."""
 
     def __init__(
         self,
-        sync: Callable[[frozenset[str]], list[RunReport]],
+        sync: Sync,
+        pending: PendingKeys,
         *,
         size: int,
         seconds: float,
-        platform: str = "meta",
-        clock: Callable[[], float] = time.monotonic,
+        platform: str,
+        clock_ns: Callable[[], int] = time.time_ns,
+        claim: int = CLAIM,
     ) -> None:
-        self.sync, self.size, self.seconds, self.clock = sync, size, seconds, clock
-        self.platform = platform
-        self.pending: set[str] = set()
-        self.since: float | None = None
-
-    def add(self, keys: Sequence[str]) -> None:
-        """Gather keys; the age counts from the first pending key."""
-        if keys and self.since is None:
-            self.since = self.clock()
-        self.pending.update(keys)
+        self.sync, self.pending, self.size, self.seconds = sync, pending, size, seconds
+        self.platform, self.clock_ns, self.claim = platform, clock_ns, claim
+        self.held_until = 0  # after a deferral or failure: no flush before this (ns)
 
     def due(self) -> bool:
         """Whether enough keys have gathered, or the oldest has waited long enough."""
-        if not self.pending or self.since is None:
+        now = self.clock_ns()
+        if now < self.held_until:
             return False
-        return len(self.pending) >= self.size or self.clock() - self.since >= self.seconds
+        count, oldest = self.pending.state()
+        if not count or oldest is None:
+            return False
+        return count >= self.size or now - oldest >= self.seconds * NS
 
     def flush(self) -> list[RunReport]:
         """Sync the pending keys; keep them when a destination could not finish for now."""
-        keys = frozenset(self.pending)
-        reports = self.sync(keys)
+        claimed = self.pending.claim(self.claim)
+        if not claimed:
+            return []
+        reports = self.sync(frozenset(claimed))
         if any(r.status in KEEP_PENDING for r in reports):
             # Throttled, unavailable or locked by another run: the keys wait one more interval
             # rather than be dropped (a permanent error is recorded on its run and not retried).
             FLUSHES.labels(self.platform, "deferred").inc()
-            self.since = self.clock()
+            self._hold()
             return reports
         FLUSHES.labels(self.platform, "done").inc()
-        self.pending.difference_update(keys)
-        self.since = self.clock() if self.pending else None
+        self.pending.drain(claimed)
         return reports
 
-    def try_flush(self) -> None:
-        """Flush for the consumer; a failure that is no one message's fault keeps the keys."""
+    def tick(self) -> None:
+        """Flush if due; a failure keeps the keys for the next interval and never kills the worker."""
         try:
-            self.flush()
+            if self.due():
+                self.flush()
         except Exception as exc:
+            self._hold()
             if is_infrastructure(exc):
-                raise
-            # The flush syncs every pending key, not one batch's messages: handing the error
-            # to the runner would dead-letter innocent messages. The keys wait one interval,
-            # like a throttled destination's, and the error is logged with its traceback.
+                # Database busy or failing over, broker or network: the keys are safe, try later.
+                FLUSHES.labels(self.platform, "database_error").inc()
+                log.warning("sync.flush_deferred", platform=self.platform, error=type(exc).__name__)
+                return
+            # No single message is at fault (the flush syncs every pending key): counted, logged
+            # with its traceback, and the keys wait one interval like a throttled destination's.
             FLUSHES.labels(self.platform, "failed").inc()
             log.error("sync.flush_failed", platform=self.platform, error=type(exc).__name__, exc_info=exc)
-            self.since = self.clock()
 
-    def on_idle(self) -> None:
-        """Called by the runner when a poll returns nothing: flush if the interval has passed."""
-        if not self.due():
-            return
-        try:
-            self.try_flush()
-        except OperationalError as exc:
-            # Database busy or failing over: keep the keys and try at the next idle poll.
-            FLUSHES.labels(self.platform, "database_error").inc()
-            log.warning("sync.flush_deferred", platform=self.platform, error=str(exc.orig))
+    def run(self, stop: threading.Event, interval: float = 0.25) -> None:
+        """Tick until ``stop`` is set (the consumer's own stop event)."""
+        while not stop.is_set():
+            self.tick()
+            stop.wait(interval)
+
+    def _hold(self) -> None:
+        self.held_until = self.clock_ns() + int(self.seconds * NS)
 
 
-def make_handler(batch: MicroBatch) -> Callable[[Sequence[Delivery]], list[DeadLetter]]:
-    """The runner's handler: decode, gather, flush when due."""
+def make_handler(pending: PendingKeys, platform: str) -> Handler:
+    """The runner's handler: decode, note the keys durably; never calls a platform."""
 
     def handle(deliveries: Sequence[Delivery]) -> list[DeadLetter]:
         letters: list[DeadLetter] = []
@@ -105,18 +121,58 @@ def make_handler(batch: MicroBatch) -> Callable[[Sequence[Delivery]], list[DeadL
         for delivery in deliveries:
             if delivery.envelope.type != LabelChanged.TYPE:
                 letters.append(
-                    DeadLetter.of(
-                        delivery, f"syncer-{batch.platform} does not handle {delivery.envelope.type!r}"
-                    )
+                    DeadLetter.of(delivery, f"syncer-{platform} does not handle {delivery.envelope.type!r}")
                 )
                 continue
             try:
                 keys.append(LabelChanged.from_envelope(delivery.envelope).customer_key)
             except InvalidMessage as exc:
                 letters.append(DeadLetter.of(delivery, exc.reason, exc.field_path))
-        batch.add(keys)
-        if batch.due():
-            batch.try_flush()  # database errors go to the runner, which retries the batch
+        pending.note(keys)  # database errors go to the runner, which retries the batch
         return letters
 
     return handle
+
+
+def syncer_service(
+    *,
+    name: str,
+    platform: str,
+    build: Callable[[Store], SyncService],
+    flush_size: int,
+    flush_seconds: float,
+) -> ConsumerService:
+    """A syncer's consumer declaration: ``labels.changed`` noted durably, synced by a worker thread.
+
+    ``build`` makes the platform's ``SyncService`` over the runner's store (called once, in the
+    worker thread's set-up); it is closed when the consumer stops.
+    """
+
+    def handler(store: Store, _publisher: Publisher) -> Handler:
+        return make_handler(SqlPendingKeys(store, platform), platform)
+
+    def worker(store: Store, stop: threading.Event) -> None:
+        service = build(store)
+        try:
+
+            def sync(keys: frozenset[str]) -> list[RunReport]:
+                return service.sync(SyncOptions(scope=keys, record_noop=False))
+
+            syncs = PendingSyncs(
+                sync,
+                SqlPendingKeys(store, platform),
+                size=flush_size,
+                seconds=flush_seconds,
+                platform=platform,
+            )
+            syncs.run(stop)
+        finally:
+            service.close()
+
+    return ConsumerService(
+        name=name,
+        topics=(topics.LABELS_CHANGED,),
+        heartbeat_forward_to=None,
+        make_handler=handler,
+        background=worker,
+    )
