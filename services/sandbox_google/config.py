@@ -47,6 +47,7 @@ class GoogleSandboxConfig:
     latency_ms: int = 0
     expired_tokens: tuple[str, ...] = field(default=(), repr=False)
     quota_window_seconds: int = 0  # a quota window open from the start (RESOURCE_EXHAUSTED)
+    concurrent_modifications: int = 0  # the first N Ads API job mutates answer CONCURRENT_MODIFICATION
     # (key_pem, cert_pem) to serve with instead of a new identity (a test session's one CA).
     tls_identity: tuple[bytes, bytes] | None = field(default=None, repr=False)
 
@@ -76,6 +77,8 @@ class GoogleSandboxConfig:
                 raise ConfigError(f"{name}: must not be negative")
         if self.quota_window_seconds < 0:
             raise ConfigError("--quota-window: must not be negative")
+        if self.concurrent_modifications < 0:
+            raise ConfigError("--concurrent-modifications: must not be negative")
         if self.threads < 1:
             raise ConfigError("--threads: must be at least 1")
         return replace(self, customers=customers, login_customers=logins, declined_tos_customers=declined)

@@ -55,7 +55,7 @@ class Faults:
         if config.quota_window_seconds:
             self._quota_until["all"] = now + config.quota_window_seconds
         self._expired = set(config.expired_tokens)
-        self._concurrent = 0
+        self._concurrent = config.concurrent_modifications
 
     def set_transient(self, rate: float, seed: int | None = None) -> None:
         """Fail this share of calls with UNAVAILABLE; reseed if asked."""

@@ -123,7 +123,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="TOK",
         help="a known access token that is already expired (repeatable)",
     )
-    add("--threads", type=int, default=8, help="gRPC worker threads")  # fmt: skip
+    add(
+        "--concurrent-modifications",
+        type=int,
+        default=0,
+        metavar="N",
+        help="the first N Ads API job mutates (add, run) answer CONCURRENT_MODIFICATION",
+    )
+    add("--threads", type=int, default=8, help="gRPC worker threads")
 
 
 def config_from_args(args: argparse.Namespace) -> GoogleSandboxConfig:
@@ -160,6 +167,7 @@ def config_from_args(args: argparse.Namespace) -> GoogleSandboxConfig:
         latency_ms=args.latency_ms,
         expired_tokens=tuple(args.expired_tokens),
         quota_window_seconds=args.quota_window,
+        concurrent_modifications=args.concurrent_modifications,
     )
     return config.validated()
 

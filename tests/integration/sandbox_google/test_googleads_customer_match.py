@@ -229,3 +229,21 @@ def test_unsupported_gaql_is_refused_clearly_and_search_stream_works(ads: Any) -
     )
     rows = [row for batch in stream for row in batch.results]
     assert [(r.user_list.resource_name, r.user_list.name) for r in rows] == [(list_name, "crm buyers")]
+
+
+def test_daily_operations_quota_is_resource_exhausted_until_the_day_ends() -> None:
+    from dataclasses import replace
+
+    from services.sandbox_google.domain.quotas import QuotaLimits
+    from services.sandbox_google.server import run_google_sandbox
+
+    from .conftest import config
+
+    with run_google_sandbox(replace(config(), quotas=QuotaLimits(ads_operations_per_day=2))) as small:
+        client = ads_client(small)
+        search(client, "SELECT user_list.id FROM user_list")
+        search(client, "SELECT user_list.id FROM user_list")
+        with pytest.raises(exceptions.ResourceExhausted):
+            search(client, "SELECT user_list.id FROM user_list")
+        small.clock.advance(86_400)
+        assert search(client, "SELECT user_list.id FROM user_list") == []
