@@ -223,6 +223,16 @@ class GoogleAdsLists:
             found.status.name, reason if reason != "UNSPECIFIED" else None, match.name if match else None
         )
 
+    def running_jobs(self, list_id: str) -> list[str]:
+        """Jobs on this list that are running now (a dead process may have left one)."""
+        user_list = _quoted(wire.user_list_name(self.customer_id, list_id))
+        rows = self._query(
+            "SELECT offline_user_data_job.resource_name FROM offline_user_data_job "  # noqa: S608
+            f"WHERE offline_user_data_job.customer_match_user_list_metadata.user_list = {user_list} "
+            "AND offline_user_data_job.status = 'RUNNING'"
+        )
+        return [str(row.offline_user_data_job.resource_name) for row in rows]
+
     def close(self) -> None:
         """Close the channels this adapter opened."""
         for channel in self._channels:
