@@ -176,8 +176,8 @@ def _progress(name: str) -> Iterator[Progress]:
         yield advance
 
 
-def _records(count: int) -> str:
-    return f"{count:,} record{'' if count == 1 else 's'}"
+def _records(count: int, unit: str = "record") -> str:
+    return f"{count:,} {unit}{'' if count == 1 else 's'}"
 
 
 def _report(result: ImportResult, path: Path) -> None:
@@ -187,16 +187,16 @@ def _report(result: ImportResult, path: Path) -> None:
     where = f"{path.name} (shop {result.shop})"
     if result.handled is None:
         print(
-            f"{where}: published {result.published:,} of {_records(result.records)} in"
+            f"{where}: published {result.published:,} of {_records(result.records, result.unit)} in"
             f" {result.seconds:.1f}s; the ingestors store them (see `audiencesync dead-letters list`)"
         )
         return
     rate = result.handled / result.seconds if result.seconds else 0.0
     counts = f"{result.stored:,} stored, {result.refused:,} refused"
     if result.handled < result.records:
-        counts = f"stopped after {result.handled:,} of {_records(result.records)}: {counts}"
+        counts = f"stopped after {result.handled:,} of {_records(result.records, result.unit)}: {counts}"
     else:
-        counts = f"{_records(result.records)}: {counts}"
+        counts = f"{_records(result.records, result.unit)}: {counts}"
     print(f"{where}: {counts} in {result.seconds:.1f}s ({rate:,.0f}/s)")
     by_reason: dict[tuple[str, str | None], Counter[str]] = {}
     for (reason, field_path), count in result.refusals.items():

@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from services.ingestor.adapters.rates_store import save_rates
 from services.ingestor.bootstrap import service as ingestor_service
 from services.ingestor.domain import Rates
-from services.ingestor.importer import check_file, import_shop, publish_records, read_records
+from services.ingestor.importer import check_file, import_shop, publish_records, read_records, record_unit
 from services.ingestor.verdict import MIN_HANDLED, Verdict, judge
 from shared.bus.broker import EmbeddedBroker, ensure_topics
 from shared.bus.consumer import ConsumerRunner, RunnerConfig
@@ -114,6 +114,7 @@ class ImportResult:
     verdict: Verdict | None  # set when the import stopped: one reason refused (nearly) everything
     seconds: float
     rates_loaded: int | None = None  # rates saved before the import (``--rates``)
+    unit: str = "record"  # what one record is: "order" for an export whose orders span lines
 
     @property
     def refused(self) -> int | None:
@@ -145,6 +146,7 @@ def run_import(
     """
     shop = import_shop(shop, settings.shop)
     total = check_file(path, kind, fmt)
+    unit = record_unit(path, kind, fmt)
     started = time.perf_counter()
     loaded = save_rates_to_store(settings, rates) if rates is not None else None
     progress = on_progress or (lambda _done, _total: None)
@@ -155,10 +157,12 @@ def run_import(
     if settings.kafka_bootstrap is not None:
         published = _publish_only(settings.kafka_bootstrap, records, progress, total)
         seconds = time.perf_counter() - started
-        return ImportResult(shop, total, published, None, Counter(), None, seconds, loaded)
+        return ImportResult(shop, total, published, None, Counter(), None, seconds, loaded, unit)
     tally, verdict = _ingest_here(settings.with_overrides(shop=shop), records, progress, total)
     seconds = time.perf_counter() - started
-    return ImportResult(shop, total, tally.published, tally.handled, tally.refusals, verdict, seconds, loaded)
+    return ImportResult(
+        shop, total, tally.published, tally.handled, tally.refusals, verdict, seconds, loaded, unit
+    )
 
 
 Records = Callable[[Publisher], Generator[str, None, None]]  # publishes the file, yields envelope ids

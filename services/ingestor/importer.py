@@ -87,6 +87,18 @@ def check_file(path: Path, kind: str, fmt: str = "auto") -> int:
     raise AssertionError("unreachable")  # pragma: no cover - _reading only re-raises
 
 
+def record_unit(path: Path, kind: str, fmt: str = "auto") -> str:
+    """What one record of a checked file is, for the summary: an export's orders span lines."""
+    if not _is_csv(path):
+        return "record"
+    with _open(path) as handle:
+        header = layouts.header_names(next(csv.reader(handle), []))
+    try:
+        return "order" if layouts.choose(header, kind, fmt) == layouts.SHOPIFY_EXPORT else "record"
+    except LayoutError:
+        return "record"
+
+
 def check_text_file(path: Path) -> None:
     """Raise ``ImportInputError`` unless ``path`` is a readable, non-empty UTF-8 regular file."""
     _check_path(path)

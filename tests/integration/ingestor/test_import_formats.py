@@ -48,7 +48,7 @@ def test_an_order_export_its_refunds_and_its_customers_make_one_history_per_cust
 ) -> None:
     export = import_cli(store, tmp_path, "orders", str(FIXTURES / "orders_export.csv"), "--shop", SHOP)
     assert export.returncode == 0, export.stderr
-    assert _summary(export) == f"orders_export.csv (shop {SHOP}): 5 records: 5 stored, 0 refused"
+    assert _summary(export) == f"orders_export.csv (shop {SHOP}): 5 orders: 5 stored, 0 refused"
     orders = _orders(store)
     assert sorted(orders) == [f"610123456000{n}" for n in range(1, 6)]
     money = {
@@ -207,4 +207,4 @@ def test_on_a_terminal_the_import_shows_a_bar_with_its_total_and_the_time_left(
     bars = [line.split() for line in screen.splitlines() if line.startswith("importing orders_export.csv")]
     assert bars and {bar[3] for bar in bars} <= {f"{n}/5" for n in range(6)}  # handled of the 5 orders
     assert all(re.fullmatch(r"-:--:--|\d+:\d\d:\d\d", bar[4]) for bar in bars)  # the time left
-    assert f"orders_export.csv (shop {SHOP}): 5 records: 5 stored, 0 refused" in screen
+    assert f"orders_export.csv (shop {SHOP}): 5 orders: 5 stored, 0 refused" in screen
