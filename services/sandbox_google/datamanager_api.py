@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import grpc
 from google.ads import datamanager_v1 as dm
 
 from services.sandbox_google.calls import CallInfo
+from services.sandbox_google.datamanager_destinations import checked_destinations, destination_message
 from services.sandbox_google.domain import datamanager as rules
+from services.sandbox_google.domain.destinations import Violation
 from services.sandbox_google.domain.identifiers import Encoding
-from services.sandbox_google.errors import dm_error, dm_invalid, new_request_id
+from services.sandbox_google.errors import dm_invalid, new_request_id
 from services.sandbox_google.processing import member_payload
 from services.sandbox_google.service import GoogleSandbox
 
@@ -48,7 +49,7 @@ def remove_all(sandbox: GoogleSandbox, request: dm.RemoveAllAudienceMembersReque
     """RemoveAllAudienceMembers: remove members last added before ``remove_as_of_time`` (default:
     the time of the request) [doc: customer-match/remove-all-members]."""
     pb = dm.RemoveAllAudienceMembersRequest.pb(request)
-    destinations = _destinations(sandbox, pb.destinations)
+    destinations = checked_destinations(sandbox, pb.destinations)
     now = sandbox.clock.now()
     as_of = now
     if pb.HasField("remove_as_of_time"):
@@ -56,7 +57,7 @@ def remove_all(sandbox: GoogleSandbox, request: dm.RemoveAllAudienceMembersReque
         if as_of > now:
             raise dm_invalid(
                 [
-                    rules.Violation(
+                    Violation(
                         "remove_as_of_time",
                         "INVALID_ARGUMENT",
                         "remove_as_of_time must not be in the future.",
@@ -74,20 +75,16 @@ def remove_all(sandbox: GoogleSandbox, request: dm.RemoveAllAudienceMembersReque
 def retrieve_status(sandbox: GoogleSandbox, request: dm.RetrieveRequestStatusRequest, call: CallInfo) -> Any:
     """RetrieveRequestStatus: one entry per destination of the request."""
     if not request.request_id:
-        raise dm_invalid(
-            [rules.Violation("request_id", "REQUIRED_FIELD_MISSING", "Required field is missing.")]
-        )
+        raise dm_invalid([Violation("request_id", "REQUIRED_FIELD_MISSING", "Required field is missing.")])
     found = sandbox.store.request(request.request_id)
     if found is None:
-        raise dm_invalid(
-            [rules.Violation("request_id", "INVALID_REQUEST_ID", "The request ID is not valid.")]
-        )
+        raise dm_invalid([Violation("request_id", "INVALID_REQUEST_ID", "The request ID is not valid.")])
     kind, processed, data = found
     if not processed:
         return dm.RetrieveRequestStatusResponse(
             request_status_per_destination=[
                 dm.RequestStatusPerDestination(
-                    destination=_destination_message(d), request_status=Status.PROCESSING
+                    destination=destination_message(d), request_status=Status.PROCESSING
                 )
                 for d in data["destinations"]
             ]
@@ -103,7 +100,7 @@ def retrieve_status(sandbox: GoogleSandbox, request: dm.RetrieveRequestStatusReq
 
 def _status(kind: str, dest: dict[str, Any], result: dict[str, Any]) -> Any:
     rsd = dm.RequestStatusPerDestination
-    entry = rsd(destination=_destination_message(dest), request_status=getattr(Status, result["status"]))
+    entry = rsd(destination=destination_message(dest), request_status=getattr(Status, result["status"]))
     errors = result.get("errors", {})
     if errors:
         entry.error_info = dm.ErrorInfo(
@@ -143,11 +140,11 @@ def _match_rate(suffix: str) -> Any:
 
 def _accept(sandbox: GoogleSandbox, pb: Any, kind: str, consent: tuple[str, str], tos: int | None) -> str:
     """Validate a member request, store it for processing; returns its request id."""
-    destinations = _destinations(sandbox, pb.destinations)
+    destinations = checked_destinations(sandbox, pb.destinations)
     if pb.HasField("encryption_info"):
         raise dm_invalid(
             [
-                rules.Violation(
+                Violation(
                     "encryption_info",
                     "INVALID_ARGUMENT",
                     "Confidential matching (encryption_info) is not supported by this sandbox.",
@@ -177,7 +174,7 @@ def _check_terms(sandbox: GoogleSandbox, destinations: list[dict[str, Any]], tos
     if tos == 2 or (tos != 1 and any(d["operating_id"] in declined for d in destinations)):
         raise dm_invalid(
             [
-                rules.Violation(
+                Violation(
                     "terms_of_service.customer_match_terms_of_service_status",
                     "TERMS_AND_CONDITIONS_NOT_SIGNED",
                     "Required terms and conditions are not accepted.",
@@ -210,93 +207,6 @@ def _member(pb: Any) -> rules.MemberIn:
         _CONSENT.get(pb.consent.ad_personalization, rules.UNSPECIFIED),
     )
     return rules.MemberIn(kind, tuple(identifiers), tuple(pb.destination_references), consent)
-
-
-def _destinations(sandbox: GoogleSandbox, destinations: Any) -> list[dict[str, Any]]:
-    """Check destinations (shape, account access, list ids); returns them as plain dicts."""
-    plain = [
-        rules.DestinationIn(
-            reference=d.reference,
-            operating_type=_account_type(d.operating_account.account_type),
-            operating_id=d.operating_account.account_id.replace("-", ""),
-            login_type=_account_type(d.login_account.account_type) if d.HasField("login_account") else "",
-            login_id=d.login_account.account_id.replace("-", "") if d.HasField("login_account") else "",
-            list_id=d.product_destination_id,
-        )
-        for d in destinations
-    ]
-    violations = rules.check_destinations(plain)
-    if violations:
-        raise dm_invalid(violations)
-    for d in plain:
-        check_access(sandbox, d.operating_id, d.login_id)
-    bad = []
-    for i, d in enumerate(plain):
-        found = sandbox.store.user_list(int(d.list_id))
-        if found is None or found.customer_id != d.operating_id:
-            bad.append(
-                rules.Violation(
-                    f"destinations[{i}].product_destination_id",
-                    "INVALID_USER_LIST_ID",
-                    "User list is not valid.",
-                )
-            )
-        elif found.upload_key_type != "CONTACT_INFO":
-            bad.append(
-                rules.Violation(
-                    f"destinations[{i}].product_destination_id",
-                    "INVALID_USER_LIST_TYPE",
-                    "Type of the user list is not applicable for this request.",
-                )
-            )
-    if bad:
-        raise dm_invalid(bad)
-    return [
-        {
-            "reference": d.reference,
-            "operating_id": d.operating_id,
-            "login_id": d.login_id,
-            "login_type": d.login_type,
-            "list_id": d.list_id,
-        }
-        for d in plain
-    ]
-
-
-def _account_type(value: int) -> str:
-    try:
-        return str(dm.ProductAccount.AccountType(value).name)
-    except ValueError:
-        return "ACCOUNT_TYPE_UNSPECIFIED"
-
-
-def check_access(sandbox: GoogleSandbox, operating_id: str, login_id: str) -> None:
-    """The caller reaches an operating account directly (no managers configured) or through a
-    configured manager (login account); anything else is PERMISSION_DENIED."""
-    customers = set(sandbox.config.customers)
-    managers = set(sandbox.config.login_customers)
-    login = login_id or operating_id
-    allowed = operating_id in customers and (login in managers if managers else login == operating_id)
-    if not allowed:
-        raise dm_error(
-            grpc.StatusCode.PERMISSION_DENIED,
-            "PERMISSION_DENIED",
-            "The caller does not have permission",
-            {"operating_account": operating_id, "login_account": login},
-        )
-
-
-def _destination_message(d: dict[str, Any]) -> Any:
-    dest = dm.Destination(
-        reference=d["reference"],
-        operating_account=dm.ProductAccount(account_id=d["operating_id"], account_type="GOOGLE_ADS"),
-        product_destination_id=d["list_id"],
-    )
-    if d.get("login_id"):
-        dest.login_account = dm.ProductAccount(
-            account_id=d["login_id"], account_type=d.get("login_type") or "GOOGLE_ADS"
-        )
-    return dest
 
 
 HANDLERS: dict[str, tuple[Any, type, type, bool]] = {

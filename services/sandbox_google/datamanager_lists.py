@@ -15,8 +15,8 @@ from google.ads import datamanager_v1 as dm
 from google.protobuf import duration_pb2
 
 from services.sandbox_google.calls import CallInfo
-from services.sandbox_google.datamanager_api import check_access
-from services.sandbox_google.domain.datamanager import Violation
+from services.sandbox_google.datamanager_destinations import check_access
+from services.sandbox_google.domain.destinations import Violation
 from services.sandbox_google.domain.lists import (
     DAY_SECONDS,
     DEFAULT_LIFE_SPAN_DAYS,

@@ -21,7 +21,7 @@ import grpc
 from google.protobuf import any_pb2, duration_pb2
 from google.rpc import error_details_pb2, status_pb2
 
-from services.sandbox_google.domain.datamanager import Violation
+from services.sandbox_google.domain.destinations import Violation
 
 DM_DOMAIN = "datamanager.googleapis.com"
 ADS_FAILURE_KEY = "google.ads.googleads.v26.errors.googleadsfailure-bin"

@@ -8,6 +8,7 @@ import hashlib
 import pytest
 
 from services.sandbox_google.domain import datamanager as rules
+from services.sandbox_google.domain.destinations import DestinationIn, Violation, check_destinations
 from services.sandbox_google.domain.identifiers import DecodeError, Encoding, decode_digest
 
 HEX = hashlib.sha256(b"a@example.com").hexdigest()
@@ -18,7 +19,7 @@ def email_member(value: str = HEX, **kw: object) -> rules.MemberIn:
     return rules.MemberIn("user_data", (rules.RawIdentifier("email", value),), **kw)  # type: ignore[arg-type]
 
 
-def reasons(violations: list[rules.Violation]) -> list[str]:
+def reasons(violations: list[Violation]) -> list[str]:
     return [v.reason for v in violations]
 
 
@@ -51,11 +52,11 @@ def test_limits_are_inclusive() -> None:
 
 
 def test_destination_count_and_references() -> None:
-    dest = [rules.DestinationIn(f"d{i}", "GOOGLE_ADS", "1234567890", list_id="1") for i in range(11)]
-    assert "TOO_MANY_DESTINATIONS" in reasons(rules.check_destinations(dest))
-    assert rules.check_destinations(dest[:10]) == []
+    dest = [DestinationIn(f"d{i}", "GOOGLE_ADS", "1234567890", list_id="1") for i in range(11)]
+    assert "TOO_MANY_DESTINATIONS" in reasons(check_destinations(dest))
+    assert check_destinations(dest[:10]) == []
     twice = [dest[0], dest[0]]
-    assert "DUPLICATE_DESTINATION_REFERENCE" in reasons(rules.check_destinations(twice))
+    assert "DUPLICATE_DESTINATION_REFERENCE" in reasons(check_destinations(twice))
 
 
 @pytest.mark.parametrize(
