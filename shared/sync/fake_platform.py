@@ -80,6 +80,10 @@ class RecordingPlatform:
         """The next ``times`` sends fail with a failure of this kind (after any retries)."""
         self._failures.extend(Failure(kind, "FAKE", None, f"injected {kind}") for _ in range(times))
 
+    def clear_failures(self) -> None:
+        """Sends work again."""
+        self._failures.clear()
+
     def members(self, audience_id: str) -> set[str]:
         """The identities (first strong identifier) the list holds."""
         return set(self.lists[audience_id].members)
