@@ -32,9 +32,6 @@ from shared.messages import RawReceived
 from shared.shops import InvalidShopDomain, normalize_shop_domain
 
 KINDS = ("orders", "refunds", "customers", "tickets", "checkouts")
-# auto: from the header (CSV) or each record's fields (JSON); shopify: Shopify's REST JSON;
-# generic: the generic layouts; shopify-csv: Shopify's admin order export.
-FORMATS = ("auto", "shopify", "generic", layouts.SHOPIFY_EXPORT)
 _SAMPLE_LINES = 20  # lines tried before a file whose first line is not JSON is called "not JSON"
 
 
@@ -75,6 +72,9 @@ def _is_csv(path: Path) -> bool:
 
 def check_file(path: Path, kind: str, fmt: str = "auto") -> int:
     """The number of records in ``path``; raises ``ImportInputError`` saying what is wrong with it.
+
+    ``fmt``: ``auto`` (from a CSV's header or each JSON record's fields), ``shopify`` (Shopify's
+    REST JSON), ``generic`` (the generic layouts) or ``shopify-csv`` (Shopify's order export).
 
     Reads the whole file once (every byte must be UTF-8, and the count drives the progress bar),
     before any broker starts or anything is published.
