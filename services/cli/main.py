@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "services.cli.demo_data",  # demo-data: generated shop orders with planted segments
     "services.cli.score",  # score, export customers, report icp, backtest
     "services.cli.sync",  # sync meta / sync status: audiences to Meta by difference
+    "services.cli.refresh",  # refresh: the nightly rescore + sync, by hand
 )
 
 

@@ -1,34 +1,91 @@
-"""Composition root of the scheduler: waits for the nightly refresh time until SIGTERM.
+"""Composition root of the scheduler: the nightly refresh at its cron time, and the sync worker.
 
-The refresh itself (rescore, resync) arrives with the scorer and syncers; until then the
-scheduler only keeps time and logs when the next refresh is due.
+Every ``POLL`` seconds until SIGTERM: if a refresh is due (``REFRESH_CRON`` in
+``REFRESH_TIMEZONE``; a slot missed while down is caught up once) it is taken under the database
+lock and run; then waiting sync requests (``POST /syncs``, the refresh's) are carried out one by
+one. Any number of replicas may run: the database decides who refreshes and who syncs what.
 """
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
-from datetime import UTC, datetime, time, timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
+from services.scheduler import refresh
+from services.scheduler.refresh import RefreshResult, Trigger
+from services.scheduler.schedule import due_slot, next_slot
+from services.scheduler.worker import Worker
 from shared.bus.consumer import install_stop_signals
 from shared.config import Settings
 from shared.log import get_logger
+from shared.store.db import Store
 
 log = get_logger(__name__)
 
-NIGHTLY_AT = time(2, 0, tzinfo=UTC)
+POLL = 5.0  # seconds between looks at the clock and the request queue
+ON_TIME = timedelta(minutes=5)  # a slot refreshed later than this after its time was caught up
 
 
-def next_run(now: datetime, at: time = NIGHTLY_AT) -> datetime:
-    """The next time ``at`` strictly after ``now``."""
-    candidate = datetime.combine(now.date(), at)
-    return candidate if candidate > now else candidate + timedelta(days=1)
+class Scheduler:
+    """Decides when a refresh is due and runs it; the clock is injected for tests."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        owner: str | None = None,
+        rescore_stage: Callable[[Settings], None] = refresh.rescore,
+    ) -> None:
+        self.settings, self.store, self.clock = settings, store, clock
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
+        self.rescore_stage = rescore_stage
+        self.started_at = clock()
+
+    def tick(self) -> RefreshResult | None:
+        """Refresh if a slot is due (and this replica wins it); what it did, or None."""
+        now = self.clock()
+        cron, zone = self.settings.refresh_cron, self.settings.refresh_timezone
+        slot = due_slot(cron, zone, now, refresh.last_served(self.store), self.started_at)
+        if slot is None:
+            return None
+        trigger = Trigger.CRON if now - slot <= ON_TIME else Trigger.CATCH_UP
+        return refresh.run_refresh(
+            self.settings, self.store, slot, self.owner, trigger, now=now, rescore_stage=self.rescore_stage
+        )
+
+    def next_refresh(self) -> datetime:
+        """When the next slot is."""
+        return next_slot(self.settings.refresh_cron, self.settings.refresh_timezone, self.clock())
 
 
 def serve(settings: Settings, *, stop: threading.Event | None = None) -> None:
-    """Wait for the next nightly refresh until stopped."""
+    """Refresh on schedule and carry out sync requests until stopped."""
     stop = stop or threading.Event()
     install_stop_signals(stop)
-    log.info("service.started", service="scheduler", next_refresh=next_run(datetime.now(UTC)).isoformat())
-    while not stop.wait(timeout=60):
-        pass
-    log.info("service.stopped", service="scheduler")
+    store = Store(settings.database_url)
+    scheduler = Scheduler(settings, store)
+    worker = Worker(settings, store)
+    log.info(
+        "service.started",
+        service="scheduler",
+        cron=settings.refresh_cron,
+        timezone=settings.refresh_timezone,
+        next_refresh=scheduler.next_refresh().isoformat(),
+    )
+    try:
+        while not stop.is_set():
+            try:
+                scheduler.tick()
+                while not stop.is_set() and worker.step() is not None:
+                    pass
+            except Exception as exc:  # logged; the next poll tries again (the database may be back)
+                log.error("scheduler.step_failed", error=f"{type(exc).__name__}: {exc}"[:500])
+            stop.wait(POLL)
+    finally:
+        store.dispose()
+        log.info("service.stopped", service="scheduler")

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from services.cli.main import build_parser, main
-from services.scheduler.bootstrap import next_run
+from services.scheduler.schedule import next_slot
 
 
 def test_version_prints_the_distribution_version(capsys: pytest.CaptureFixture[str]) -> None:
@@ -29,5 +29,10 @@ def test_unknown_service_is_refused() -> None:
 
 
 def test_nightly_refresh_is_the_next_two_am_utc() -> None:
-    assert next_run(datetime(2026, 1, 1, 1, 0, tzinfo=UTC)) == datetime(2026, 1, 1, 2, 0, tzinfo=UTC)
-    assert next_run(datetime(2026, 1, 1, 2, 0, tzinfo=UTC)) == datetime(2026, 1, 2, 2, 0, tzinfo=UTC)
+    # The default REFRESH_CRON; services/scheduler has the cron and time-zone cases.
+    assert next_slot("0 2 * * *", "UTC", datetime(2026, 1, 1, 1, 0, tzinfo=UTC)) == datetime(
+        2026, 1, 1, 2, 0, tzinfo=UTC
+    )
+    assert next_slot("0 2 * * *", "UTC", datetime(2026, 1, 1, 2, 0, tzinfo=UTC)) == datetime(
+        2026, 1, 2, 2, 0, tzinfo=UTC
+    )

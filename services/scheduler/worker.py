@@ -1,0 +1,192 @@
+"""Carries out sync requests (from the API and the refresh) through each platform's sync command.
+
+A request is claimed in the database (``shared.store.sync_requests.claim``), then each of its
+audiences is synced to each of its platforms by running ``audiencesync sync <platform> --audience
+KEY --json`` (``--dry-run`` for mode ``dry_run``, ``--repair`` for ``full``; ``delta`` compares the
+audience with the ledger and sends only the differences). The command is the syncers' stable
+interface: the worker never imports a syncer, so a platform whose command does not exist yet
+(Google, until its syncer lands) is reported as unavailable and the others still run.
+
+While a command runs the worker beats every ``BEAT`` seconds; a cancel asked through the API is
+seen at the next beat and the command is stopped with SIGTERM (its batches are recorded one by
+one, so the next sync resumes where it stopped). A worker that dies leaves a request whose beat
+goes stale; another worker claims it again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared.config import Settings
+from shared.log import get_logger
+from shared.store import sync_requests
+from shared.store.db import Store
+from shared.store.sync_requests import RequestStatus
+
+log = get_logger(__name__)
+
+BEAT = 1.0  # seconds between heartbeats (and cancel checks) while a command runs
+STOP_GRACE = 10.0  # seconds a cancelled command gets to stop after SIGTERM
+FINE = frozenset({"succeeded", "dry_run"})
+MODE_FLAGS: dict[str, list[str]] = {"delta": [], "full": ["--repair"], "dry_run": ["--dry-run"]}
+
+
+@dataclass
+class Outcome:
+    """What the commands of one request did."""
+
+    run_ids: list[int] = field(default_factory=list)
+    results: list[dict[str, Any]] = field(default_factory=list)
+    cancelled: bool = False
+
+    @property
+    def status(self) -> RequestStatus:
+        if self.cancelled:
+            return RequestStatus.CANCELLED
+        ok = all(r["status"] in FINE for r in self.results)
+        return RequestStatus.SUCCEEDED if ok else RequestStatus.FAILED
+
+
+def command(platform: str, audience: str, mode: str) -> list[str]:
+    """The sync command for one audience on one platform."""
+    base = [sys.executable, "-m", "services.cli.main", "sync", platform, "--audience", audience, "--json"]
+    return [*base, *MODE_FLAGS[mode]]
+
+
+def parse_runs(stdout: str) -> list[dict[str, Any]]:
+    """The JSON objects a ``sync ... --json`` command printed, one per line (others ignored)."""
+    runs = []
+    for line in stdout.splitlines():
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                runs.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return runs
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1][:500] if lines else ""
+
+
+class Worker:
+    """Claims and runs sync requests; ``step()`` runs at most one."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        *,
+        name: str | None = None,
+        run: Callable[[list[str], Callable[[], bool]], tuple[int, str, str]] | None = None,
+    ) -> None:
+        self.settings, self.store = settings, store
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}"
+        self._run = run or self._subprocess
+
+    def step(self) -> int | None:
+        """Claim one request and carry it out; its id, or None when none was waiting."""
+        request = sync_requests.claim(self.store, self.name)
+        if request is None:
+            return None
+        self.carry_out(request)
+        return int(request["id"])
+
+    def carry_out(
+        self, request: dict[str, Any], on_slot: Callable[[str, str], None] | None = None
+    ) -> Outcome:
+        """Run every slot of a claimed request and record how it ended."""
+        outcome = Outcome()
+        request_id = int(request["id"])
+        log.info(
+            "sync_request.started", request=request_id, mode=request["mode"], audiences=request["audiences"]
+        )
+        for audience in request["audiences"]:
+            for platform in request["destinations"]:
+                if outcome.cancelled:
+                    break
+                if on_slot:
+                    on_slot(audience, platform)
+                self._slot(request_id, audience, platform, request["mode"], outcome)
+        sync_requests.finish(
+            self.store,
+            request_id,
+            outcome.status,
+            run_ids=outcome.run_ids,
+            results=outcome.results,
+            message="cancelled through the API" if outcome.cancelled else None,
+        )
+        log.info("sync_request.finished", request=request_id, status=outcome.status.value)
+        return outcome
+
+    def _slot(self, request_id: int, audience: str, platform: str, mode: str, outcome: Outcome) -> None:
+        def go_on() -> bool:
+            return sync_requests.heartbeat(self.store, request_id, self.name, outcome.run_ids)
+
+        code, stdout, stderr = self._run(command(platform, audience, mode), go_on)
+        if code < 0 or (code != 0 and not go_on()):
+            outcome.cancelled = True
+            outcome.results.append({"audience": audience, "platform": platform, "status": "cancelled"})
+            return
+        if code == 2 and "invalid choice" in stderr:
+            # This installation has no syncer for the platform yet: say so, run the others.
+            message = f"no `audiencesync sync {platform}` in this installation"
+            outcome.results.append(
+                {"audience": audience, "platform": platform, "status": "unavailable", "message": message}
+            )
+            return
+        runs = parse_runs(stdout)
+        for run in runs:
+            if run.get("run_id") is not None:
+                outcome.run_ids.append(int(run["run_id"]))
+            outcome.results.append(
+                {
+                    "audience": audience,
+                    "platform": platform,
+                    "account": run.get("account"),
+                    "status": run.get("status"),
+                    "run_id": run.get("run_id"),
+                    "message": run.get("message"),
+                }
+            )
+        if not runs:
+            message = _last_line(stderr) or f"exit code {code}"
+            outcome.results.append(
+                {"audience": audience, "platform": platform, "status": "error", "message": message}
+            )
+
+    def _subprocess(self, argv: list[str], go_on: Callable[[], bool]) -> tuple[int, str, str]:
+        """Run ``argv`` with this worker's settings, beating; SIGTERM it when told to stop."""
+        proc = subprocess.Popen(
+            argv, env=self.settings.child_environ(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        while True:
+            try:
+                stdout, stderr = proc.communicate(timeout=BEAT)
+                return proc.returncode, stdout, stderr
+            except subprocess.TimeoutExpired:
+                if not go_on():
+                    proc.terminate()
+                    try:
+                        stdout, stderr = proc.communicate(timeout=STOP_GRACE)
+                    except subprocess.TimeoutExpired:
+                        proc.kill()
+                        stdout, stderr = proc.communicate()
+                    return -15, stdout, stderr
+
+
+def run_pending(worker: Worker, *, limit: int = 100) -> Sequence[int]:
+    """Carry out waiting requests until none is left (or ``limit``); their ids."""
+    done: list[int] = []
+    while len(done) < limit and (request_id := worker.step()) is not None:
+        done.append(request_id)
+    return done
