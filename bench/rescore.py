@@ -211,9 +211,11 @@ def _rescore(url: str, label: str) -> None:
     s = result.seconds
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
     print(
-        f"  {label:<26} {wall:6.1f} s  (aggregation SQL {s['aggregate']:5.1f} s, domain {s['score']:4.1f} s, "
+        f"  {label:<26} {wall:6.1f} s  (aggregation SQL {s['aggregate']:5.1f} s + earlier cuts "
+        f"{s.get('aggregate_history', 0.0):5.1f} s, domain with value choice {s['score']:4.1f} s, "
         f"label writes {s['write']:5.1f} s)  peak RSS {peak:,.0f} MiB  "
-        f"{result.customers:,} customers, {result.changed:,} changed, model {result.method}",
+        f"{result.customers:,} customers, {result.changed:,} changed, model {result.method}, "
+        f"value {result.value_choice.get('method')} ({result.value_choice.get('reason')})",
         flush=True,
     )
 

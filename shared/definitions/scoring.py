@@ -118,6 +118,7 @@ class ModelConfig:
     learned: bool = True  # backtest a learned model and a blend against BG/NBD, use the best
     learned_min_buyers: int = 1000  # fewer buyers at the backtest cut: BG/NBD + Gamma-Gamma only
     learned_trees: int = 150  # boosting rounds of each LightGBM stage
+    learned_sample: int = 100_000  # customers the choice and the training read (by key), at most
 
 
 @dataclass(frozen=True)
@@ -212,6 +213,7 @@ class _ModelSchema(Schema):
     learned = fields.Boolean(load_default=True)
     learned_min_buyers = fields.Integer(load_default=1000, validate=validate.Range(min=50))
     learned_trees = fields.Integer(load_default=150, validate=validate.Range(min=1, max=5000))
+    learned_sample = fields.Integer(load_default=100_000, validate=validate.Range(min=1000))
 
     @post_load
     def _make(self, data: dict[str, Any], **_: Any) -> ModelConfig:

@@ -88,15 +88,21 @@ TARGETS: dict[str, tuple[str, ...]] = {
 }
 
 
-def order_filter(after: bool, keys: bool) -> str:
-    """Which orders count: placed by ``:as_of`` (and after ``:after``), not test or cancelled."""
+def order_filter(after: bool, keys: bool, below: bool = False) -> str:
+    """Which orders count: placed by ``:as_of`` (and after ``:after``), not test or cancelled.
+
+    ``below``: only customers whose key sorts before ``:key_below`` (keys are hashes, so that is
+    a uniform sample, read with one comparison per order).
+    """
     where = f"o.created_at <= :as_of AND {COUNTED}"
     if after:
         where += " AND o.created_at > :after"
+    if below:
+        where += " AND o.customer_key < :key_below"
     return where + (" AND o.customer_key IN :keys" if keys else "")
 
 
-def orders_sql(d: Dialect, *, after: bool, keys: bool) -> str:
+def orders_sql(d: Dialect, *, after: bool, keys: bool, below: bool = False) -> str:
     """Counts, money, discounts, undated refunds and the first order's channel per customer."""
     gross, discount = _MONEY.format("o.gross_base"), _MONEY.format("o.discount_base")
     depth = f"CASE WHEN o.gross_base > 0 THEN {discount} / {gross} ELSE 0.0 END"
@@ -135,14 +141,16 @@ def orders_sql(d: Dialect, *, after: bool, keys: bool) -> str:
                SUM(CASE WHEN o.discount_base > 0 THEN 1 ELSE 0 END), SUM({depth}), MIN({depth}),
                SUM(undated), SUM(CASE WHEN undated > 0 THEN 1 ELSE 0 END),
                {recent}{channel}
-        FROM (SELECT o.*, {undated} AS undated FROM orders o{scan} WHERE {order_filter(after, keys)}) o
+        FROM (SELECT o.*, {undated} AS undated FROM orders o{scan} WHERE {order_filter(after, keys, below)}) o
         GROUP BY o.customer_key"""  # noqa: S608
 
 
-def other_sql(d: Dialect, *, after: bool, keys: bool) -> dict[str, str]:
+def other_sql(d: Dialect, *, after: bool, keys: bool, below: bool = False) -> dict[str, str]:
     """The other queries: dated refunds, tickets, abandoned checkouts, top category, channel."""
-    in_keys = " AND customer_key IN :keys" if keys else ""
-    counted = order_filter(after, keys)
+    in_keys = (" AND customer_key IN :keys" if keys else "") + (
+        " AND customer_key < :key_below" if below else ""
+    )
+    counted = order_filter(after, keys, below)
     queries = {
         "refunds": f"""
             SELECT o.customer_key, {_MONEY.format("SUM(r.amount_base)")}, COUNT(DISTINCT r.order_id)

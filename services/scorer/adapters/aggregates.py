@@ -56,6 +56,7 @@ class _Window:
     as_of: datetime
     orders_after: datetime | None
     keys: list[str] | None
+    key_below: str | None = None  # a sample: customers whose key sorts before this
 
     @property
     def times(self) -> dict[str, datetime | None]:
@@ -68,6 +69,8 @@ class _Window:
         params: dict[str, Any] = dict(self.times)
         if self.keys is not None:
             params["keys"] = self.keys
+        if self.key_below is not None:
+            params["key_below"] = self.key_below
         return params
 
 
@@ -126,10 +129,11 @@ def _driver_rows(session: Session, query: str, window: _Window) -> Iterator[list
     if session.get_bind().dialect.name == "postgresql":
         params: dict[str, Any] = dict(window.times)
         cursor = raw.cursor(name=f"aggregates_{uuid.uuid4().hex[:8]}")
-        query = re.sub(r":(as_of|after|since_\d+)\b", r"%(\1)s", query)
+        query = re.sub(r":(as_of|after|since_\d+|key_below)\b", r"%(\1)s", query)
     else:  # the text SQLite stores UTC times as (naive ISO, microseconds)
         params = {k: _sqlite_time(v) for k, v in window.times.items()}
         cursor = raw.cursor()
+    params["key_below"] = window.key_below
     try:
         cursor.execute(query, params)
         while rows := cursor.fetchmany(CHUNK_ROWS):
@@ -187,6 +191,8 @@ class _Columns:
 
 def _customers(session: Session, window: _Window) -> _Columns:
     query = sql.CUSTOMERS + (" WHERE customer_key IN :keys" if window.keys is not None else "")
+    if window.key_below is not None:
+        query += (" AND" if window.keys is not None else " WHERE") + " customer_key < :key_below"
     parts: list[tuple[Any, ...]] = []
     for chunk in _rows(session, query, window):
         if chunk:
@@ -206,8 +212,12 @@ def _collect(session: Session, queries: dict[str, str], window: _Window) -> list
 
 def _load(session: Session, window: _Window) -> CustomerAggregates:
     dialect = sql.DIALECTS[session.get_bind().dialect.name]
-    keys, after = window.keys is not None, window.orders_after is not None
-    others = sql.other_sql(dialect, after=after, keys=keys)
+    keys, after, below = (
+        window.keys is not None,
+        window.orders_after is not None,
+        window.key_below is not None,
+    )
+    others = sql.other_sql(dialect, after=after, keys=keys, below=below)
     aside: dict[str, str] = {}
     if not keys:  # these passes run beside the orders pass, on a connection of their own
         aside = {name: others.pop(name) for name in ("top_category", "channel") if name in others}
@@ -226,7 +236,7 @@ def _load(session: Session, window: _Window) -> CustomerAggregates:
         worker.start()
     _prepare(session, window)
     columns = _customers(session, window)
-    queries = {"orders": sql.orders_sql(dialect, after=after, keys=keys), **others}
+    queries = {"orders": sql.orders_sql(dialect, after=after, keys=keys, below=below), **others}
     for name, query in queries.items():
         for chunk in _chunks(session, query, window):
             columns.scatter(name, chunk)
@@ -245,14 +255,16 @@ def load_aggregates(
     *,
     keys: Sequence[str] | None = None,
     orders_after: datetime | None = None,
+    key_below: str | None = None,
 ) -> CustomerAggregates:
     """Aggregates of every customer (or of ``keys``) from facts up to ``as_of``, sorted by key.
 
     ``orders_after`` keeps only orders created after it (a backtest's holdout period); refunds
-    of those orders still count up to ``as_of``. Unknown keys are simply absent.
+    of those orders still count up to ``as_of``. Unknown keys are simply absent. ``key_below``
+    keeps the customers whose key sorts before it (a seeded-free uniform sample of hashed keys).
     """
     if keys is None:
-        return _load(session, _Window(as_of, orders_after, None))
+        return _load(session, _Window(as_of, orders_after, None, key_below))
     unique = sorted(set(keys))
     parts = [
         _load(session, _Window(as_of, orders_after, unique[i : i + KEY_BATCH]))

@@ -133,3 +133,15 @@ def test_an_empty_shop_gives_empty_aggregates(store: Store) -> None:
         none = load_aggregates(session, AS_OF, keys=[])
     assert len(agg) == 0 and len(none) == 0
     assert np.isnan(agg.first_order_at).all()
+
+
+def test_a_key_bound_reads_the_same_rows_for_a_sample_of_customers(store: Store) -> None:
+    _hand_built_shop(store)
+    with store.session() as session:
+        everyone = load_aggregates(session, AS_OF)
+        bound = sorted(everyone.customer_key.tolist())[2]
+        sample = load_aggregates(session, AS_OF, key_below=bound)
+    assert sample.customer_key.tolist() == sorted(everyone.customer_key.tolist())[:2]
+    for name in EXPECTED:
+        if key(name) < bound:
+            _assert_matches(_row(sample, name), EXPECTED[name])
