@@ -28,6 +28,7 @@ class Reason(enum.StrEnum):
 
     NEW = "new"
     UPDATED = "updated"  # identifiers or value changed since the ledger's row
+    REFRESHED = "refreshed"  # unchanged but sent long ago: sent again before the platform lets it lapse
     DESELECTED = "deselected"  # no longer selected (label, stage, exclusion, consent)
     ERASED = "erased"  # erased customer: removal is a legal duty, never held back
     REPAIR = "repair"
@@ -42,6 +43,7 @@ class Synced:
     value: Decimal | None = None
     erased: bool = False
     batch_id: int | None = None
+    stale: bool = False  # sent longer ago than the destination's refresh age (Google's 540 days)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +95,8 @@ def diff(desired: Iterable[Member], synced: Iterable[Synced]) -> Iterator[Change
         elif member is not None and entry is not None:
             if not _same(member, entry):
                 yield Change(Direction.ADD, Reason.UPDATED, member)
+            elif entry.stale:
+                yield Change(Direction.ADD, Reason.REFRESHED, member)
             member, entry = next(wanted, None), next(held, None)
 
 
@@ -123,14 +127,15 @@ class Changes:
     synced: int = 0
     new: int = 0
     updated: int = 0
+    refreshed: int = 0
     deselected: int = 0
     erased: int = 0
     replace: int = 0
 
     @property
     def adds(self) -> int:
-        """Rows sent as additions (new and updated members)."""
-        return self.new + self.updated
+        """Rows sent as additions (new, updated and refreshed members)."""
+        return self.new + self.updated + self.refreshed
 
     @property
     def removes(self) -> int:

@@ -9,7 +9,8 @@ its sessions and only what the ledger does not yet hold is sent.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
 from itertools import chain
 
 from prometheus_client import Counter
@@ -21,6 +22,7 @@ from shared.sync.diff import (
     Changes,
     Direction,
     Reason,
+    Synced,
     count_changes,
     diff,
     replace_set,
@@ -65,6 +67,7 @@ class DestinationSync:
         guardrails: Guardrails,
         batch_size: int,
         name_prefix: str,
+        refresh_after: Callable[[Destination], timedelta | None] | None = None,
     ) -> None:
         if not 1 <= batch_size <= platform.caps.max_rows:
             raise ValueError(
@@ -74,6 +77,9 @@ class DestinationSync:
         self.uploader, self.reconciler = uploader, reconciler
         self.consent, self.guardrails = consent, guardrails
         self.batch_size, self.name_prefix = batch_size, name_prefix
+        # How long a member may go unsent before it is sent again unchanged (Google drops members
+        # after the list's membership life span); None: never.
+        self.refresh_after = refresh_after
 
     def members(self, destination: Destination, scope: Iterable[str] | None = None) -> Iterator[Member]:
         """The destination's desired members in key order."""
@@ -98,16 +104,23 @@ class DestinationSync:
                 return RunReport(destination.key, destination.account, RunStatus.BUSY, "-", message=message)
             return self._locked(destination, record, options)
 
+    def _synced(
+        self, destination: Destination, record: DestinationRecord, scope: Iterable[str] | None
+    ) -> Iterator[Synced]:
+        age = self.refresh_after(destination) if self.refresh_after is not None else None
+        stale_before = datetime.now(UTC) - age if age is not None else None
+        return self.ledger.synced(record.id, scope, stale_before=stale_before)
+
     def _plan(
         self, destination: Destination, record: DestinationRecord, scope: Iterable[str] | None, keep: int = 0
     ) -> Changes:
-        members, synced = self.members(destination, scope), self.ledger.synced(record.id, scope)
+        members, synced = self.members(destination, scope), self._synced(destination, record, scope)
         return count_changes(members, synced, keep=keep)
 
     def _diff(
         self, destination: Destination, record: DestinationRecord, scope: Iterable[str] | None
     ) -> Iterator[Change]:
-        return diff(self.members(destination, scope), self.ledger.synced(record.id, scope))
+        return diff(self.members(destination, scope), self._synced(destination, record, scope))
 
     def _dry_run(
         self, destination: Destination, record: DestinationRecord, options: SyncOptions

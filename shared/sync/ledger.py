@@ -94,6 +94,9 @@ class Ledger:
                 Label.value,
                 Customer.accepts_email_marketing,
                 Customer.accepts_sms_marketing,
+                Customer.country,
+                Customer.ad_user_data,
+                Customer.ad_personalization,
             )
             # Erasure deletes the customer and its label (cascade): erased customers never appear.
             .join(Customer, Customer.customer_key == Label.customer_key)
@@ -114,8 +117,10 @@ class Ledger:
             )
             identifiers = self._identifiers(session, within)
         return [
-            CustomerView(k, lab, st, val, em, sms, identifiers.get(k, {}))
-            for k, lab, st, val, em, sms in rows
+            CustomerView(
+                k, lab, st, val, em, sms, identifiers.get(k, {}), country, user_data, personalization
+            )
+            for k, lab, st, val, em, sms, country, user_data, personalization in rows
         ]
 
     def _identifiers(self, session: Session, within: Any) -> dict[str, dict[str, str]]:
@@ -149,21 +154,24 @@ class Ledger:
 
     # --- synced side: the ledger ----------------------------------------------------------------
 
-    def synced(self, destination_id: int, scope: Iterable[str] | None = None) -> Iterator[Synced]:
-        """Ledger rows of one destination in key order, erased customers marked."""
+    def synced(
+        self, destination_id: int, scope: Iterable[str] | None = None, *, stale_before: datetime | None = None
+    ) -> Iterator[Synced]:
+        """Ledger rows of one destination in key order, erased customers marked, and rows sent
+        before ``stale_before`` marked stale (to be sent again before the platform drops them)."""
         base = AudienceMembership.destination_audience_id == destination_id
         if scope is None:
             after = ""
             while True:
-                page = self._synced_page(and_(base, AudienceMembership.customer_key > after))
+                page = self._synced_page(and_(base, AudienceMembership.customer_key > after), stale_before)
                 if not page:
                     return
                 yield from page
                 after = page[-1].key
         for chunk in _chunks(sorted(set(scope)), self.page):
-            yield from self._synced_page(and_(base, AudienceMembership.customer_key.in_(chunk)))
+            yield from self._synced_page(and_(base, AudienceMembership.customer_key.in_(chunk)), stale_before)
 
-    def _synced_page(self, where: Any) -> list[Synced]:
+    def _synced_page(self, where: Any, stale_before: datetime | None = None) -> list[Synced]:
         query = (
             select(
                 AudienceMembership.customer_key,
@@ -171,6 +179,7 @@ class Ledger:
                 AudienceMembership.value,
                 AudienceMembership.batch_id,
                 Erasure.customer_key.is_not(None),
+                AudienceMembership.synced_at,
             )
             .outerjoin(Erasure, Erasure.customer_key == AudienceMembership.customer_key)
             .where(where)
@@ -179,7 +188,10 @@ class Ledger:
         )
         with self.store.session() as session:
             rows = session.connection().execute(query).all()
-        return [Synced(k, tuple(row), value, bool(erased), batch) for k, row, value, batch, erased in rows]
+        return [
+            Synced(k, tuple(row), value, bool(erased), batch, stale_before is not None and at < stale_before)
+            for k, row, value, batch, erased, at in rows
+        ]
 
     def size(self, destination_id: int) -> int:
         """How many customers the ledger says the platform audience holds."""

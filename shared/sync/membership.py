@@ -49,6 +49,9 @@ class CustomerView:
     email_consent: bool | None
     sms_consent: bool | None
     identifiers: Mapping[str, str]  # platform field (EMAIL, PHONE, ... / email, phone, ...) -> value
+    country: str | None = None  # ISO alpha-2 of the customer's address (consent regions)
+    ad_user_data: bool | None = None  # Google's two ad consent signals; None: never stated
+    ad_personalization: bool | None = None
 
 
 def consents(customer: CustomerView, policy: Consent, role: str) -> bool:

@@ -46,6 +46,7 @@ def plan_counts(plan: Changes) -> dict[str, int]:
         "synced": plan.synced,
         "new": plan.new,
         "updated": plan.updated,
+        "refreshed": plan.refreshed,
         "deselected": plan.deselected,
         "erased": plan.erased,
     }

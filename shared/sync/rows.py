@@ -47,6 +47,11 @@ class RowFormat:
             return (*self.columns, self.value_column)
         return self.columns
 
+    def member_row(self, customer: CustomerView) -> tuple[str, ...] | None:
+        """The row of one customer; a platform whose rows carry more than identifiers (Google's
+        consent signals) overrides this."""
+        return self.row(customer.identifiers)
+
     def row(self, identifiers: Mapping[str, str]) -> tuple[str, ...] | None:
         """The identifier cells, or None when no strong identifier names the person."""
         get = identifiers.get
@@ -80,7 +85,7 @@ def upload_value(value: Decimal | None) -> Decimal:
 
 def to_member(customer: CustomerView, rows: RowFormat, *, value_based: bool) -> Member | None:
     """The member a destination uploads for ``customer`` (None: nothing to match on)."""
-    row = rows.row(customer.identifiers)
+    row = rows.member_row(customer)
     if row is None:
         return None
     return Member(customer.key, row, upload_value(customer.value) if value_based else None)

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from shared.definitions.audiences import AudienceDefinition
 from shared.store.db import Store
 from shared.sync.engine import DestinationSync
 from shared.sync.guardrails import Guardrails
 from shared.sync.ledger import Ledger
-from shared.sync.membership import ConsentRule, Targets
+from shared.sync.membership import ConsentRule, Destination, Targets
 from shared.sync.ports import AudiencePlatform
 from shared.sync.reconcile import FollowUp, Reconciler
 from shared.sync.runs import Runs
@@ -32,6 +33,8 @@ class EngineSettings:
     consent: ConsentRule
     snapshot_max_age: float  # seconds: read sizes back after a no-change run older than this
     name_prefix: str  # platform list names: "<prefix> <audience key>" ("audiencesync <shop>")
+    # Send unchanged members again once their row is this old (Google's membership life span).
+    refresh_after: Callable[[Destination], timedelta | None] | None = None
 
 
 def assemble(
@@ -73,6 +76,7 @@ def assemble(
             guardrails=settings.guardrails,
             batch_size=settings.batch_size,
             name_prefix=settings.name_prefix,
+            refresh_after=settings.refresh_after,
         )
         for account, adapter in platforms.items()
     }

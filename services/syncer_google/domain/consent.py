@@ -21,6 +21,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from shared.sync.membership import CustomerView
+
 # EU member states, the other EEA states (IS, LI, NO), the UK and Switzerland (ISO 3166 alpha-2).
 CONSENT_REGION = frozenset(
     {
@@ -99,3 +101,20 @@ def may_upload(
     if elsewhere is Elsewhere.MARKETING:
         return marketing
     return True
+
+
+@dataclass(frozen=True)
+class GoogleConsent:
+    """The engine's ``ConsentRule`` for Google lists (include and exclusion lists alike)."""
+
+    elsewhere: Elsewhere = Elsewhere.MARKETING
+
+    def allows(self, customer: CustomerView, role: str) -> bool:
+        """``may_upload`` for one labelled customer."""
+        return may_upload(
+            country=customer.country,
+            ad_user_data=customer.ad_user_data,
+            ad_personalization=customer.ad_personalization,
+            marketing=customer.email_consent is True or customer.sms_consent is True,
+            elsewhere=self.elsewhere,
+        )
