@@ -33,7 +33,10 @@ class AdminServer:
         self._httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name="sandbox-google-admin", daemon=True
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},  # stop() waits up to one poll interval
+            name="sandbox-google-admin",
+            daemon=True,
         )
 
     def start(self) -> None:
