@@ -157,7 +157,7 @@ def train(
     bought = y > 0
     categorical = [names.index(c) for c in CATEGORICAL]
 
-    def fit(objective: str, features: FloatArray, labels: FloatArray) -> str:
+    def fit(objective: str, features: npt.NDArray[np.float32], labels: FloatArray) -> str:
         data = lgb.Dataset(features, labels, feature_name=names, categorical_feature=categorical,
                            params={"verbose": -1, "max_bin": 63}, free_raw_data=True)  # fmt: skip
         booster = lgb.train(config.params(objective, len(labels)), data, num_boost_round=config.trees)
