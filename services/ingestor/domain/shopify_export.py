@@ -27,8 +27,9 @@ Row = Mapping[str, str]  # one CSV line: lower-cased column name -> cell
 # Columns without which an order cannot be rebuilt, as Shopify spells them (its export always
 # writes them); headers are compared lower-cased.
 REQUIRED = ("Name", "Id", "Created at", "Currency", "Total", "Lineitem quantity", "Lineitem price")
-# Two columns only Shopify's export has: a header with both is read as the export.
-SIGNATURE = ("lineitem quantity", "financial status")
+# Only Shopify's export names its columns "Lineitem ...": a header with one is read as the export
+# (then a trimmed export lacking a required column is told so, not read as the generic layout).
+_SIGNATURE = "lineitem "
 _LINE_COLUMNS = ("lineitem quantity", "lineitem price", "lineitem name", "lineitem sku")
 _STAMP = re.compile(
     r"(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(?:([+-]\d{2}):?(\d{2})|(Z|UTC))?"
@@ -37,8 +38,7 @@ _STAMP = re.compile(
 
 def is_export(header: Iterable[str]) -> bool:
     """Whether a (lower-cased) header is Shopify's order export."""
-    names = set(header)
-    return all(name in names for name in SIGNATURE)
+    return any(name.startswith(_SIGNATURE) for name in header)
 
 
 def missing_columns(header: Iterable[str]) -> list[str]:

@@ -46,7 +46,8 @@ def test_the_export_header_is_recognised_and_its_missing_columns_named_as_shopif
     assert is_export(header) and missing_columns(header) == []
     assert not is_export(["order_id", "created_at", "currency", "gross", "email"])
     lacking = [name for name in header if name not in ("id", "lineitem price")]
-    assert missing_columns(lacking) == ["Id", "Lineitem price"]
+    assert is_export(lacking) and missing_columns(lacking) == ["Id", "Lineitem price"]
+    assert is_export(["name", "email", "lineitem name"])  # trimmed: told what it lacks, not misread
 
 
 def test_an_orders_lines_become_one_order_with_the_order_columns_of_its_first_line() -> None:
