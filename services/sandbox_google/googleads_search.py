@@ -32,25 +32,31 @@ def _rows(sandbox: GoogleSandbox, customer: str, query_text: str) -> tuple[list[
         raise invalid([AdsError("query_error", refused.name, str(refused), [("query", None)])]) from None
     paths = [f"{query.resource}.{f}" for f in query.fields]
     mask = field_mask_pb2.FieldMask(paths=[_pb_path(f) for f in query.fields])
-    rows: list[Any] = []
+    found: list[tuple[dict[str, Any], Any]] = []  # (sortable values, row)
     if query.resource == "user_list":
         for record in sandbox.store.user_lists(customer):
             full = _user_list(sandbox, record)
-            if _keep(query, full, {"name": record.name, "id": str(record.id)}):
-                rows.append(gas.GoogleAdsRow(user_list=_masked(ul.UserList, full, mask)))
+            values = {"name": record.name, "id": record.id, "resource_name": full.resource_name}
+            if _keep(query, values):
+                found.append((values, gas.GoogleAdsRow(user_list=_masked(ul.UserList, full, mask))))
     else:
         for job in sandbox.store.jobs(customer):
             full = _job(job)
-            list_name = f"customers/{job.customer_id}/userLists/{job.list_id}"
+            list_name = full.customer_match_user_list_metadata.user_list
             values = {
-                "id": str(job.id),
+                "id": job.id,
                 "status": job.status,
+                "resource_name": full.resource_name,
                 "customer_match_user_list_metadata.user_list": list_name,
             }
-            if _keep(query, full, values):
-                rows.append(
-                    gas.GoogleAdsRow(offline_user_data_job=_masked(job_types.OfflineUserDataJob, full, mask))
+            if _keep(query, values):
+                row = gas.GoogleAdsRow(
+                    offline_user_data_job=_masked(job_types.OfflineUserDataJob, full, mask)
                 )
+                found.append((values, row))
+    for field, descending in reversed(query.order):  # stable sorts, last key first
+        found.sort(key=lambda pair: pair[0][field], reverse=descending)
+    rows = [row for _, row in found]
     if query.limit is not None:
         rows = rows[: query.limit]
     return rows, paths
@@ -60,12 +66,8 @@ def _pb_path(field: str) -> str:
     return "type_" if field == "type" else field
 
 
-def _keep(query: gaql.Query, full: Any, values: dict[str, str]) -> bool:
-    for field, wanted in query.filters:
-        actual = full.resource_name if field == "resource_name" else values.get(field, "")
-        if actual not in wanted:
-            return False
-    return True
+def _keep(query: gaql.Query, values: dict[str, Any]) -> bool:
+    return all(str(values.get(field, "")) in wanted for field, wanted in query.filters)
 
 
 def _masked(kind: Any, full: Any, mask: field_mask_pb2.FieldMask) -> Any:

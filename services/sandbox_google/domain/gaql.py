@@ -1,9 +1,9 @@
 """The subset of GAQL a Customer Match syncer needs, parsed strictly (AD_APIS.md 2.5).
 
 ``SELECT <fields> FROM user_list | offline_user_data_job [WHERE <field> = <value> [AND ...]]
-[LIMIT n]``. Values are quoted strings, numbers or enum names; ``IN (...)`` is accepted for the
-same fields. Anything else is refused with a QueryError that says what the sandbox supports,
-instead of an answer that might be wrong.
+[ORDER BY <field> [ASC|DESC], ...] [LIMIT n]``. Values are quoted strings, numbers or enum
+names; ``IN (...)`` is accepted for the same fields. Anything else is refused with a
+QueryError that says what the sandbox supports, instead of an answer that might be wrong.
 """
 
 from __future__ import annotations
@@ -59,7 +59,8 @@ FILTERABLE = {
 
 _QUERY = re.compile(
     r"^\s*SELECT\s+(?P<fields>.+?)\s+FROM\s+(?P<resource>[a-z_]+)"
-    r"(?:\s+WHERE\s+(?P<where>.+?))?(?:\s+LIMIT\s+(?P<limit>[0-9]+))?\s*;?\s*$",
+    r"(?:\s+WHERE\s+(?P<where>.+?))?(?:\s+ORDER\s+BY\s+(?P<order>.+?))?"
+    r"(?:\s+LIMIT\s+(?P<limit>[0-9]+))?\s*;?\s*$",
     re.IGNORECASE | re.DOTALL,
 )
 _CONDITION = re.compile(
@@ -85,6 +86,7 @@ class Query:
     fields: tuple[str, ...]
     filters: tuple[tuple[str, tuple[str, ...]], ...]
     limit: int | None
+    order: tuple[tuple[str, bool], ...] = ()  # (field, descending)
 
 
 def parse(text: str) -> Query:
@@ -110,7 +112,25 @@ def parse(text: str) -> Query:
     limit = int(match.group("limit")) if match.group("limit") else None
     if limit is not None and limit < 1:
         raise QueryRefused("LIMIT_VALUE_TOO_LOW", "LIMIT must be at least 1.")
-    return Query(resource, fields, tuple(filters), limit)
+    order = (
+        tuple(_order(resource, part) for part in match.group("order").split(","))
+        if match.group("order")
+        else ()
+    )
+    return Query(resource, fields, tuple(filters), limit, order)
+
+
+def _order(resource: str, part: str) -> tuple[str, bool]:
+    words = part.split()
+    if not words or len(words) > 2 or (len(words) == 2 and words[1].upper() not in ("ASC", "DESC")):
+        raise QueryRefused("UNEXPECTED_INPUT", f"ORDER BY takes a field and ASC or DESC: {part.strip()!r}.")
+    short = _field(resource, words[0])
+    if short not in FILTERABLE[resource]:
+        raise QueryRefused(
+            "PROHIBITED_FIELD_IN_ORDER_BY_CLAUSE",
+            f"The sandbox orders {resource} by {', '.join(sorted(FILTERABLE[resource]))} only.",
+        )
+    return short, len(words) == 2 and words[1].upper() == "DESC"
 
 
 def _field(resource: str, name: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -207,6 +208,7 @@ def test_health_per_destination_and_quality_per_country(api: Api) -> None:
     google = next(d for d in health if d["platform"] == "google")
     assert google["desired"] == 1200 and google["synced"] == 0 and google["drift"] == 1200
     assert google["match_rate"] == 0.61 and google["days_to_membership_expiry"] == 540
+    assert datetime.fromisoformat(google["last_run"]["finished_at"]).tzinfo is not None  # ISO, not RFC 822
     shared_email = "e" * 64
     add_customer(api.store, country="US", email_hash=shared_email)
     add_customer(api.store, country="US", email_hash=shared_email, fields=("EMAIL",), consent=False)

@@ -247,3 +247,25 @@ def test_daily_operations_quota_is_resource_exhausted_until_the_day_ends() -> No
             search(client, "SELECT user_list.id FROM user_list")
         small.clock.advance(86_400)
         assert search(client, "SELECT user_list.id FROM user_list") == []
+
+
+def test_lists_are_shared_between_the_apis_and_latest_job_is_found_by_order(
+    ads: Any, google_sandbox: RunningSandbox
+) -> None:
+    from .conftest import create_list as create_dm_list
+    from .conftest import dm_clients
+
+    clients = dm_clients(google_sandbox)
+    try:
+        made = create_dm_list(clients, "from data manager")
+    finally:
+        clients.close()
+    list_name = f"customers/{CUSTOMER}/userLists/{made.id}"
+    first, second = create_job(ads, list_name), create_job(ads, list_name)
+    query = (
+        "SELECT offline_user_data_job.resource_name FROM offline_user_data_job "
+        "WHERE offline_user_data_job.customer_match_user_list_metadata.user_list = '%s' "
+        "ORDER BY offline_user_data_job.id DESC LIMIT 1"
+    )
+    assert [r.offline_user_data_job.resource_name for r in search(ads, query % list_name)] == [second]
+    assert first != second

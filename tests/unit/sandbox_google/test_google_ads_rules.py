@@ -96,6 +96,12 @@ def test_gaql_the_syncer_queries_parse() -> None:
         "select user_list.id from user_list where user_list.id IN (1, 2) and user_list.name = 'x' limit 5"
     )
     assert listed.filters == (("id", ("1", "2")), ("name", ("x",))) and listed.limit == 5
+    latest = gaql.parse(
+        "SELECT offline_user_data_job.id FROM offline_user_data_job "
+        "WHERE offline_user_data_job.customer_match_user_list_metadata.user_list = 'customers/1/userLists/2' "
+        "ORDER BY offline_user_data_job.id DESC LIMIT 1"
+    )
+    assert latest.order == (("id", True),) and latest.limit == 1
 
 
 @pytest.mark.parametrize(
@@ -110,7 +116,12 @@ def test_gaql_the_syncer_queries_parse() -> None:
             "PROHIBITED_FIELD_IN_WHERE_CLAUSE",
         ),
         ("user_list.id FROM user_list", "EXPECTED_SELECT"),
-        ("SELECT user_list.id FROM user_list ORDER BY user_list.id", "UNEXPECTED_INPUT"),
+        ("SELECT user_list.id FROM user_list ORDER BY user_list.id SIDEWAYS", "UNEXPECTED_INPUT"),
+        (
+            "SELECT user_list.id FROM user_list ORDER BY user_list.size_for_display",
+            "PROHIBITED_FIELD_IN_ORDER_BY_CLAUSE",
+        ),
+        ("SELECT user_list.id FROM user_list GROUP BY user_list.id", "UNEXPECTED_INPUT"),
     ],
 )
 def test_gaql_outside_the_subset_is_refused(text: str, reason: str) -> None:

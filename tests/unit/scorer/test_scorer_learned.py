@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,11 +12,12 @@ import pytest
 from services.scorer.domain import aggregates as agg_module
 from services.scorer.domain.backtest import capture
 from services.scorer.domain.scoring import Calibration, score
-from services.scorer.domain.transactions import OrderLog, aggregate_orders, net_revenue
+from services.scorer.domain.transactions import OrderLog, aggregate_orders, net_revenue, read_cdnow
 from services.scorer.domain.value_choice import BASELINE, History, cuts
 from shared.definitions.scoring import DEFAULT_SCORING, ScoringConfig
 
 AS_OF = agg_module.epoch_days(date(2024, 6, 30))
+epoch_days = agg_module.epoch_days
 FAST = replace(DEFAULT_SCORING, model=replace(DEFAULT_SCORING.model, learned_trees=60))
 
 
@@ -108,3 +110,17 @@ def test_a_short_history_keeps_bgnbd(history_days: float) -> None:
     history, now = _history(log, AS_OF - 365 + history_days, FAST)
     choice = score(now, FAST, AS_OF - 365 + history_days, history=history).calibration.value_choice
     assert choice.method == BASELINE and choice.learned is None
+
+
+def test_on_cdnow_the_delivered_value_captures_at_least_bgnbds_share() -> None:
+    # CDNOW 1/10 sample, calibrated on 1997-01..09, measured on the following nine months: the
+    # choice (made on the window before October 1997) must not deliver less than BG/NBD.
+    log = read_cdnow(Path(__file__).parents[2] / "fixtures" / "cdnow" / "CDNOW_sample.txt")
+    end = epoch_days(date(1997, 9, 30))
+    config = replace(FAST, model=replace(FAST.model, horizon_days=273.0))
+    history, now = _history(log, end, config)
+    chosen = score(now, config, end, history=history)
+    plain = score(now, replace(config, model=replace(config.model, learned=False)), end)
+    later = net_revenue(log, end, epoch_days(date(1998, 6, 30)))
+    for fraction in (0.05, 0.10, 0.20):
+        assert capture(chosen.value, later, fraction) >= capture(plain.value, later, fraction) - 1e-12
