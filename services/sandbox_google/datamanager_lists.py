@@ -1,4 +1,4 @@
-"""Data Manager API UserListService: create, get, list and delete Customer Match lists.
+"""Data Manager API UserListService: create, get, list, update and delete Customer Match lists.
 
 Lists are the Google Ads lists the Ads API also sees (``domain.lists``). Names follow
 ``accountTypes/GOOGLE_ADS/accounts/{account}/userLists/{id}`` [proto: UserList.name]; the optional
@@ -98,27 +98,7 @@ def create(sandbox: GoogleSandbox, request: dm.CreateUserListRequest, call: Call
                 "user_list.display_name", "DISPLAY_NAME_ALREADY_USED", "The display name is already used."
             )
         )
-    days = DEFAULT_LIFE_SPAN_DAYS
-    if pb.HasField("membership_duration"):
-        seconds = pb.membership_duration.seconds
-        if seconds % DAY_SECONDS or pb.membership_duration.nanos or seconds < 0:
-            found.append(
-                Violation(
-                    "user_list.membership_duration",
-                    "INVALID_ARGUMENT",
-                    "membership_duration must be a whole number of days (multiples of 86400s).",
-                )
-            )
-        elif seconds // DAY_SECONDS > MAX_LIFE_SPAN_DAYS:
-            found.append(
-                Violation(
-                    "user_list.membership_duration",
-                    "MEMBERSHIP_DURATION_TOO_LONG",
-                    f"membership_duration is at most {MAX_LIFE_SPAN_DAYS} days.",
-                )
-            )
-        else:
-            days = seconds // DAY_SECONDS
+    days = _duration_days(pb, found) if pb.HasField("membership_duration") else DEFAULT_LIFE_SPAN_DAYS
     keys = list(pb.ingested_user_list_info.upload_key_types)
     if not pb.HasField("ingested_user_list_info") or not keys:
         found.append(
@@ -154,6 +134,69 @@ def create(sandbox: GoogleSandbox, request: dm.CreateUserListRequest, call: Call
     record = UserListRecord(**{**record.__dict__, "id": sandbox.store.next_id("user_list", LIST_ID_START)})
     sandbox.store.add_list(record)
     return user_list_message(sandbox, record)
+
+
+def _duration_days(pb: Any, found: list[Violation]) -> int:
+    """Whole days of ``membership_duration``, at most 540; a violation (and 0) otherwise."""
+    seconds = pb.membership_duration.seconds
+    if seconds % DAY_SECONDS or pb.membership_duration.nanos or seconds < 0:
+        found.append(
+            Violation(
+                "user_list.membership_duration",
+                "INVALID_ARGUMENT",
+                "membership_duration must be a whole number of days (multiples of 86400s).",
+            )
+        )
+        return 0
+    if seconds // DAY_SECONDS > MAX_LIFE_SPAN_DAYS:
+        found.append(
+            Violation(
+                "user_list.membership_duration",
+                "MEMBERSHIP_DURATION_TOO_LONG",
+                f"membership_duration is at most {MAX_LIFE_SPAN_DAYS} days.",
+            )
+        )
+        return 0
+    return int(seconds // DAY_SECONDS)
+
+
+_UPDATABLE = ("display_name", "description", "membership_status", "membership_duration")
+
+
+def update(sandbox: GoogleSandbox, request: dm.UpdateUserListRequest, call: CallInfo) -> Any:
+    """UpdateUserList: display name, description, membership status and duration, by update mask
+    (an empty mask updates the updatable fields the request sets, as AIP-134 allows)."""
+    record = _by_name(sandbox, request.user_list.name, call)
+    pb = dm.UserList.pb(request.user_list)
+    paths = list(request.update_mask.paths) or [f for f in _UPDATABLE if pb.HasField(f)]
+    found: list[Violation] = []
+    changes: dict[str, Any] = {}
+    for path in paths:
+        if path not in _UPDATABLE:
+            reason = (
+                "IMMUTABLE_FIELD_FOR_UPDATE" if path in dm.UserList.meta.fields else "INVALID_UPDATE_MASK"
+            )
+            found.append(Violation("update_mask", reason, f"{path} cannot be updated."))
+        elif path == "display_name":
+            name = pb.display_name.strip()
+            taken = {u.name for u in sandbox.store.user_lists(record.customer_id) if u.id != record.id}
+            if not name or name in taken:
+                reason = "DISPLAY_NAME_ALREADY_USED" if name else "INVALID_DISPLAY_NAME"
+                found.append(Violation("user_list.display_name", reason, "The display name is not usable."))
+            changes["name"] = name
+        elif path == "description":
+            changes["description"] = pb.description
+        elif path == "membership_status":
+            closed = pb.membership_status == dm.UserList.MembershipStatus.CLOSED
+            changes["membership_status"] = "CLOSED" if closed else "OPEN"
+        else:
+            changes["life_span_days"] = _duration_days(pb, found)
+    if found:
+        raise dm_invalid(found)
+    updated = UserListRecord(**{**record.__dict__, **changes})
+    if not request.validate_only:
+        sandbox.store.save_list(updated)
+    return user_list_message(sandbox, updated)
 
 
 def _by_name(sandbox: GoogleSandbox, name: str, call: CallInfo) -> UserListRecord:
@@ -240,6 +283,7 @@ HANDLERS: dict[str, tuple[Any, type, Any, bool]] = {
     "CreateUserList": (create, dm.CreateUserListRequest, dm.UserList, True),
     "GetUserList": (get, dm.GetUserListRequest, dm.UserList, False),
     "ListUserLists": (list_lists, dm.ListUserListsRequest, dm.ListUserListsResponse, False),
+    "UpdateUserList": (update, dm.UpdateUserListRequest, dm.UserList, True),
     "DeleteUserList": (delete, dm.DeleteUserListRequest, None, True),
 }
 SERVICE = "google.ads.datamanager.v1.UserListService"

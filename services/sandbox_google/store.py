@@ -153,6 +153,11 @@ class SandboxStore:
             ).fetchall()
         return [UserListRecord(*r) for r in rows]
 
+    def save_list(self, record: UserListRecord) -> None:
+        """Overwrite a list's settings (its members stay)."""
+        self._db.execute("DELETE FROM user_lists WHERE id = ?", (record.id,))
+        self.add_list(record)
+
     def delete_list(self, list_id: int) -> None:
         """Remove a list and its members."""
         self._db.execute("DELETE FROM user_lists WHERE id = ?", (list_id,))

@@ -296,3 +296,32 @@ def test_minute_quota_is_resource_exhausted_with_quota_limit(google_sandbox: Run
             clients.ingestion.transport.close()
             clients.user_lists.transport.close()
     assert err.value.metadata["quota_limit"] == "IngestionReadRequestsPerMinutePerProject"
+
+
+def test_update_user_list_by_mask_keeps_members(
+    datamanager: DataManager, google_sandbox: RunningSandbox
+) -> None:
+    from google.protobuf import duration_pb2, field_mask_pb2
+
+    created = create_list(datamanager, "before")
+    wait_done(datamanager, ingest(datamanager, created.id, [member("a@example.com")]))
+    changed = dm.UserList(
+        name=created.name, display_name="after", membership_duration=duration_pb2.Duration(seconds=30 * 86400)
+    )
+    updated = datamanager.user_lists.update_user_list(
+        user_list=changed,
+        update_mask=field_mask_pb2.FieldMask(paths=["display_name", "membership_duration"]),
+        metadata=datamanager.list_metadata(),
+        retry=None,
+    )
+    assert updated.display_name == "after"
+    assert updated.membership_duration.total_seconds() == 30 * 86400
+    assert updated.size_info.display_network_members_count == 1
+    with pytest.raises(exceptions.InvalidArgument) as err:
+        datamanager.user_lists.update_user_list(
+            user_list=changed,
+            update_mask=field_mask_pb2.FieldMask(paths=["ingested_user_list_info"]),
+            metadata=datamanager.list_metadata(),
+            retry=None,
+        )
+    assert err.value.reason == "IMMUTABLE_FIELD_FOR_UPDATE"
