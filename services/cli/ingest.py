@@ -14,12 +14,15 @@ import sys
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from shared.config import Settings
 
 if TYPE_CHECKING:
+    from rich.progress import TaskID
+
     from services.ingestor.bulk import ImportResult, Progress
     from services.ingestor.domain import Rates
 
@@ -119,14 +122,15 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
         logging.getLogger("kafka").setLevel(logging.CRITICAL)
     try:
         rates = _read_rates(settings, args.rates) if args.rates else None
-        with _progress(args.file.name) as on_progress:
+        with _progress(args.file.name) as bars:
             result = run_import(
                 settings,
                 args.file,
                 args.kind,
                 shop=args.shop,
                 rates=rates,
-                on_progress=on_progress,
+                on_progress=bars.importing,
+                on_check=bars.checking,
                 fmt=args.fmt,
             )
     except ImportInputError as exc:
@@ -144,36 +148,59 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-@contextmanager
-def _progress(name: str) -> Iterator[Progress]:
-    """A progress bar on stderr: records handled of the file's total (counted by the file check,
-    an export's orders rather than its lines), with the time left and the time spent.
+@dataclass
+class _Bars:
+    """The two progress callbacks of an import: the file check's bytes, then the records handled."""
 
-    Only when both stdout and stderr are terminals, and only from the first record on: a refused
+    checking: Progress
+    importing: Progress
+
+
+@contextmanager
+def _progress(name: str) -> Iterator[_Bars]:
+    """Progress bars on stderr, with the time left and the time spent: first the file check's
+    bytes read of the file's size (a large file only), then the records handled of the total the
+    check counted (an export's orders rather than its lines).
+
+    Only when both stdout and stderr are terminals, and only from the first report on: a refused
     file leaves one line on stderr, its reason, and a piped or redirected run prints no bar.
     """
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
     from rich.progress import Progress as Bar
 
     console = Console(stderr=True)
     if not (console.is_terminal and sys.stdout.isatty()):
-        yield lambda _done, _total: None
+        yield _Bars(lambda _done, _total: None, lambda _done, _total: None)
         return
-    columns = (f"importing {name}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[amount]}"),
+        TimeRemainingColumn(),
+        TimeElapsedColumn(),
+    )
     with ExitStack() as stack:
         bar: Bar | None = None
-        task = None
+        tasks: dict[str, TaskID] = {}
 
-        def advance(done: int, total: int) -> None:
-            nonlocal bar, task
+        def show(phase: str, done: int, total: int, amount: str) -> None:
+            nonlocal bar
             if bar is None:
-                bar = stack.enter_context(Bar(*columns, TimeElapsedColumn(), console=console, transient=True))
-                task = bar.add_task(name, total=total)
-            assert task is not None
-            bar.update(task, completed=done, total=total)
+                bar = stack.enter_context(Bar(*columns, console=console, transient=True))
+            if phase not in tasks:
+                for other in tasks.values():  # the check is over once records are handled
+                    bar.update(other, visible=False)
+                tasks[phase] = bar.add_task(f"{phase} {name}", total=total, amount=amount)
+            bar.update(tasks[phase], completed=done, total=total, amount=amount)
 
-        yield advance
+        def checking(done: int, total: int) -> None:
+            show("checking", done, total, f"{done / 1e6:,.1f}/{total / 1e6:,.1f} MB")
+
+        def importing(done: int, total: int) -> None:
+            show("importing", done, total, f"{done:,}/{total:,}")
+
+        yield _Bars(checking, importing)
 
 
 def _records(count: int, unit: str = "record") -> str:

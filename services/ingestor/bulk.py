@@ -136,16 +136,18 @@ def run_import(
     rates: Rates | None = None,
     on_progress: Progress | None = None,
     fmt: str = "auto",
+    on_check: Progress | None = None,
 ) -> ImportResult:
     """Import ``path`` (``kind``: orders, refunds, customers, tickets, checkouts; ``fmt``: its format,
-    ``auto`` to tell from the file) for ``shop`` (``--shop``; None: ``SHOP``).
+    ``auto`` to tell from the file) for ``shop`` (``--shop``; None: ``SHOP``). ``on_check`` hears
+    the file check's bytes read of the file's size, ``on_progress`` the records handled of the total.
 
     Raises ``ImportInputError`` for a file or shop that cannot be imported, before any broker
     starts or anything is stored (``rates`` are saved only after the file passed its check);
     ``ImportStalledError`` when the in-process ingestor stops.
     """
     shop = import_shop(shop, settings.shop)
-    total = check_file(path, kind, fmt)
+    total = check_file(path, kind, fmt, on_bytes=on_check)
     unit = record_unit(path, kind, fmt)
     started = time.perf_counter()
     loaded = save_rates_to_store(settings, rates) if rates is not None else None

@@ -16,9 +16,10 @@ import csv
 import gzip
 import io
 import json
+import os
 import stat
 import zlib
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +33,8 @@ from shared.messages import RawReceived
 from shared.shops import InvalidShopDomain, normalize_shop_domain
 
 KINDS = ("orders", "refunds", "customers", "tickets", "checkouts")
+Ticker = Callable[[int, int], None]  # (bytes of the file on disk read so far, its size)
+_TICK_LINES = 20_000  # lines between two reports of how far the file check has read
 _SAMPLE_LINES = 20  # lines tried before a file whose first line is not JSON is called "not JSON"
 
 
@@ -70,20 +73,23 @@ def _is_csv(path: Path) -> bool:
     return (Path(path.stem).suffix if path.suffix == ".gz" else path.suffix).lower() == ".csv"
 
 
-def check_file(path: Path, kind: str, fmt: str = "auto") -> int:
+def check_file(path: Path, kind: str, fmt: str = "auto", *, on_bytes: Ticker | None = None) -> int:
     """The number of records in ``path``; raises ``ImportInputError`` saying what is wrong with it.
 
     ``fmt``: ``auto`` (from a CSV's header or each JSON record's fields), ``shopify`` (Shopify's
     REST JSON), ``generic`` (the generic layouts) or ``shopify-csv`` (Shopify's order export).
 
     Reads the whole file once (every byte must be UTF-8, and the count drives the progress bar),
-    before any broker starts or anything is published.
+    before any broker starts or anything is published. ``on_bytes`` hears how far the check has
+    read every ``_TICK_LINES`` lines (a file shorter than that is checked before a bar would show).
     """
     _check_path(path)
     if fmt == layouts.SHOPIFY_EXPORT and (kind != "orders" or not _is_csv(path)):
         raise ImportInputError(f"{path}: --format shopify-csv reads Shopify's order export, a .csv of orders")
     with _reading(path):
-        return _check_csv(path, kind, fmt) if _is_csv(path) else _check_json(path, kind)
+        if _is_csv(path):
+            return _check_csv(path, kind, fmt, on_bytes)
+        return _check_json(path, kind, on_bytes)
     raise AssertionError("unreachable")  # pragma: no cover - _reading only re-raises
 
 
@@ -162,7 +168,35 @@ _LAYOUT_NAMES = {
 }
 
 
-def _check_csv(path: Path, kind: str, fmt: str) -> int:
+class _Ticking:
+    """Lines (or CSV rows) as they come, telling ``on_bytes`` how far into the file they are."""
+
+    def __init__(self, lines: Iterator[Any], handle: IO[str], on_bytes: Ticker | None) -> None:
+        self.lines = lines
+        self.on_bytes = on_bytes
+        buffer = getattr(handle, "buffer", None)
+        # The bytes on disk: a gzip file's compressed position (GzipFile keeps it as ``fileobj``).
+        self.raw: Any = getattr(buffer, "fileobj", buffer)
+        self.size = os.fstat(self.raw.fileno()).st_size if self.raw is not None else 0
+        self.count = 0
+
+    def __iter__(self) -> _Ticking:
+        return self
+
+    def __next__(self) -> Any:
+        line = next(self.lines)
+        self.count += 1
+        if self.on_bytes is not None and self.raw is not None and self.count % _TICK_LINES == 0:
+            self.on_bytes(self.raw.tell(), self.size)
+        return line
+
+    @property
+    def line_num(self) -> int:
+        """The CSV reader's line number (a quoted cell may span lines)."""
+        return int(getattr(self.lines, "line_num", self.count))
+
+
+def _check_csv(path: Path, kind: str, fmt: str, on_bytes: Ticker | None) -> int:
     with _open(path) as handle:
         reader = csv.reader(handle)
         first = next(reader, None)
@@ -180,7 +214,7 @@ def _check_csv(path: Path, kind: str, fmt: str) -> int:
                     else f" ({_LAYOUT_NAMES[layout]}: docs/import.md)"
                 )
                 raise ImportInputError(f"{path}: the header lacks {missing}{hint}")
-            count = layouts.count(names, reader, layout)
+            count = layouts.count(names, _Ticking(reader, handle, on_bytes), layout)
         except LayoutError as exc:
             raise ImportInputError(f"{path}: {exc}") from None
     if count == 0:
@@ -196,13 +230,13 @@ def _parses(line: str) -> bool:
     return True
 
 
-def _check_json(path: Path, kind: str) -> int:
+def _check_json(path: Path, kind: str, on_bytes: Ticker | None) -> int:
     with _open(path) as handle:
         head = _leading_lines(handle)
         if not head[-1].strip():
             raise ImportInputError(f"{path}: only blank lines, no records")
         if _is_jsonl(head[-1], kind):
-            return 1 + sum(1 for line in handle if line.strip())
+            return 1 + sum(1 for line in _Ticking(iter(handle), handle, on_bytes) if line.strip())
         text = "".join(head) + handle.read()
     doc = _document(text)
     if doc is not None:

@@ -4,6 +4,7 @@ customers layouts, and which raw topic each record of each kind and format goes 
 from __future__ import annotations
 
 import csv
+import gzip
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -256,3 +257,16 @@ def test_a_rest_api_document_of_refunds_or_customers_is_read_record_by_record(
     path.write_text(json.dumps({kind: [record, record]}), encoding="utf-8")
     assert check_file(path, kind) == 2
     assert [r.topic for r in read_records(path, kind, SHOP)] == [topic, topic]
+
+
+@pytest.mark.parametrize("name", ["orders.csv", "orders.csv.gz"])
+def test_the_file_check_reports_how_far_it_has_read_a_large_file(tmp_path: Path, name: str) -> None:
+    rows = "".join(f"A-{n},C-{n % 97},2025-01-01,EUR,{n % 50}.00\n" for n in range(45_000))
+    text = "order_id,customer_id,created_at,currency,gross\n" + rows
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(text.encode()) if name.endswith(".gz") else text.encode())
+    reports: list[tuple[int, int]] = []
+    assert check_file(path, "orders", on_bytes=lambda done, size: reports.append((done, size))) == 45_000
+    size = path.stat().st_size  # bytes on disk: a gzip file's compressed bytes
+    assert len(reports) == 2 and all(total == size for _, total in reports)
+    assert 0 < reports[0][0] < reports[1][0] <= size
