@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import threading
+from datetime import date, datetime
+from typing import Any
 
 from flask import Flask, Response
+from flask.json.provider import DefaultJSONProvider
 
 from services.api.adapters.inbox import SqlWebhookInbox
 from services.api.errors import ApiError, problem, problem_response
@@ -76,6 +79,16 @@ class Resources:
             publisher.close()
 
 
+class IsoJson(DefaultJSONProvider):
+    """JSON with ISO 8601 times everywhere (flask's default writes RFC 822 dates in nested dicts)."""
+
+    @staticmethod
+    def default(o: Any) -> Any:
+        if isinstance(o, datetime | date):
+            return o.isoformat()
+        return DefaultJSONProvider.default(o)
+
+
 def create_app(
     settings: Settings, *, store: Store | None = None, publisher: Publisher | None = None
 ) -> Flask:
@@ -86,6 +99,7 @@ def create_app(
     from services.api.webhooks import bp as webhooks
 
     app = Flask("audiencesync", static_folder=None)  # no static route: it served the working directory
+    app.json = IsoJson(app)
     app.config["SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = MAX_RAW_BODY_BYTES  # 413 above it, before any receipt
     app.extensions["audiencesync"] = Resources(settings, store=store, publisher=publisher)

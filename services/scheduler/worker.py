@@ -35,6 +35,7 @@ log = get_logger(__name__)
 BEAT = 1.0  # seconds between heartbeats (and cancel checks) while a command runs
 STOP_GRACE = 10.0  # seconds a cancelled command gets to stop after SIGTERM
 FINE = frozenset({"succeeded", "dry_run"})
+UNAVAILABLE = "unavailable"
 MODE_FLAGS: dict[str, list[str]] = {"delta": [], "full": ["--repair"], "dry_run": ["--dry-run"]}
 
 
@@ -50,7 +51,9 @@ class Outcome:
     def status(self) -> RequestStatus:
         if self.cancelled:
             return RequestStatus.CANCELLED
-        ok = all(r["status"] in FINE for r in self.results)
+        # A platform with no syncer in this installation is listed, but fails nothing on its own.
+        ran = [r for r in self.results if r["status"] != UNAVAILABLE]
+        ok = bool(ran) and all(r["status"] in FINE for r in ran)
         return RequestStatus.SUCCEEDED if ok else RequestStatus.FAILED
 
 
@@ -141,7 +144,7 @@ class Worker:
             # This installation has no syncer for the platform yet: say so, run the others.
             message = f"no `audiencesync sync {platform}` in this installation"
             outcome.results.append(
-                {"audience": audience, "platform": platform, "status": "unavailable", "message": message}
+                {"audience": audience, "platform": platform, "status": UNAVAILABLE, "message": message}
             )
             return
         runs = parse_runs(stdout)
