@@ -55,7 +55,10 @@ def make_syncer(store: Store, google_sandbox: Any) -> Iterator[Callable[..., Goo
     def make(audiences: list[dict[str, Any]] | None = None, **changes: Any) -> GoogleSyncService:
         settings = Settings(database_url=store.url)
         syncer = build_service(
-            settings, store, google=google_settings(google_sandbox, **changes), definitions=definitions(audiences)
+            settings,
+            store,
+            google=google_settings(google_sandbox, **changes),
+            definitions=definitions(audiences),
         )
         built.append(syncer)
         return syncer

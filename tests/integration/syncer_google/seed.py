@@ -80,7 +80,10 @@ def seed(store: Store, people: Iterable[Person]) -> None:
         fields = {"email": email_hash(p.i), "phone": sha(f"+4930555{p.i:05d}")}
         if p.address and p.country:
             fields.update(
-                first_name=sha(f"ana{p.i}"), last_name=sha("schmidt"), country_code=p.country, postal_code="10115"
+                first_name=sha(f"ana{p.i}"),
+                last_name=sha("schmidt"),
+                country_code=p.country,
+                postal_code="10115",
             )
         identifiers.extend(
             {"customer_key": p.key, "platform": platform, "field": f, "value": v, "added_at": NOW}
