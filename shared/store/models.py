@@ -336,7 +336,8 @@ class SyncBatch(Base):
     seq: Mapped[int] = mapped_column(Integer)
     direction: Mapped[str] = mapped_column(String(8))  # add | remove | replace
     size: Mapped[int] = mapped_column(Integer)
-    session_id: Mapped[str | None] = mapped_column(String(255))  # the platform's handle: Meta session, Google request or job
+    # The platform's handle for the batch: Meta's upload session, a Google request id or job.
+    session_id: Mapped[str | None] = mapped_column(String(255))
     status: Mapped[str] = mapped_column(String(16))  # sent | acknowledged | failed
     num_received: Mapped[int | None] = mapped_column(Integer)
     num_invalid: Mapped[int | None] = mapped_column(Integer)

@@ -25,7 +25,6 @@ PEOPLE = [
 
 
 def members(sandbox: Any, syncer: Any, audience: str) -> dict[str, tuple[str, str]]:
-    (destination,) = [d for d in syncer.destinations(audience) if d.key == audience]
     lists = [lst for lst in sandbox.state.user_lists() if lst.name.endswith(f" {audience}")]
     assert len(lists) == 1, lists
     return sandbox.state.members(lists[0].id)
