@@ -30,7 +30,7 @@ class GoogleSandboxConfig:
     developer_tokens: tuple[str, ...] = field(default=(), repr=False)
     allowlisted_developer_tokens: tuple[str, ...] = field(default=("sandbox-dev-token",), repr=False)
     customers: tuple[str, ...] = ("1234567890",)  # client (operating) accounts
-    login_customers: tuple[str, ...] = ()  # manager accounts; when any, access goes through them
+    login_customers: tuple[str, ...] = ()  # managers of every customer (valid login accounts)
     declined_tos_customers: tuple[str, ...] = ()  # accounts without Customer Match terms accepted
     cert_dir: Path | None = None  # None: a temporary directory chosen by the server
     state_path: Path | None = None  # None: in memory

@@ -1,8 +1,7 @@
 """Data Manager destinations at the edge: read from the request, checked, echoed in statuses.
 
-Account access is decided here for both Data Manager services: the caller reaches an operating
-account directly when no manager is configured, otherwise only through a configured manager
-given as the destination's ``login_account`` (IngestionService) or the ``login-account``
+Account access (``domain.accounts``) is checked here for both Data Manager services: the login
+account is the destination's ``login_account`` (IngestionService) or the ``login-account``
 metadata (UserListService).
 """
 
@@ -13,6 +12,7 @@ from typing import Any
 import grpc
 from google.ads import datamanager_v1 as dm
 
+from services.sandbox_google.domain.accounts import may_access
 from services.sandbox_google.domain.destinations import DestinationIn, Violation, check_destinations
 from services.sandbox_google.errors import dm_error, dm_invalid
 from services.sandbox_google.service import GoogleSandbox
@@ -77,13 +77,10 @@ def _account_type(value: int) -> str:
 
 
 def check_access(sandbox: GoogleSandbox, operating_id: str, login_id: str) -> None:
-    """The caller reaches an operating account directly (no managers configured) or through a
-    configured manager (login account); anything else is PERMISSION_DENIED."""
-    customers = set(sandbox.config.customers)
-    managers = set(sandbox.config.login_customers)
+    """PERMISSION_DENIED unless the caller may act on the operating account through the login
+    account (``domain.accounts``)."""
     login = login_id or operating_id
-    allowed = operating_id in customers and (login in managers if managers else login == operating_id)
-    if not allowed:
+    if not may_access(sandbox.config.customers, sandbox.config.login_customers, operating_id, login_id):
         raise dm_error(
             grpc.StatusCode.PERMISSION_DENIED,
             "PERMISSION_DENIED",

@@ -12,6 +12,7 @@ import re
 import grpc
 
 from services.sandbox_google.calls import CallInfo
+from services.sandbox_google.domain.accounts import may_access
 from services.sandbox_google.domain.googleads import AdsError
 from services.sandbox_google.googleads_errors import ads_abort, invalid, permission_denied_customer
 from services.sandbox_google.service import GoogleSandbox
@@ -124,12 +125,7 @@ def _access(sandbox: GoogleSandbox, call: CallInfo, customer: str) -> None:
                 )
             ]
         )
-    managers = set(sandbox.config.login_customers)
-    if customer not in sandbox.config.customers:
-        raise permission_denied_customer()
-    if managers and login not in managers:
-        raise permission_denied_customer()
-    if not managers and login and login != customer:
+    if not may_access(sandbox.config.customers, sandbox.config.login_customers, customer, login):
         raise permission_denied_customer()
 
 

@@ -68,7 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         dest="login_customers",
         default=[],
         metavar="ID",
-        help="a manager account; when given, clients are reached through it (repeatable)",
+        help="a manager of every customer: a valid login-customer-id / login account (repeatable)",
     )
     add(
         "--decline-tos",

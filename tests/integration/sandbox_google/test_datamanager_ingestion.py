@@ -260,13 +260,11 @@ def test_unknown_access_token_is_unauthenticated(google_sandbox: RunningSandbox)
 
 def test_operating_account_not_reachable_is_permission_denied(datamanager: DataManager) -> None:
     created = create_list(datamanager)
-    with pytest.raises(exceptions.PermissionDenied):
-        ingest(
-            datamanager,
-            created.id,
-            [member("a@example.com")],
-            destinations=[destination(created.id, login=None)],
-        )
+    one = [member("a@example.com")]
+    ingest(datamanager, created.id, one, destinations=[destination(created.id, login=None)])  # direct
+    ingest(datamanager, created.id, one, destinations=[destination(created.id, login=CUSTOMER)])
+    with pytest.raises(exceptions.PermissionDenied):  # not a manager of this account
+        ingest(datamanager, created.id, one, destinations=[destination(created.id, login="5555555555")])
     with pytest.raises(exceptions.PermissionDenied):
         ingest(
             datamanager,

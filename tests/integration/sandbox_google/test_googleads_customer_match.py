@@ -189,7 +189,6 @@ def test_developer_token_not_allowlisted_gets_customer_not_allowlisted(
     [
         ({"developer_token": "unknown"}, "UNAUTHENTICATED", "authentication_error.DEVELOPER_TOKEN_INVALID"),
         ({"token": "unknown"}, "UNAUTHENTICATED", "authentication_error.OAUTH_TOKEN_INVALID"),
-        ({"login": None}, "PERMISSION_DENIED", "authorization_error.USER_PERMISSION_DENIED"),
         ({"login": "5555555555"}, "PERMISSION_DENIED", "authorization_error.USER_PERMISSION_DENIED"),
     ],
 )
@@ -269,3 +268,13 @@ def test_lists_are_shared_between_the_apis_and_latest_job_is_found_by_order(
     )
     assert [r.offline_user_data_job.resource_name for r in search(ads, query % list_name)] == [second]
     assert first != second
+
+
+def test_login_customer_may_be_a_manager_the_account_itself_or_absent(google_sandbox: RunningSandbox) -> None:
+    from .conftest import OTHER_CUSTOMER
+
+    for login in (None, CUSTOMER, "9876543210"):
+        assert search(ads_client(google_sandbox, login=login), "SELECT user_list.id FROM user_list") == []
+    with pytest.raises(GoogleAdsException) as err:  # a client account is no manager of another
+        search(ads_client(google_sandbox, login=OTHER_CUSTOMER), "SELECT user_list.id FROM user_list")
+    assert error_codes(err.value) == ["authorization_error.USER_PERMISSION_DENIED"]

@@ -64,3 +64,20 @@ def test_config_normalises_customer_ids_and_names_bad_flags() -> None:
     assert GoogleSandboxConfig(customers=("123-456-7890", "1234567890")).validated().customers == (
         "1234567890",
     )
+
+
+@pytest.mark.parametrize(
+    ("account", "login", "allowed"),
+    [
+        ("1", "", True),
+        ("1", "1", True),
+        ("1", "9", True),
+        ("1", "2", False),
+        ("3", "", False),
+        ("3", "9", False),
+    ],
+)
+def test_account_access_through_the_account_or_a_manager(account: str, login: str, allowed: bool) -> None:
+    from services.sandbox_google.domain.accounts import may_access
+
+    assert may_access({"1", "2"}, {"9"}, account, login) is allowed
