@@ -185,7 +185,8 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
         running = start_sandbox(config)
     except (OSError, RuntimeError) as exc:
         print(
-            f"audiencesync sandbox google: cannot listen on {args.host}:{args.port} ({exc})", file=sys.stderr
+            f"audiencesync sandbox google: cannot start on {args.host}:{args.port} ({exc})",
+            file=sys.stderr,
         )
         return 1
     stop = threading.Event()
