@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+from google.rpc import error_details_pb2
 
 from services.sandbox_google import (
     datamanager_api,
@@ -74,6 +75,8 @@ def _dispatch(
             log.info("sandbox_google.refused", method=method, code=abort.code.name, reason=abort.reason)
             if ads:
                 abort.trailing = (*abort.trailing, ("request-id", call.request_id))
+            else:  # the standard model's RequestInfo, which Google asks callers to log
+                abort.details = (*abort.details, error_details_pb2.RequestInfo(request_id=call.request_id))
             context.abort_with_status(to_grpc_status(abort))
             raise  # abort_with_status raises; this line is never reached
         sandbox.calls.record(CallRecord(method, "OK"))

@@ -201,6 +201,7 @@ def test_request_level_violations_are_invalid_argument(
         ingest(datamanager, created.id, members, **change)
     assert (field, reason) in violations(err.value)
     assert err.value.reason == reason  # the ErrorInfo carries the first reason
+    assert any(isinstance(d, error_details_pb2.RequestInfo) and d.request_id for d in err.value.details)
 
 
 def test_remove_all_as_of_time_keeps_members_added_after_it(
