@@ -8,12 +8,11 @@ writing stores the document in ``audiences`` (origin ``api``), appends it to
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
 
-from shared.definitions import load_definitions
+from shared.definitions import Definitions
 from shared.definitions.audiences import AudienceDefinition
 from shared.definitions.stored import API_ORIGIN, merge, stored_documents, validate_audience
 from shared.store.audit import record
@@ -36,10 +35,10 @@ def describe(audience: AudienceDefinition, origin: str, version: int) -> dict[st
     }
 
 
-def effective(store: Store, config_file: Path | None) -> list[dict[str, Any]]:
-    """Every audience in force, file order first, then audiences only the API defined."""
+def effective(store: Store, base: Definitions) -> list[dict[str, Any]]:
+    """Every audience in force (``base``: the YAML file's), file order first, then the API's own."""
     stored = stored_documents(store)
-    definitions = merge(load_definitions(config_file), stored)
+    definitions = merge(base, stored)
     versions = _versions(store)
     return [
         describe(a, API_ORIGIN if a.key in stored else "config", versions.get(a.key, 0))
@@ -47,14 +46,9 @@ def effective(store: Store, config_file: Path | None) -> list[dict[str, Any]]:
     ]
 
 
-def one(store: Store, config_file: Path | None, key: str) -> dict[str, Any] | None:
+def one(store: Store, base: Definitions, key: str) -> dict[str, Any] | None:
     """One audience in force, or None."""
-    return next((a for a in effective(store, config_file) if a["key"] == key), None)
-
-
-def keys(store: Store, config_file: Path | None) -> list[str]:
-    """The keys of every audience in force."""
-    return [a["key"] for a in effective(store, config_file)]
+    return next((a for a in effective(store, base) if a["key"] == key), None)
 
 
 def _versions(store: Store) -> dict[str, int]:

@@ -113,7 +113,7 @@ def _known(key: str) -> Any:
 @blp.response(200, AudienceListSchema)
 def list_audiences() -> dict[str, Any]:
     """Every audience in force: the YAML file's, with the API's versions over them."""
-    return {"items": definitions.effective(context.store(), context.settings().config_file)}
+    return {"items": definitions.effective(context.store(), context.file_definitions())}
 
 
 @blp.route("/audiences/<string:key>", methods=["GET"])
@@ -121,7 +121,7 @@ def list_audiences() -> dict[str, Any]:
 @blp.response(200, AudienceSchema)
 def get_audience(key: str) -> dict[str, Any]:
     """One audience in force."""
-    found = definitions.one(context.store(), context.settings().config_file, key)
+    found = definitions.one(context.store(), context.file_definitions(), key)
     if found is None:
         raise ApiError(404, "audience_not_found", f"no audience {key!r}")
     return found
