@@ -10,18 +10,16 @@ intervals. Prints figures only. Run: ``python -m bench cdnow``.
 
 from __future__ import annotations
 
-import gzip
 import time
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-import numpy as np
 from rich.console import Console
 
 from services.scorer.backtesting import compare_models
 from services.scorer.domain.aggregates import epoch_days
-from services.scorer.domain.transactions import OrderLog, aggregate_orders, net_revenue
+from services.scorer.domain.transactions import aggregate_orders, net_revenue, read_cdnow
 from services.scorer.domain.value_choice import History, cuts
 from services.scorer.report_terminal import print_model_comparison
 from shared.definitions.scoring import DEFAULT_SCORING
@@ -32,33 +30,20 @@ HOLDOUT_END = epoch_days(date(1998, 6, 30))
 HORIZON_DAYS = 273.0  # the holdout's nine months
 
 
-def load(path: Path) -> OrderLog:
-    """A CDNOW log: one line per purchase day, customer id first, then (date, CDs, dollars) last."""
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt") as handle:
-        rows = [line.split() for line in handle if line.strip() and line.split()[0].isdigit()]
-    ids = np.array([r[0] for r in rows])
-    day = [r[-3] for r in rows]
-    when = np.array([epoch_days(date(int(d[:4]), int(d[4:6]), int(d[6:]))) - 0.5 for d in day])
-    keys, customer = np.unique(ids, return_inverse=True)
-    return OrderLog.of(keys.astype(object), customer, when, np.array([float(r[-1]) for r in rows]))
-
-
 def main() -> None:
     """Backtest each CDNOW file and print the table."""
     console = Console(width=160)
     config = replace(DEFAULT_SCORING, model=replace(DEFAULT_SCORING.model, horizon_days=HORIZON_DAYS))
     as_of = epoch_days(CALIBRATION_END)
     for name in ("CDNOW_sample.txt", "CDNOW_master.txt.gz"):
-        log = load(FIXTURES / name)
+        log = read_cdnow(FIXTURES / name)
         started = time.perf_counter()
         now = aggregate_orders(log, as_of)
         step, cut_a, cut_b = cuts(now, as_of, config.model)
-        history = History(aggregate_orders(log, cut_a), aggregate_orders(log, cut_b), now, step, as_of)
         buyers = now.n_orders > 0
         later = net_revenue(log, as_of, HOLDOUT_END)[buyers]
-        pick = np.flatnonzero(buyers)
-        history = History(*(a.take(pick) for a in (history.before, history.middle, now)), step, as_of)
+        before, middle = (aggregate_orders(log, cut).take(buyers) for cut in (cut_a, cut_b))
+        history = History(before, middle, now.take(buyers), step, as_of)
         _, models = compare_models(history.now, history, config, CALIBRATION_END, later)
         console.print(
             f"\n[bold]{name}[/bold]: {int(buyers.sum()):,} customers, {len(log.total):,} purchases; "

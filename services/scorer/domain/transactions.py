@@ -7,12 +7,15 @@ definitions: orders placed by ``as_of`` count, money after discounts, refunds by
 
 from __future__ import annotations
 
+import gzip
 from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
-from services.scorer.domain.aggregates import WINDOWS, CustomerAggregates
+from services.scorer.domain.aggregates import WINDOWS, CustomerAggregates, epoch_days
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -99,3 +102,15 @@ def net_revenue(log: OrderLog, after: float, until: float) -> FloatArray:
     """Per customer: orders placed in (after, until] net of their refunds by ``until``."""
     later = aggregate_orders(log, until, orders_after=after)
     return later.gross_total - later.refunded_total
+
+
+def read_cdnow(path: Path) -> OrderLog:
+    """A CDNOW log (``CDNOW_sample.txt``, ``CDNOW_master.txt[.gz]``): one line per purchase day,
+    customer id first and (date YYYYMMDD, CDs, dollars) last; purchases at noon UTC."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt") as handle:
+        rows = [line.split() for line in handle if line.strip() and line.split()[0].isdigit()]
+    day = [r[-3] for r in rows]
+    when = np.array([epoch_days(date(int(d[:4]), int(d[4:6]), int(d[6:]))) - 0.5 for d in day])
+    keys, customer = np.unique(np.array([r[0] for r in rows]), return_inverse=True)
+    return OrderLog.of(keys.astype(object), customer, when, np.array([float(r[-1]) for r in rows]))

@@ -8,8 +8,9 @@ horizon, shortened to a third of the shop's history when that is shorter) and th
    ``(T - 2h, T - h]``; BG/NBD + Gamma-Gamma is fitted as of ``T - h``; all three rankings of the
    buyers at ``T - h`` are measured against their net revenue in ``(T - h, T]``;
 2. choice: a candidate replaces BG/NBD only if it captures more on average at the top 5, 10
-   and 20 % (by ``MIN_GAIN``) and trails it at none of them by more than ``MAX_SHORTFALL`` (the
-   top 5% of a few thousand buyers is a noisy figure); otherwise, and on a small shop or a
+   and 20 % (by ``MIN_GAIN``), trails it at none of them by more than ``MAX_SHORTFALL``, and
+   beats it on that average in ``MIN_CONFIDENCE`` of paired bootstrap resamples of the buyers
+   (the top 5% of a few thousand buyers is a noisy figure); otherwise, and on a small shop or a
    short history, BG/NBD + Gamma-Gamma stays, and ``reason`` says why;
 3. the chosen learned model is retrained on ``T - h`` -> ``T`` and applied at ``T``.
 
@@ -28,7 +29,7 @@ import numpy.typing as npt
 
 from services.scorer.domain import learned
 from services.scorer.domain.aggregates import CustomerAggregates
-from services.scorer.domain.backtest import FRACTIONS, ranking_metrics
+from services.scorer.domain.backtest import FRACTIONS, capture, ranking_metrics
 from services.scorer.domain.features import CustomerFeatures, compute_features
 from services.scorer.domain.learned import BoostingConfig, LearnedModel
 from services.scorer.domain.model import ValueModel, ValuePrediction, fit_value_model, predict_value
@@ -40,6 +41,8 @@ BASELINE: Choice = "bgnbd_gamma_gamma"
 CANDIDATES: tuple[Choice, ...] = (BASELINE, "learned", "blend")
 MIN_GAIN = 0.002  # mean capture gain over BG/NBD (0.2 points) below which it is a tie
 MAX_SHORTFALL = 0.01  # a candidate may trail BG/NBD by at most 1 point at any top share
+MIN_CONFIDENCE = 0.9  # ...and must beat it on mean capture in 90% of paired bootstrap resamples
+CONFIDENCE_SAMPLES = 100
 MIN_STEP_DAYS = 30.0  # shorter windows say more about noise than about customers
 MIN_LATER_BUYERS = 100  # customers buying in the backtest's holdout; fewer: not enough evidence
 
@@ -187,20 +190,41 @@ def _refusal(history: History, config: ModelConfig, middle: _Scored | None) -> s
     return ""
 
 
-def _backtest(history: History, config: ModelConfig, middle: _Scored) -> dict[str, dict[str, float]]:
-    """Train on T - 2h -> T - h, rank the buyers at T - h, measure on T - h -> T."""
+def _backtest(
+    history: History, config: ModelConfig, middle: _Scored
+) -> tuple[dict[str, FloatArray], FloatArray]:
+    """Train on T - 2h -> T - h; each candidate's ranking of the buyers at T - h, and their
+    net revenue in (T - h, T]."""
     step = history.step_days
     before = _btyd(history.before, history.as_of - 2 * step, config, step)
     trial = _train(history.before, before, _net(history.middle) - _net(history.before), step, config)
     learned_b = learned.predict(trial, history.middle, middle.f, middle.btyd, step)
     rows = middle.f.buyers
     later = (_net(history.now) - _net(history.middle))[rows]
-    rankings = {
+    rankings: dict[str, FloatArray] = {
         BASELINE: middle.btyd.value[rows],
         "learned": learned_b[rows],
         "blend": blend(middle.btyd.value, learned_b)[rows],
     }
-    return {name: ranking_metrics(scores, later) for name, scores in rankings.items()}
+    return rankings, later
+
+
+def _mean_capture(scores: FloatArray, actual: FloatArray) -> float:
+    return float(np.mean([capture(scores, actual, f) for f in FRACTIONS]))
+
+
+def _confidence(rankings: dict[str, FloatArray], later: FloatArray, name: str, seed: int) -> float:
+    """Share of paired bootstrap resamples of the buyers in which ``name`` beats BG/NBD on mean
+    capture: a gain a few lucky customers made does not count."""
+    rng = np.random.default_rng(seed)
+    n, wins = len(later), 0
+    for _ in range(CONFIDENCE_SAMPLES):
+        rows = rng.integers(0, n, n)
+        gain = _mean_capture(rankings[name][rows], later[rows]) - _mean_capture(
+            rankings[BASELINE][rows], later[rows]
+        )
+        wins += gain > 0
+    return wins / CONFIDENCE_SAMPLES
 
 
 def choose(history: History, config: ModelConfig, *, train_anyway: bool = False) -> ValueChoice:
@@ -214,8 +238,16 @@ def choose(history: History, config: ModelConfig, *, train_anyway: bool = False)
     refusal = _refusal(history, config, middle)
     if refusal or middle is None:
         return ValueChoice(BASELINE, refusal, step)
-    figures = _backtest(history, config, middle)
+    rankings, later = _backtest(history, config, middle)
+    figures = {name: ranking_metrics(scores, later) for name, scores in rankings.items()}
     method, reason = _decide(figures)
+    if method != BASELINE:
+        sure = _confidence(rankings, later, method, config.seed)
+        if sure < MIN_CONFIDENCE:
+            method = BASELINE
+            reason += f", but in only {sure:.0%} of resamples (< {MIN_CONFIDENCE:.0%}): BG/NBD + Gamma-Gamma"
+        else:
+            reason += f" ({sure:.0%} of resamples)"
     if method == BASELINE and not train_anyway:
         return ValueChoice(BASELINE, reason, step, figures)
     final = _train(history.middle, middle, _net(history.now) - _net(history.middle), step, config)

@@ -62,8 +62,14 @@ def _history(
     return History(aggregate_orders(log, a), aggregate_orders(log, b), now, step, as_of), now
 
 
-def test_learned_value_beats_bgnbd_when_returns_decide_the_future() -> None:
-    log = returners_shop(6000)
+@pytest.fixture(scope="module")
+def shop() -> OrderLog:
+    """6,000 customers: enough buyers for the choice to tell a real gain from luck."""
+    return returners_shop(6000)
+
+
+def test_learned_value_beats_bgnbd_when_returns_decide_the_future(shop: OrderLog) -> None:
+    log = shop
     calibration_end = AS_OF - 365
     history, now = _history(log, calibration_end, FAST)
     chosen = score(now, FAST, calibration_end, history=history)
@@ -80,10 +86,9 @@ def test_learned_value_beats_bgnbd_when_returns_decide_the_future() -> None:
     assert np.mean(ours) >= np.mean(theirs) + 0.01, (ours, theirs)
 
 
-def test_the_same_facts_give_the_same_learned_values() -> None:
-    log = returners_shop(1500, seed=9)
-    config = replace(FAST, model=replace(FAST.model, learned_min_buyers=500))
-    history, now = _history(log, AS_OF - 365, config)
+def test_the_same_facts_give_the_same_learned_values(shop: OrderLog) -> None:
+    config = FAST
+    history, now = _history(shop, AS_OF - 365, config)
     first = score(now, config, AS_OF - 365, history=history)
     again = score(now, config, AS_OF - 365, history=history)
     assert first.calibration.value_choice.method != BASELINE
