@@ -5,7 +5,9 @@ IngestAudienceMembersRequest, devguides/limits]: at most 10 destinations, 10,000
 identifiers per member; ``encoding`` is required for user data; member-level consent overrides
 request-level consent. Request-level violations fail the call (INVALID_ARGUMENT with one field
 violation each); record-level problems are found while the request is processed and show up as
-error counts in RetrieveRequestStatus (see docs/sandbox-google.md for where that line is drawn).
+error counts in RetrieveRequestStatus: a malformed hashed identifier (text that is not HEX /
+BASE64, or a digest that is not SHA-256) is an error of its member, never a member; see
+docs/sandbox-google.md for where that line is drawn.
 """
 
 from __future__ import annotations
@@ -196,19 +198,18 @@ def _parse_member(
 def _identifier(
     path: str, raw: RawIdentifier, encoding: Encoding, found: list[Violation]
 ) -> tuple[Identifier | None, bool]:
-    """Decode one identifier; request-level violations go to ``found``; True when malformed."""
-    bad_encoding = "INVALID_HEX_ENCODING" if encoding is Encoding.HEX else "INVALID_BASE64_ENCODING"
-    words = "HEX" if encoding is Encoding.HEX else "base64"
+    """Read one identifier: request-level violations go to ``found``; True when it is malformed
+    (not HEX / BASE64 text, or not a 32-byte SHA-256 digest), which is a processing error."""
     if raw.kind in ("email", "phone"):
         name = "email_address" if raw.kind == "email" else "phone_number"
-        digest = _decode(f"{path}.{name}", raw.value, encoding, bad_encoding, words, found)
+        digest = _decode(f"{path}.{name}", raw.value, encoding, found)
         if digest is None:
-            return None, False
+            return None, bool(raw.value)
         return Identifier(raw.kind, digest.hex()), not is_sha256(digest)
     if raw.kind == "address":
         given, family, region, postal = raw.parts
-        first = _decode(f"{path}.address.given_name", given, encoding, bad_encoding, words, found)
-        last = _decode(f"{path}.address.family_name", family, encoding, bad_encoding, words, found)
+        first = _decode(f"{path}.address.given_name", given, encoding, found)
+        last = _decode(f"{path}.address.family_name", family, encoding, found)
         if len(region) != 2 or not region.isalpha():
             found.append(
                 Violation(
@@ -221,24 +222,22 @@ def _identifier(
             found.append(
                 Violation(f"{path}.address.postal_code", "INVALID_POSTAL_CODE", "Postal code is not valid.")
             )
-        if first is None or last is None or len(region) != 2 or not postal.strip():
-            return None, False
+        if first is None or last is None:
+            return None, bool(given and family)
         value = address_value(first.hex(), last.hex(), region, postal.strip())
         return Identifier("address", value), not (is_sha256(first) and is_sha256(last))
     found.append(Violation(path, "INVALID_AUDIENCE_MEMBER", "A user identifier must set one of its fields."))
     return None, False
 
 
-def _decode(
-    path: str, value: str, encoding: Encoding, reason: str, words: str, found: list[Violation]
-) -> bytes | None:
+def _decode(path: str, value: str, encoding: Encoding, found: list[Violation]) -> bytes | None:
+    """The digest's bytes; None when empty (a violation) or not in the encoding (malformed)."""
     if not value:
         found.append(Violation(path, "REQUIRED_FIELD_MISSING", "Required field is missing."))
         return None
     try:
         return decode_digest(value, encoding)
     except DecodeError:
-        found.append(Violation(path, reason, f"The {words} encoded value is malformed."))
         return None
 
 

@@ -96,20 +96,24 @@ def test_ingest_is_processing_then_success_and_members_land(
     }
 
 
-def test_malformed_digest_is_an_error_count_not_a_member(
+def test_malformed_hashes_are_error_counts_not_members(
     datamanager: DataManager, google_sandbox: RunningSandbox
 ) -> None:
     created = create_list(datamanager)
-    short = dm.AudienceMember(
-        user_data=dm.UserData(user_identifiers=[dm.UserIdentifier(email_address="abcd")])
-    )
-    request_id = ingest(datamanager, created.id, [member("ok@example.com"), short])
+    malformed = [
+        dm.AudienceMember(user_data=dm.UserData(user_identifiers=[dm.UserIdentifier(email_address=value)]))
+        for value in ("abcd", "not-a-hash", "zz" * 32)
+    ]
+    request_id = ingest(datamanager, created.id, [member("ok@example.com"), *malformed])
     entry = wait_done(datamanager, request_id).request_status_per_destination[0]
     assert entry.request_status == Status.PARTIAL_SUCCESS
     assert [(c.reason.name, c.record_count) for c in entry.error_info.error_counts] == [
-        ("PROCESSING_ERROR_REASON_INVALID_FORMAT", 1)
+        ("PROCESSING_ERROR_REASON_INVALID_FORMAT", 3)
     ]
+    assert entry.audience_members_ingestion_status.user_data_ingestion_status.record_count == 4
     assert list(google_sandbox.state.members(created.id)) == [f"email:{sha('ok@example.com')}"]
+    only_bad = wait_done(datamanager, ingest(datamanager, created.id, malformed[:1]))
+    assert only_bad.request_status_per_destination[0].request_status == Status.FAILED
 
 
 def test_member_consent_overrides_request_consent(
@@ -152,12 +156,12 @@ def test_base64_encoding_is_the_same_member_as_hex(
             {
                 "members": [
                     dm.AudienceMember(
-                        user_data=dm.UserData(user_identifiers=[dm.UserIdentifier(email_address="zz")])
+                        user_data=dm.UserData(user_identifiers=[dm.UserIdentifier(email_address="")])
                     )
                 ]
             },
             "audience_members[0].user_data.user_identifiers[0].email_address",
-            "INVALID_HEX_ENCODING",
+            "REQUIRED_FIELD_MISSING",
         ),
         ({"members": [member("a@example.com")] * 10_001}, "audience_members", "TOO_MANY_AUDIENCE_MEMBERS"),
         (

@@ -29,8 +29,6 @@ def reasons(violations: list[Violation]) -> list[str]:
         ([], Encoding.HEX, "REQUIRED_FIELD_MISSING"),
         ([email_member()] * 10_001, Encoding.HEX, "TOO_MANY_AUDIENCE_MEMBERS"),
         ([email_member()], None, "REQUIRED_FIELD_MISSING"),
-        ([email_member("xyz")], Encoding.HEX, "INVALID_HEX_ENCODING"),
-        ([email_member("***")], Encoding.BASE64, "INVALID_BASE64_ENCODING"),
         ([rules.MemberIn("user_data", ())], Encoding.HEX, "NO_IDENTIFIERS_PROVIDED"),
         ([rules.MemberIn("user_data", (rules.RawIdentifier("email", HEX),) * 11)], Encoding.HEX,
          "TOO_MANY_USER_IDENTIFIERS"),
@@ -71,6 +69,19 @@ def test_member_consent_overrides_field_by_field(
     member: tuple[str, str], request_level: tuple[str, str], resolved: tuple[str, str]
 ) -> None:
     assert rules.resolve_consent(member, request_level) == resolved
+
+
+@pytest.mark.parametrize(
+    ("value", "encoding"),
+    [("xyz", Encoding.HEX), ("zz" * 32, Encoding.HEX), ("abcd", Encoding.HEX), ("***", Encoding.BASE64),
+     (HEX, Encoding.BASE64)],
+)  # fmt: skip
+def test_a_malformed_hash_is_a_member_error_not_a_request_error(value: str, encoding: Encoding) -> None:
+    parsed, found = rules.parse_members([email_member(value)], encoding, BOTH, set())
+    assert found == []
+    outcome = rules.process_ingest(parsed)
+    assert outcome.applied == [] and dict(outcome.errors) == {rules.INVALID_FORMAT: 1}
+    assert outcome.status == "FAILED"
 
 
 def test_processing_counts_malformed_and_denied_as_errors() -> None:
