@@ -24,6 +24,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from services.cli.supervisor import Child
+from services.syncer_google.config import GoogleSettings
 from services.syncer_meta.config import MetaSettings
 from shared.bus.broker import EmbeddedBroker, ensure_topics, free_port
 from shared.bus.consumer import install_stop_signals
@@ -38,6 +39,7 @@ from shared.store.outbox import redeliver
 log = get_logger(__name__)
 
 STACK_SERVICES = ("ingestor", "scorer", "syncer_meta", "syncer_google", "scheduler", "api")
+SANDBOX_GOOGLE_CUSTOMER = "1234567890"  # the embedded Google sandbox's Google Ads account (demo only)
 SANDBOX_TOKEN = "sandbox-token"  # noqa: S105 - the embedded Meta sandbox's token and ad account (demo only)
 SANDBOX_ACCOUNT = "act_1000"
 CONSUMERS = frozenset({"ingestor", "scorer", "syncer_meta", "syncer_google"})
@@ -53,6 +55,7 @@ class EmbeddedStack:
     broker: EmbeddedBroker | None = None
     children: dict[str, Child] = field(default_factory=dict)
     meta_url: str | None = None
+    google_url: str | None = None  # the Google sandbox's loopback admin endpoint
     api_url: str = ""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _stopping: threading.Event = field(default_factory=threading.Event, repr=False)
@@ -90,6 +93,8 @@ class EmbeddedStack:
         env = settings.child_environ()
         if not MetaSettings.from_env(env).accounts:  # no real Meta account configured: use the sandbox
             env.update(self._start_meta_sandbox(env))
+        if not GoogleSettings.from_env(env).customers:  # nor Google: the Data Manager sandbox path
+            env.update(self._start_google_sandbox(env))
         for name in self.services:
             argv = [sys.executable, "-m", "services.cli.main", "serve", name]
             if name == "api":
@@ -144,6 +149,40 @@ class EmbeddedStack:
             "META_ACCOUNTS": SANDBOX_ACCOUNT,
             "META_ACCESS_TOKEN": SANDBOX_TOKEN,
             "META_FLUSH_SECONDS": "3",
+        }
+
+    def _start_google_sandbox(self, env: dict[str, str]) -> dict[str, str]:
+        """Run the Google sandbox (TLS, state and certificate under var/) and point the syncer at it."""
+        port, admin = free_port(), free_port()
+        cert_dir = self.settings.var_dir / "sandbox-google"
+        argv = [
+            *(sys.executable, "-m", "services.cli.main", "sandbox", "google", "--port", str(port)),
+            *("--admin-port", str(admin), "--cert-dir", str(cert_dir)),
+            *("--state", str(self.settings.var_dir / "sandbox-google.db")),
+            *("--access-token", SANDBOX_TOKEN, "--customer", SANDBOX_GOOGLE_CUSTOMER),
+            *("--allowlisted-developer-token", SANDBOX_TOKEN, "--processing-seconds", "0.5"),
+        ]
+        sandbox = self._add("sandbox_google", argv, env)
+        sandbox.spawn(time.monotonic())
+        url = f"http://127.0.0.1:{admin}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=1):  # noqa: S310 - loopback
+                    break
+            except OSError:
+                if time.monotonic() > deadline or sandbox.exit_code is not None:
+                    raise RuntimeError(f"the Google sandbox did not start; see {sandbox.log_file}") from None
+                time.sleep(0.1)
+        self.google_url = url
+        return {
+            "GOOGLE_DATAMANAGER_ENDPOINT": f"localhost:{port}",
+            "GOOGLE_ADS_ENDPOINT": f"localhost:{port}",
+            "GOOGLE_CA_FILE": str(cert_dir / "ca.pem"),
+            "GOOGLE_CUSTOMERS": SANDBOX_GOOGLE_CUSTOMER,
+            "GOOGLE_ACCESS_TOKEN": SANDBOX_TOKEN,
+            "GOOGLE_DEVELOPER_TOKEN": SANDBOX_TOKEN,
+            "GOOGLE_FLUSH_SECONDS": "3",
         }
 
     def _supervise(self) -> None:
@@ -301,5 +340,7 @@ class EmbeddedStack:
         ]
         if self.meta_url:
             lines.append(f"  meta      {self.meta_url} (sandbox; /_sandbox/audiences lists what it holds)")
+        if self.google_url:
+            lines.append(f"  google    {self.google_url} (sandbox admin; /lists shows what it holds)")
         lines.append(f"  pid       {os.getpid()}")
         return "\n".join(lines)

@@ -1,4 +1,4 @@
-"""``audiencesync sync meta`` and ``sync status``: push audiences to Meta by difference, see how runs went.
+"""``audiencesync sync meta|google`` and ``sync status``: push audiences by difference, see how runs went.
 
 Exit codes: 0 every run succeeded (or a dry run planned), 1 some run stopped or was refused
 (the table says why and what to do), 2 a configuration or usage error.
@@ -14,6 +14,7 @@ from typing import Any
 from shared.config import Settings
 
 FINE = frozenset({"succeeded", "dry_run"})
+PLATFORMS = ("meta", "google")
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -36,6 +37,24 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     meta.add_argument("--json", action="store_true", help="one JSON object per run")
     meta.set_defaults(func=_sync_meta)
+    google = actions.add_parser(
+        "google",
+        help="sync Google Customer Match lists (Data Manager API by default; Google Ads API per audience)",
+        description="Compute each audience's desired members (with Google's consent rules), compare them "
+        "with the ledger and send only the differences: Data Manager requests of up to 10,000 members, or "
+        "Google Ads API jobs; see docs/syncer-google.md.",
+    )
+    google.add_argument("--audience", metavar="KEY", help="only this audience (default: every audience)")
+    google.add_argument(
+        "--account", metavar="CUSTOMER_ID", help="only this customer (default: GOOGLE_CUSTOMERS)"
+    )
+    google.add_argument("--dry-run", action="store_true", help="print the plan; send and change nothing")
+    google.add_argument(
+        "--repair", action="store_true", help="safe replace (ingest all, then remove-all as of the start)"
+    )
+    google.add_argument("--force", action="store_true", help="go past the guardrails (mass removals)")
+    google.add_argument("--json", action="store_true", help="one JSON object per run")
+    google.set_defaults(func=_sync_google)
     status = actions.add_parser("status", help="recent sync runs, newest first")
     status.add_argument("--limit", type=int, default=20)
     status.add_argument("--audience", metavar="KEY")
@@ -120,6 +139,62 @@ def _sync_meta(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if all(r["status"] in FINE for r in rows) else 1
 
 
+def _sync_google(args: argparse.Namespace, settings: Settings) -> int:
+    from rich.console import Console
+
+    from services.syncer_google.bootstrap import build_service
+    from services.syncer_google.config import GoogleSettings
+    from services.syncer_google.service import UnknownTargetError
+    from shared.config import SettingsError
+    from shared.definitions import DefinitionsError
+    from shared.store.db import Store
+    from shared.store.migrate import upgrade
+    from shared.sync.errors import PlatformError
+    from shared.sync.outcome import SyncOptions
+
+    try:
+        google = GoogleSettings.from_env()
+    except SettingsError as exc:
+        return _error(f"configuration error: {exc}")
+    if not google.customers:
+        return _error("no Google Ads customer: set GOOGLE_CUSTOMERS and credentials (docs/syncer-google.md)")
+    upgrade(settings.database_url)
+    store = Store(settings.database_url)
+    console = Console(stderr=True)
+    try:
+        try:
+            syncer = build_service(settings, store, google=google, dry_run=args.dry_run)
+        except (DefinitionsError, SettingsError) as exc:
+            return _error(str(exc))
+        try:
+            with console.status("syncing Google lists", spinner="dots") if not args.json else _quiet():
+                options = SyncOptions(dry_run=args.dry_run, repair=args.repair, force=args.force)
+                reports = syncer.sync(options, audience_key=args.audience, account=args.account)
+        except UnknownTargetError as exc:
+            return _error(str(exc.args[0]))
+        except PlatformError as exc:
+            return _error(exc.failure.operator_message(args.account or google.customers[0]))
+        finally:
+            syncer.close()
+    finally:
+        store.dispose()
+    rows = [_report_row(r) for r in reports]
+    if args.json:
+        for row in rows:
+            print(json.dumps(row, default=str))
+    else:
+        _print_reports(rows, dry_run=args.dry_run, platform="Google")
+    return 0 if all(r["status"] in FINE for r in rows) else 1
+
+
+class _quiet:  # noqa: N801 - a no-op context manager, named like contextlib's
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *_: object) -> None:
+        return None
+
+
 def _report_row(report: Any) -> dict[str, Any]:
     run, plan, readback = report.run, report.plan, report.readback
     row: dict[str, Any] = {
@@ -157,12 +232,12 @@ def _report_row(report: Any) -> dict[str, Any]:
     return row
 
 
-def _print_reports(rows: list[dict[str, Any]], *, dry_run: bool) -> None:
+def _print_reports(rows: list[dict[str, Any]], *, dry_run: bool, platform: str = "Meta") -> None:
     from rich.console import Console
     from rich.table import Table
 
     console = Console(width=None if sys.stdout.isatty() else 160)
-    title = "Meta sync plan (dry run: nothing sent)" if dry_run else "Meta sync runs"
+    title = f"{platform} sync plan (dry run: nothing sent)" if dry_run else f"{platform} sync runs"
     table = Table(title=title)
     for column in ("audience", "account", "mode", "status", "desired"):
         table.add_column(column, justify="right" if column == "desired" else "left")
@@ -170,7 +245,7 @@ def _print_reports(rows: list[dict[str, Any]], *, dry_run: bool) -> None:
         for column in ("new", "updated", "deselected", "erased", "calls"):
             table.add_column(column, justify="right")
     else:
-        for column in ("added", "removed", "invalid", "calls", "size (Meta)", "op / delivery"):
+        for column in ("added", "removed", "invalid", "calls", f"size ({platform})", "op / delivery"):
             table.add_column(column, justify="right")
     for row in rows:
         first = [row["audience"], row["account"], row["mode"], _styled(row["status"]), _n(row["desired"])]
@@ -179,7 +254,9 @@ def _print_reports(rows: list[dict[str, Any]], *, dry_run: bool) -> None:
             rest = [_n(plan.get(k)) for k in ("new", "updated", "deselected", "erased")]
             rest.append(_n(row.get("planned_calls")))
         else:
-            size = "-" if row["size_lower"] is None else f"{row['size_lower']:,}–{row['size_upper']:,}"
+            size = "-" if row["size_lower"] is None else f"{row['size_lower']:,}"
+            if row["size_upper"] is not None and platform == "Meta":  # Meta reports a range
+                size += f"–{row['size_upper']:,}"
             statuses = "-"
             if row["operation_status"] is not None:
                 statuses = f"{row['operation_status']} / {row['delivery_status']}"
@@ -205,14 +282,20 @@ def _n(value: Any) -> str:
 
 
 def _status_rows(settings: Settings, limit: int, audience: str | None) -> list[Any]:
+    """The latest runs of every platform, newest first, each tagged with its platform."""
     from shared.store.db import Store
     from shared.sync.runs import Runs
 
     store = Store(settings.database_url)
     try:
-        return Runs(store).recent(limit, audience_key=audience)
+        runs = [
+            run
+            for platform in PLATFORMS
+            for run in Runs(store, platform).recent(limit, audience_key=audience)
+        ]
     finally:
         store.dispose()
+    return sorted(runs, key=lambda run: run.started_at, reverse=True)[:limit]
 
 
 def _status(args: argparse.Namespace, settings: Settings) -> int:
@@ -227,14 +310,15 @@ def _print_status(runs: list[Any], *, as_json: bool) -> int:
         for run in runs:
             print(json.dumps(vars(run), default=str))
         return 0
-    table = Table(title="Recent sync runs (Meta)")
-    columns = "run started audience account mode status desired added removed invalid calls seconds"
+    table = Table(title="Recent sync runs")
+    columns = "run started platform audience account mode status desired added removed invalid calls seconds"
     for column in columns.split():
         table.add_column(column)
     for run in runs:
         seconds = f"{(run.finished_at - run.started_at).total_seconds():.1f}" if run.finished_at else "-"
         table.add_row(
-            str(run.id), run.started_at.strftime("%Y-%m-%d %H:%M:%S"), run.audience_key, run.account_id,
+            str(run.id), run.started_at.strftime("%Y-%m-%d %H:%M:%S"), run.platform,
+            run.audience_key, run.account_id,
             run.mode, run.status, _n(run.desired), _n(run.added), _n(run.removed), _n(run.invalid),
             _n(run.api_calls), seconds,
         )  # fmt: skip

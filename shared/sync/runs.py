@@ -50,6 +50,7 @@ class RunRecord:
     api_calls: int
     message: str | None
     feedback: dict[str, Any]
+    platform: str = "meta"
 
 
 def _destination(row: DestinationAudience) -> DestinationRecord:
@@ -84,6 +85,7 @@ def _run(run: SyncRun, dest: DestinationAudience) -> RunRecord:
         run.api_calls,
         run.message,
         dict(run.feedback or {}),
+        dest.platform,
     )
 
 
