@@ -17,14 +17,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from shared.config import Settings
+from shared.definitions.stored import write_effective
 from shared.log import get_logger
 from shared.store import sync_requests
 from shared.store.db import Store
@@ -167,11 +170,17 @@ class Worker:
                 {"audience": audience, "platform": platform, "status": "error", "message": message}
             )
 
+    def _definitions_file(self) -> Path:
+        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", self.name)
+        out = self.settings.var_dir / "run" / f"definitions-{safe}.yaml"
+        return write_effective(self.store, self.settings.config_file, out)
+
     def _subprocess(self, argv: list[str], go_on: Callable[[], bool]) -> tuple[int, str, str]:
         """Run ``argv`` with this worker's settings, beating; SIGTERM it when told to stop."""
-        proc = subprocess.Popen(
-            argv, env=self.settings.child_environ(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
+        env = self.settings.child_environ()
+        # The definitions in force, API versions included, as the file the command reads.
+        env["AUDIENCESYNC_CONFIG"] = str(self._definitions_file())
+        proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         while True:
             try:
                 stdout, stderr = proc.communicate(timeout=BEAT)

@@ -13,9 +13,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import yaml
 from sqlalchemy import select
 
-from shared.definitions import Definitions, load_definitions
+from shared.definitions import DEFAULT_FILE, Definitions, load_definitions, parse_definitions
 from shared.definitions.audiences import AudienceConfigError, AudienceDefinition, load_audiences
 from shared.store.db import Store
 from shared.store.models import Audience
@@ -69,3 +70,30 @@ def stored_documents(store: Store) -> dict[str, dict[str, Any]]:
 def load_effective(store: Store, path: Path | None = None) -> Definitions:
     """The definitions in force: the YAML file's, overlaid with the API's."""
     return merge(load_definitions(path), stored_documents(store))
+
+
+def write_effective(store: Store, path: Path | None, out: Path) -> Path:
+    """Write the definitions in force as one YAML file at ``out`` (for a command given a file).
+
+    The file's own document with each stored audience replacing the item of the same key, or
+    appended: a process that reads ``AUDIENCESYNC_CONFIG`` sees the API's versions without
+    knowing they exist. Validated before it is written.
+    """
+    source = path or DEFAULT_FILE
+    document = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+    stored = stored_documents(store)
+    items = [dict(item) for item in document.get("audiences") or []]
+    keys = [item.get("key") for item in items]
+    for key, body in stored.items():
+        replacement = {"key": key, **body}
+        if key in keys:
+            items[keys.index(key)] = replacement
+        else:
+            items.append(replacement)
+    document["audiences"] = items
+    parse_definitions(document, source=str(out))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    temporary = out.with_suffix(".tmp")
+    temporary.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    temporary.replace(out)  # atomic: a command starting now reads the old file or the new, whole
+    return out

@@ -161,3 +161,21 @@ def test_the_worker_runs_the_real_sync_command(store: Store, tmp_path: Any) -> N
     assert done is not None and done["status"] == "failed"
     (result,) = done["results"]
     assert result["status"] == "error" and "META_ACCOUNTS" in result["message"]
+
+
+def test_commands_read_the_definitions_in_force_api_versions_included(store: Store, tmp_path: Any) -> None:
+    from services.api.adapters import definitions
+    from shared.definitions import load_definitions
+    from shared.definitions.stored import write_effective
+
+    definitions.put(
+        store, "icp_seed", {"select": {"label": "icp", "min_value": 500}, "destinations": {"meta": {}}}, "a"
+    )
+    definitions.put(store, "vip_only", {"select": {"stage": "repeat"}, "destinations": {"google": {}}}, "a")
+    written = load_definitions(write_effective(store, None, tmp_path / "run" / "definitions.yaml"))
+    keys = [a.key for a in written.audiences]
+    assert keys == ["icp_seed", "abandoned_checkout_retarget", "negative_icp_exclusion", "vip_only"]
+    assert (
+        written.audience("icp_seed").select.min_value == 500 and written.audience("icp_seed").google is None
+    )
+    assert written.audience("vip_only").google is not None
