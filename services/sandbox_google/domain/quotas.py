@@ -3,13 +3,16 @@
 Data Manager limits [doc: data-manager/api/devguides/limits]: IngestionService 300 requests a
 minute and 100,000 a day per project, reads and mutates counted separately; other services
 (UserListService) 300 a minute and 50,000 a day. Over a limit: RESOURCE_EXHAUSTED with the limit's
-name in ``ErrorInfo.metadata.quota_limit``. Windows are fixed (calendar minute, UTC day), a choice:
-Google does not say whether its windows slide.
+name in ``ErrorInfo.metadata.quota_limit``. Windows slide (the last 60 s, the last 24 h), a
+choice: Google does not say how its windows are cut, and a sliding window refuses the 301st call
+in any minute.
 """
 
 from __future__ import annotations
 
+import math
 import threading
+from collections import deque
 from dataclasses import dataclass
 
 DAY = 86_400
@@ -52,11 +55,23 @@ def datamanager_buckets(limits: QuotaLimits, service: str, mutate: bool) -> tupl
 
 
 class QuotaCounter:
-    """Counts calls per bucket and window; ``take`` answers the first bucket over its limit."""
+    """Sliding-window counts per bucket; ``take`` answers the first bucket a call would overfill.
+
+    A window is the last ``bucket.window`` seconds before the call (not a calendar minute), so
+    the 301st request within any 60 seconds is refused whenever it comes.
+    """
 
     def __init__(self) -> None:
-        self._counts: dict[tuple[str, int], int] = {}
+        self._events: dict[str, deque[tuple[float, int]]] = {}
+        self._sums: dict[str, int] = {}
         self._lock = threading.Lock()
+
+    def _prune(self, bucket: Bucket, now: float) -> deque[tuple[float, int]]:
+        events = self._events.setdefault(bucket.name, deque())
+        while events and events[0][0] <= now - bucket.window:
+            _, cost = events.popleft()
+            self._sums[bucket.name] -= cost
+        return events
 
     def take(self, buckets: tuple[Bucket, ...], now: float, cost: int = 1) -> Bucket | None:
         """Count ``cost`` in every bucket unless one would go over; return that one, if any.
@@ -64,19 +79,25 @@ class QuotaCounter:
         A refused call is not counted, as with Google's quota (the retry is what counts).
         """
         with self._lock:
-            keys = [(b.name, int(now // b.window)) for b in buckets]
-            for bucket, key in zip(buckets, keys, strict=True):
-                if self._counts.get(key, 0) + cost > bucket.limit:
+            for bucket in buckets:
+                self._prune(bucket, now)
+                if self._sums.get(bucket.name, 0) + cost > bucket.limit:
                     return bucket
-            for key in keys:
-                self._counts[key] = self._counts.get(key, 0) + cost
+            for bucket in buckets:
+                self._events[bucket.name].append((now, cost))
+                self._sums[bucket.name] = self._sums.get(bucket.name, 0) + cost
             return None
 
     def seconds_to_reset(self, bucket: Bucket, now: float) -> int:
-        """Seconds until the bucket's current window ends."""
-        return int(bucket.window - (now % bucket.window)) or 1
-
-    def used(self, name: str, window: int, now: float) -> int:
-        """Calls counted so far in this window (admin endpoint)."""
+        """Seconds until the oldest counted call leaves the window (at least 1)."""
         with self._lock:
-            return self._counts.get((name, int(now // window)), 0)
+            events = self._prune(bucket, now)
+            if not events:
+                return 1
+            return max(1, math.ceil(events[0][0] + bucket.window - now))
+
+    def used(self, bucket: Bucket, now: float) -> int:
+        """Calls counted in the window now (admin endpoint)."""
+        with self._lock:
+            self._prune(bucket, now)
+            return self._sums.get(bucket.name, 0)

@@ -9,15 +9,26 @@ from services.sandbox_google.domain.lists import ListSize, life_span_error, matc
 from services.sandbox_google.domain.quotas import QuotaCounter, QuotaLimits, datamanager_buckets
 
 
-def test_minute_quota_refuses_the_call_past_the_limit_and_resets_next_minute() -> None:
+def test_minute_quota_refuses_past_the_limit_until_the_first_call_is_a_minute_old() -> None:
     counter = QuotaCounter()
     buckets = datamanager_buckets(QuotaLimits(ingestion_per_minute=3), "IngestionService", mutate=True)
-    now = 1_000_040.0
-    assert [counter.take(buckets, now) for _ in range(3)] == [None, None, None]
-    full = counter.take(buckets, now)
+    now = 1_000_050.0  # ten seconds before a calendar minute ends: a sliding window still refuses
+    assert [counter.take(buckets, now + i) for i in range(3)] == [None, None, None]
+    full = counter.take(buckets, now + 20)
     assert full is not None and full.name == "IngestionMutateRequestsPerMinutePerProject"
-    assert counter.seconds_to_reset(full, now) == 40
-    assert counter.take(buckets, now + 40) is None
+    assert counter.seconds_to_reset(full, now + 20) == 40
+    assert counter.take(buckets, now + 59) is not None
+    assert counter.take(buckets, now + 60) is None  # the first call left the window
+
+
+def test_costs_count_whole() -> None:
+    from services.sandbox_google.domain.quotas import Bucket
+
+    counter = QuotaCounter()
+    bucket = (Bucket("ops", 10, 86_400),)
+    assert counter.take(bucket, 0, cost=10) is None
+    assert counter.take(bucket, 1, cost=1) is not None
+    assert counter.used(bucket[0], 1) == 10
 
 
 def test_reads_and_mutates_are_counted_separately() -> None:
