@@ -16,7 +16,6 @@ from datetime import timedelta
 
 from services.syncer_google.adapters.calls import GoogleCalls
 from services.syncer_google.adapters.datamanager import DataManagerLists
-from services.syncer_google.adapters.google_ads import GoogleAdsLists
 from services.syncer_google.adapters.platform import PLATFORM, DataManagerPlatform, GoogleAdsPlatform, Waiting
 from services.syncer_google.adapters.quota import Budget, SharedQuota
 from services.syncer_google.config import GoogleSettings
@@ -112,6 +111,8 @@ def google_ads_platforms(
             c: NullPlatform(c, platform=PLATFORM, caps=GoogleAdsPlatform.caps, rows=GOOGLE_ADS_ROWS)
             for c in google.customers
         }
+    from services.syncer_google.adapters.google_ads import GoogleAdsLists  # seconds to import: only here
+
     token = google.developer_token or ""
     scope = "google-ads:" + hashlib.sha256(token.encode()).hexdigest()[:16]  # never the token itself
     quota = SharedQuota(store, scope, Budget(0, google.ads_operations_per_day), sleep=sleep)

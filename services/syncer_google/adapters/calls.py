@@ -11,11 +11,11 @@ else raises ``GoogleError`` at once with the classified failure.
 from __future__ import annotations
 
 import random
+import sys
 import time
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
-from google.ads.googleads.errors import GoogleAdsException
 from google.api_core import exceptions as api_exceptions
 
 from services.syncer_google.adapters.quota import QuotaExhausted
@@ -73,7 +73,9 @@ def _trailing_ads_failure(exc: api_exceptions.GoogleAPICallError) -> Any:
 
 def failure_of(exc: BaseException) -> GoogleFailure | None:
     """The plain-data failure of a client exception, or None if it is not a Google API error."""
-    if isinstance(exc, GoogleAdsException):
+    # The Google Ads library takes seconds to import: only a process that loaded it can raise its errors.
+    ads_errors = sys.modules.get("google.ads.googleads.errors")
+    if ads_errors is not None and isinstance(exc, ads_errors.GoogleAdsException):
         reasons, delay = _ads_reasons(exc.failure)
         message = "; ".join(error.message for error in exc.failure.errors)[:500]
         return GoogleFailure(exc.error.code().name, reasons, message, delay, None, exc.request_id)

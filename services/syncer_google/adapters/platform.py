@@ -23,11 +23,10 @@ from collections import Counter as Tally
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from services.syncer_google.adapters.calls import GoogleError
 from services.syncer_google.adapters.datamanager import DataManagerLists, ListInfo, RequestOutcome
-from services.syncer_google.adapters.google_ads import GoogleAdsLists, JobStatus
 from services.syncer_google.domain.consent import AdConsent
 from services.syncer_google.domain.errors import GoogleFailure, GoogleKind, operator_message
 from services.syncer_google.domain.members import consent_of
@@ -36,6 +35,9 @@ from shared.sync.diff import Direction
 from shared.sync.errors import Failure, Kind, PlatformError, error_for
 from shared.sync.ports import AudienceSpec, Caps, InvalidEntry, Readback, Receipt, SentBatch
 from shared.sync.rows import RowFormat
+
+if TYPE_CHECKING:  # the Google Ads library takes seconds to import; the Data Manager path never needs it
+    from services.syncer_google.adapters.google_ads import GoogleAdsLists, JobStatus
 
 PLATFORM = "google"
 ADS_IDENTIFIERS_PER_MEMBER = 3  # email, phone, address: the most a row here can carry
