@@ -23,9 +23,9 @@ def checked_destinations(sandbox: GoogleSandbox, destinations: Any) -> list[dict
     plain = [
         DestinationIn(
             reference=d.reference,
-            operating_type=_account_type(d.operating_account.account_type),
+            operating_type=_account_type(d.operating_account),
             operating_id=d.operating_account.account_id.replace("-", ""),
-            login_type=_account_type(d.login_account.account_type) if d.HasField("login_account") else "",
+            login_type=_account_type(d.login_account) if d.HasField("login_account") else "",
             login_id=d.login_account.account_id.replace("-", "") if d.HasField("login_account") else "",
             list_id=d.product_destination_id,
         )
@@ -69,7 +69,10 @@ def checked_destinations(sandbox: GoogleSandbox, destinations: Any) -> list[dict
     ]
 
 
-def _account_type(value: int) -> str:
+def _account_type(account: Any) -> str:
+    """``account_type``, or the deprecated ``product`` field when only that is set (same numbers
+    for the shared values: GOOGLE_ADS is 1 in both)."""
+    value = account.account_type or account.product
     try:
         return str(dm.ProductAccount.AccountType(value).name)
     except ValueError:

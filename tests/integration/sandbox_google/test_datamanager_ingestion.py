@@ -328,3 +328,12 @@ def test_update_user_list_by_mask_keeps_members(
             retry=None,
         )
     assert err.value.reason == "IMMUTABLE_FIELD_FOR_UPDATE"
+
+
+def test_deprecated_product_field_names_a_google_ads_account(datamanager: DataManager) -> None:
+    created = create_list(datamanager)
+    dest = dm.Destination(
+        operating_account=dm.ProductAccount(account_id=CUSTOMER, product="GOOGLE_ADS"),
+        product_destination_id=str(created.id),
+    )
+    wait_done(datamanager, ingest(datamanager, created.id, [member("a@example.com")], destinations=[dest]))
