@@ -28,7 +28,7 @@ from services.sandbox_google.service import JOB_ID_START, GoogleSandbox
 from services.sandbox_google.store import JobRow
 
 _JOB = re.compile(r"^customers/([0-9]{10})/offlineUserDataJobs/([0-9]+)$")
-_CONSENT = {0: "UNSPECIFIED", 1: "UNKNOWN", 2: "GRANTED", 3: "DENIED"}
+CONSENT_NAMES = {0: "UNSPECIFIED", 1: "UNKNOWN", 2: "GRANTED", 3: "DENIED"}
 Job = job_types.OfflineUserDataJob
 
 
@@ -84,8 +84,8 @@ def create(sandbox: GoogleSandbox, request: svc.CreateOfflineUserDataJobRequest,
             ]
         )
     consent = (
-        _CONSENT.get(meta.consent.ad_user_data, "UNSPECIFIED"),
-        _CONSENT.get(meta.consent.ad_personalization, "UNSPECIFIED"),
+        CONSENT_NAMES.get(meta.consent.ad_user_data, "UNSPECIFIED"),
+        CONSENT_NAMES.get(meta.consent.ad_personalization, "UNSPECIFIED"),
     )
     if "DENIED" in consent:
         raise invalid(
@@ -157,7 +157,7 @@ def add(sandbox: GoogleSandbox, request: svc.AddOfflineUserDataJobOperationsRequ
         raise concurrent_modification()
     record = sandbox.store.user_list(job.list_id)
     pb = svc.AddOfflineUserDataJobOperationsRequest.pb(request)
-    ops = [_operation(op) for op in pb.operations]
+    ops = [operation_in(op) for op in pb.operations]
     checked = check_add(
         ops,
         job.op_kind,
@@ -189,7 +189,7 @@ def add(sandbox: GoogleSandbox, request: svc.AddOfflineUserDataJobOperationsRequ
     return response
 
 
-def _operation(pb: Any) -> OperationIn:
+def operation_in(pb: Any) -> OperationIn:
     which = pb.WhichOneof("operation") or ""
     if which == "remove_all":
         return OperationIn("remove_all")

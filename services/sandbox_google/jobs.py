@@ -42,8 +42,8 @@ def settle_jobs(sandbox: GoogleSandbox, now: float) -> None:
                 (
                     key,
                     idents,
-                    _dm_consent(job.ad_user_data),
-                    _dm_consent(job.ad_personalization),
+                    dm_consent(job.ad_user_data),
+                    dm_consent(job.ad_personalization),
                     job.run_at or now,
                     int(hit),
                 )
@@ -56,6 +56,6 @@ def settle_jobs(sandbox: GoogleSandbox, now: float) -> None:
         )
 
 
-def _dm_consent(value: str) -> str:
+def dm_consent(value: str) -> str:
     """Members store consent in one vocabulary (the Data Manager names) whichever API set it."""
     return {"GRANTED": "CONSENT_GRANTED", "DENIED": "CONSENT_DENIED"}.get(value, "CONSENT_STATUS_UNSPECIFIED")

@@ -26,6 +26,7 @@ from services.sandbox_google import (
     googleads_jobs,
     googleads_lists,
     googleads_search,
+    googleads_userdata,
 )
 from services.sandbox_google.calls import CallInfo
 from services.sandbox_google.config import GoogleSandboxConfig
@@ -109,6 +110,7 @@ _SURFACES: tuple[tuple[str, dict[str, Any], Guard, bool, bool], ...] = (
     (googleads_jobs.SERVICE, googleads_jobs.HANDLERS, _no_guard, True, False),
     (googleads_jobs.OPERATIONS_SERVICE, googleads_jobs.OPERATIONS_HANDLERS, _no_guard, True, False),
     (googleads_search.SERVICE, googleads_search.HANDLERS, _no_guard, True, False),
+    (googleads_userdata.SERVICE, googleads_userdata.HANDLERS, _no_guard, True, False),
     (googleads_search.SERVICE, googleads_search.STREAM_HANDLERS, _no_guard, True, True),
 )
 

@@ -278,3 +278,28 @@ def test_login_customer_may_be_a_manager_the_account_itself_or_absent(google_san
     with pytest.raises(GoogleAdsException) as err:  # a client account is no manager of another
         search(ads_client(google_sandbox, login=OTHER_CUSTOMER), "SELECT user_list.id FROM user_list")
     assert error_codes(err.value) == ["authorization_error.USER_PERMISSION_DENIED"]
+
+
+def test_user_data_service_uploads_at_once_and_refuses_tokens_not_allowlisted(
+    ads: Any, google_sandbox: RunningSandbox
+) -> None:
+    list_name = create_list(ads)
+    request = ads.get_type("UploadUserDataRequest")
+    request.customer_id = CUSTOMER
+    request.customer_match_user_list_metadata.user_list = list_name
+    request.customer_match_user_list_metadata.consent.ad_user_data = "GRANTED"
+    request.customer_match_user_list_metadata.consent.ad_personalization = "GRANTED"
+    op = ads.get_type("UserDataOperation")
+    ident = ads.get_type("UserIdentifier")
+    ident.hashed_email = sha("direct@example.com")
+    op.create.user_identifiers.append(ident)
+    request.operations.append(op)
+    response = ads.get_service("UserDataService").upload_user_data(request=request, timeout=10)
+    assert response.received_operations_count == 1
+    assert list(google_sandbox.state.members(list_name.rsplit("/", 1)[1])) == [
+        f"email:{sha('direct@example.com')}"
+    ]
+    not_allowed = ads_client(google_sandbox, developer_token=DEV)
+    with pytest.raises(GoogleAdsException) as err:
+        not_allowed.get_service("UserDataService").upload_user_data(request=request, timeout=10)
+    assert error_codes(err.value) == ["not_allowlisted_error.CUSTOMER_NOT_ALLOWLISTED_FOR_THIS_FEATURE"]
