@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import zlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,47 +33,101 @@ def insert_rows(
     """Insert many rows the fastest way each database offers; rows must share the same keys.
 
     PostgreSQL: plain inserts go through ``COPY`` (psycopg's executemany is one statement per
-    row; a 500-order batch has ~10,000 lines). SQLite: executemany, which is in-process and fast.
-    ``RETURNING`` uses SQLAlchemy's batched "insertmanyvalues" on both.
+    row; a 500-order batch has ~10,000 lines); inserts that ignore conflicts or return columns
+    are copied into a temporary staging table, then moved with one ``INSERT ... SELECT`` (``ON
+    CONFLICT DO NOTHING``, ``RETURNING``): SQLAlchemy's multi-row VALUES statements spent most
+    of their time in psycopg parsing thousands of placeholders. SQLite: the driver's own
+    executemany with the columns' bind processors (SQLAlchemy's per-row parameter handling
+    cost more than SQLite's insert); ``RETURNING`` uses SQLAlchemy's "insertmanyvalues".
+    Returned rows come in no particular order on PostgreSQL.
     """
     if not rows:
+        return []
+    session.flush()  # pending ORM rows first: the statements below bypass the unit of work
+    name = session.get_bind().dialect.name
+    if name == "postgresql":
+        if ignore_conflicts or returning:
+            return _copy_through_stage(session, table, rows, ignore_conflicts, returning)
+        _copy(session, table, rows)
         return []
     if returning:
         stmt = insert(session, table).returning(*returning, sort_by_parameter_order=True)
         return list(session.execute(stmt, list(rows)).all())
-    if session.get_bind().dialect.name == "postgresql" and not ignore_conflicts and not _has_json(table):
-        _copy(session, table, rows)
+    if name == "sqlite":
+        _sqlite_executemany(session, table, rows, ignore_conflicts=ignore_conflicts)
         return []
     stmt = insert(session, table)
     session.execute(stmt.on_conflict_do_nothing() if ignore_conflicts else stmt, list(rows))
     return []
 
 
-def _has_json(table: Table) -> bool:
-    return any(isinstance(column.type, JSON) for column in table.columns)
+def _sqlite_executemany(
+    session: Session, table: Table, rows: Sequence[dict[str, Any]], *, ignore_conflicts: bool
+) -> None:
+    dialect = session.get_bind().dialect
+    names = list(rows[0])
+    processors = [table.c[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names]
+    columns = ", ".join(f'"{n}"' for n in names)
+    marks = ", ".join("?" * len(names))
+    sql = f'INSERT INTO "{table.name}" ({columns}) VALUES ({marks})'  # noqa: S608 - names from our models
+    if ignore_conflicts:
+        sql += " ON CONFLICT DO NOTHING"  # unique keys only; OR IGNORE would also drop NOT NULL errors
+    if any(processors):
+        pairs = list(zip(names, processors, strict=True))
+        params = [
+            tuple(row[n] if p is None or row[n] is None else p(row[n]) for n, p in pairs) for row in rows
+        ]
+    else:
+        params = [tuple(row[n] for n in names) for row in rows]
+    session.connection().exec_driver_sql(sql, params)
+
+
+def _copy_through_stage(
+    session: Session,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    ignore_conflicts: bool,
+    returning: Sequence[Any],
+) -> list[Any]:
+    """``COPY`` into a per-connection temporary twin of ``table``, then one set-based insert."""
+    names = list(rows[0])
+    columns = ", ".join(f'"{name}"' for name in names)
+    # Only the copied columns, without constraints (an id the database fills is not copied).
+    stage = f"stage_{table.name}_{zlib.crc32(columns.encode()):08x}"
+    conn = session.connection()
+    create = f'CREATE TEMP TABLE IF NOT EXISTS "{stage}" ON COMMIT DELETE ROWS AS SELECT {columns}'
+    conn.exec_driver_sql(f'{create} FROM "{table.name}" WITH NO DATA')
+    _copy_into(session, stage, table, names, rows)
+    move = f'INSERT INTO "{table.name}" ({columns}) SELECT {columns} FROM "{stage}"'  # noqa: S608 - our names
+    if ignore_conflicts:
+        move += " ON CONFLICT DO NOTHING"
+    if returning:
+        move += " RETURNING " + ", ".join(f'"{column.name}"' for column in returning)
+    result = conn.exec_driver_sql(move)
+    found = list(result.all()) if returning else []
+    conn.exec_driver_sql(f'TRUNCATE "{stage}"')
+    return found
 
 
 def _copy(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    names = list(rows[0])
+    _copy_into(session, table.name, table, list(rows[0]), rows)
+
+
+def _copy_into(
+    session: Session, target: str, table: Table, names: list[str], rows: Sequence[dict[str, Any]]
+) -> None:
+    """``COPY`` rows into ``target`` (JSON columns as their JSON text, as the ORM stores them)."""
     columns = ", ".join(f'"{name}"' for name in names)
+    as_json = [isinstance(table.c[name].type, JSON) for name in names]
     cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    with cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
-        for row in rows:
-            copy.write_row([row[name] for name in names])
-
-
-def insert_new_rows(
-    session: Session, table: Table, rows: Sequence[dict[str, Any]], *, returning: Sequence[Any]
-) -> list[Any]:
-    """Insert rows whose key is not stored yet; ``returning`` columns of the rows actually added.
-
-    One ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` per batch (SQLAlchemy's insertmanyvalues)
-    tells which rows were new without reading the table first.
-    """
-    if not rows:
-        return []
-    stmt = insert(session, table).on_conflict_do_nothing().returning(*returning)
-    return list(session.execute(stmt, list(rows)).all())
+    with cursor.copy(f'COPY "{target}" ({columns}) FROM STDIN') as copy:
+        if any(as_json):
+            pairs = list(zip(names, as_json, strict=True))
+            for row in rows:
+                copy.write_row([json.dumps(row[n]) if j and row[n] is not None else row[n] for n, j in pairs])
+        else:
+            for row in rows:
+                copy.write_row([row[name] for name in names])
 
 
 def insert_ignoring_conflicts(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:

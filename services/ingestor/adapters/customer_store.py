@@ -22,8 +22,8 @@ from services.ingestor.domain.resolution import (
     merge_customer,
     resolve_keys,
 )
-from shared.identity import hash_contacts
-from shared.store.dialect import insert_ignoring_conflicts, insert_new_rows
+from shared.identity import Platform, hash_contacts
+from shared.store.dialect import insert_ignoring_conflicts
 from shared.store.models import Customer, CustomerIdentifier, Erasure
 
 CHUNK = 900  # keeps IN lists under SQLite's default variable limit with room to spare
@@ -119,28 +119,35 @@ def _stored(session: Session, keys: Sequence[str]) -> dict[str, StoredCustomer]:
 
 
 def _add_identifiers(session: Session, owned: Sequence[tuple[str, Contact]], now: datetime) -> set[str]:
-    """Insert each customer's identifiers not stored yet; the keys that gained one."""
-    rows: dict[tuple[str, str, str, str], dict[str, object]] = {}
+    """Insert each customer's identifiers not stored yet; the keys that gained one.
+
+    What is stored is read first (one query per chunk of keys), so only new identifiers are
+    written, in one bulk insert that still ignores a concurrent ingestor's same row.
+    """
+    wanted: set[tuple[str, str, str, str]] = set()
     distinct = list(dict.fromkeys(owned))
+    platforms = {p: p.value for p in Platform}
     for (key, _), hashed in zip(distinct, hash_contacts([c for _, c in distinct]), strict=True):
         for platform, values in hashed.items():
-            for name, value in values.items():
-                rows.setdefault(
-                    (key, platform.value, name, value),
-                    {
-                        "customer_key": key,
-                        "platform": platform.value,
-                        "field": name,
-                        "value": value,
-                        "added_at": now,
-                    },
-                )
-    if not rows:
+            name = platforms[platform]
+            wanted.update((key, name, field, value) for field, value in values.items())
+    if not wanted:
         return set()
-    added = insert_new_rows(
+    have: set[tuple[str, str, str, str]] = set()
+    ident = CustomerIdentifier
+    for chunk in chunks(sorted({k for k, _, _, _ in wanted})):
+        have.update(
+            (k, p, f, v)
+            for k, p, f, v in session.execute(
+                select(ident.customer_key, ident.platform, ident.field, ident.value).where(
+                    ident.customer_key.in_(chunk)
+                )
+            )
+        )
+    fresh = sorted(wanted - have)
+    insert_ignoring_conflicts(
         session,
         CustomerIdentifier.__table__,  # type: ignore[arg-type]
-        list(rows.values()),
-        returning=(CustomerIdentifier.customer_key,),
+        [dict(zip(_IDENTIFIER_COLUMNS, (*row, now), strict=True)) for row in fresh],
     )
-    return {key for (key,) in added}
+    return {key for key, _, _, _ in fresh}
