@@ -67,13 +67,15 @@ def mutate(sandbox: GoogleSandbox, request: uls.MutateUserListsRequest, call: Ca
                 ]
             else:
                 actions.append(("remove", parsed[1]))
+        elif which == "update":
+            changed, found = _update(sandbox, i, pb, customer, taken)
+            if changed is not None:
+                taken.add(changed.name)
+                actions.append(("update", changed))
         else:
             found = [
                 AdsError(
-                    "user_list_error",
-                    "USER_LIST_MUTATE_NOT_SUPPORTED",
-                    "This sandbox creates and removes user lists; updates are not supported.",
-                    [("operations", i)],
+                    "request_error", "OPERATION_REQUIRED", "The operation is empty.", [("operations", i)]
                 )
             ]
         if found:
@@ -92,6 +94,11 @@ def mutate(sandbox: GoogleSandbox, request: uls.MutateUserListsRequest, call: Ca
             results.append(
                 uls.MutateUserListResult(resource_name=f"customers/{customer}/userLists/{list_id}")
             )
+        elif kind == "update":
+            sandbox.store.save_list(item)
+            results.append(
+                uls.MutateUserListResult(resource_name=f"customers/{customer}/userLists/{item.id}")
+            )
         else:
             sandbox.store.delete_list(item)
             results.append(uls.MutateUserListResult(resource_name=f"customers/{customer}/userLists/{item}"))
@@ -99,6 +106,91 @@ def mutate(sandbox: GoogleSandbox, request: uls.MutateUserListsRequest, call: Ca
     if errors:
         response.partial_failure_error = partial_failure(errors)
     return response
+
+
+_UPDATABLE = {"name", "description", "membership_life_span", "membership_status"}
+
+
+def _update(
+    sandbox: GoogleSandbox, i: int, op: Any, customer: str, taken: set[str]
+) -> tuple[UserListRecord | None, list[AdsError]]:
+    """An update by ``update_mask``: name, description, life span (0..540) and status."""
+    where: list[tuple[str, int | None]] = [("operations", i), ("update", None)]
+    parsed = parse_list_name(op.update.resource_name)
+    record = sandbox.store.user_list(parsed[1]) if parsed and parsed[0] == customer else None
+    if record is None:
+        return None, [
+            AdsError(
+                "mutate_error",
+                "RESOURCE_NOT_FOUND",
+                "The resource was not found.",
+                [*where, ("resource_name", None)],
+            )
+        ]
+    found: list[AdsError] = []
+    changes: dict[str, Any] = {}
+    for path in op.update_mask.paths:
+        if path not in _UPDATABLE:
+            top = path.split(".", 1)[0]
+            if top in _FIELDS:
+                found.append(
+                    AdsError(
+                        "field_error", "IMMUTABLE_FIELD", f"{path} cannot be changed.", [*where, (top, None)]
+                    )
+                )
+            else:
+                found.append(
+                    AdsError(
+                        "field_mask_error",
+                        "FIELD_NOT_FOUND",
+                        f"No field {path!r}.",
+                        [("operations", i), ("update_mask", None)],
+                    )
+                )
+        elif path == "name":
+            name = op.update.name.strip()
+            if not name or (name in taken and name != record.name):
+                found.append(
+                    AdsError(
+                        "user_list_error",
+                        "NAME_ALREADY_USED" if name else "INVALID_NAME",
+                        "The name cannot be used.",
+                        [*where, ("name", None)],
+                        trigger=name,
+                    )
+                )
+            changes["name"] = name
+        elif path == "description":
+            changes["description"] = op.update.description
+        elif path == "membership_life_span":
+            bad = life_span_error(op.update.membership_life_span)
+            if bad:
+                found.append(
+                    AdsError(
+                        "range_error",
+                        bad,
+                        "membership_life_span must be between 0 and 540 days.",
+                        [*where, ("membership_life_span", None)],
+                    )
+                )
+            changes["life_span_days"] = op.update.membership_life_span
+        else:
+            changes["membership_status"] = "CLOSED" if op.update.membership_status == 3 else "OPEN"
+    if not op.update_mask.paths:
+        found.append(
+            AdsError(
+                "field_mask_error",
+                "FIELD_MASK_MISSING",
+                "The field mask is missing.",
+                [("operations", i), ("update_mask", None)],
+            )
+        )
+    if found:
+        return None, found
+    return UserListRecord(**{**record.__dict__, **changes}), []
+
+
+_FIELDS = {f.name for f in uls.UserListOperation.meta.fields["update"].message.pb().DESCRIPTOR.fields}
 
 
 def _create(i: int, pb: Any, customer: str, taken: set[str]) -> tuple[UserListRecord, list[AdsError]]:

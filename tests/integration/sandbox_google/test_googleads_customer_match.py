@@ -303,3 +303,21 @@ def test_user_data_service_uploads_at_once_and_refuses_tokens_not_allowlisted(
     with pytest.raises(GoogleAdsException) as err:
         not_allowed.get_service("UserDataService").upload_user_data(request=request, timeout=10)
     assert error_codes(err.value) == ["not_allowlisted_error.CUSTOMER_NOT_ALLOWLISTED_FOR_THIS_FEATURE"]
+
+
+def test_user_list_update_by_mask(ads: Any) -> None:
+    from google.protobuf import field_mask_pb2
+
+    list_name = create_list(ads)
+    op = ads.get_type("UserListOperation")
+    op.update.resource_name = list_name
+    op.update.membership_life_span = 90
+    op.update_mask.CopyFrom(field_mask_pb2.FieldMask(paths=["membership_life_span"]))
+    service = ads.get_service("UserListService")
+    service.mutate_user_lists(customer_id=CUSTOMER, operations=[op], timeout=10)
+    rows = search(ads, "SELECT user_list.membership_life_span FROM user_list")
+    assert [r.user_list.membership_life_span for r in rows] == [90]
+    op.update.membership_life_span = 600
+    with pytest.raises(GoogleAdsException) as err:
+        service.mutate_user_lists(customer_id=CUSTOMER, operations=[op], timeout=10)
+    assert error_codes(err.value) == ["range_error.TOO_HIGH"]
