@@ -3,8 +3,7 @@
 It serves the Data Manager API (``google.ads.datamanager.v1`` IngestionService and
 UserListService) and the Google Ads API v26 (UserListService, OfflineUserDataJobService,
 GoogleAdsService, UserDataService, ``google.longrunning.Operations``) on one gRPC port over TLS;
-rules, sources
-and choices are in docs/sandbox-google.md.
+rules, sources and choices are in docs/sandbox-google.md.
 
 In-process entry point (tests, demos, the Google syncer's tests)::
 
