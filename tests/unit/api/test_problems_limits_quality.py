@@ -1,0 +1,85 @@
+"""Pure parts of the API: field paths in problems, token buckets, scopes, identifier-quality shares."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.api.adapters.quality import Member, summarize
+from services.api.auth import effective_scope, grants
+from services.api.errors import field_errors, problem
+from services.api.ratelimit import RateLimiter
+
+
+@pytest.mark.parametrize(
+    ("messages", "expected"),
+    [
+        ({"json": {"mode": ["Must be one of: delta."]}}, [("mode", "Must be one of: delta.")]),
+        (
+            {"query": {"limit": ["Too big."], "since": ["Not a date."]}},
+            [("limit", "Too big."), ("since", "Not a date.")],
+        ),
+        ({"json": {"destinations": {"0": ["Bad."]}}}, [("destinations.0", "Bad.")]),
+        ({"json": {"_schema": ["Invalid input type."]}}, [("body", "Invalid input type.")]),
+    ],
+)
+def test_validation_messages_become_dotted_field_names(
+    messages: object, expected: list[tuple[str, str]]
+) -> None:
+    assert [(e["field"], e["message"]) for e in field_errors(messages)] == expected
+
+
+def test_a_problem_has_the_rfc_7807_members_and_its_code() -> None:
+    body = problem(409, "already_syncing", "busy", running_id=3)
+    assert body == {
+        "type": "/docs#problem-already_syncing",
+        "title": "Conflict",
+        "status": 409,
+        "detail": "busy",
+        "code": "already_syncing",
+        "running_id": 3,
+    }
+
+
+def test_a_token_bucket_allows_its_burst_then_its_rate() -> None:
+    now = [0.0]
+    limiter = RateLimiter(rate=2.0, burst=3, clock=lambda: now[0])
+    assert [limiter.take("a") for _ in range(4)] == [0, 0, 0, 1]
+    assert limiter.take("b") == 0  # its own bucket
+    now[0] = 0.5  # one request refilled
+    assert limiter.take("a") == 0 and limiter.take("a") == 1
+    assert RateLimiter(rate=0, burst=1).take("a") == 0  # disabled
+
+
+@pytest.mark.parametrize(
+    ("stored", "needed", "allowed"),
+    [(["read"], "read", True), (["read"], "operate", False), (["operate"], "read", True),
+     (["admin"], "admin", True), (["*"], "admin", True), ([], "read", False)],
+)  # fmt: skip
+def test_scopes_include_the_ones_before_them(stored: list[str], needed: str, allowed: bool) -> None:
+    assert grants(effective_scope(stored), needed) is allowed
+
+
+def _member(
+    country: str | None, fields: set[str], *, meta: bool = True, google: bool = False, dup: bool = False
+) -> Member:
+    return Member(country, frozenset(fields), meta, False, google, google, dup)
+
+
+def test_quality_shares_per_country_largest_first() -> None:
+    rows = summarize(
+        [
+            _member("DE", {"EMAIL"}),
+            _member("US", {"EMAIL", "PHONE", "FN", "LN", "ZIP", "COUNTRY"}, google=True),
+            _member("US", {"PHONE"}, meta=False, dup=True),
+            _member(None, set()),
+        ]
+    )
+    assert [(r["country"], r["customers"]) for r in rows] == [("US", 2), (None, 1), ("DE", 1)]
+    us = rows[0]
+    assert (us["valid_email"], us["valid_phone"], us["complete_address"], us["duplicates"]) == (
+        0.5,
+        1.0,
+        0.5,
+        0.5,
+    )
+    assert us["consent"] == {"meta": 0.5, "google": 0.5}
