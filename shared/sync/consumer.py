@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 from shared.bus import topics
 from shared.bus.consumer import DeadLetter, Delivery, Handler, is_infrastructure
@@ -35,6 +35,7 @@ from shared.sync.status import KEEP_PENDING
 
 log = get_logger(__name__)
 FLUSHES = Counter("audiencesync_sync_flushes_total", "Pending-key flushes", ["platform", "outcome"])
+PENDING = Gauge("audiencesync_sync_pending_keys", "Customer keys noted and not yet synced", ["platform"])
 CLAIM = 100_000  # keys synced in one flush at most; the rest stay due for the next one
 NS = 1_000_000_000
 
@@ -65,6 +66,7 @@ class PendingSyncs:
         if now < self.held_until:
             return False
         count, oldest = self.pending.state()
+        PENDING.labels(self.platform).set(count)
         if not count or oldest is None:
             return False
         return count >= self.size or now - oldest >= self.seconds * NS
