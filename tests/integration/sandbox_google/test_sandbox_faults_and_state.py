@@ -191,3 +191,20 @@ def test_command_names_a_bad_flag() -> None:
     done = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
     assert done.returncode == 2
     assert "--customer" in done.stderr
+
+
+def test_admin_reads_lists_members_and_jobs_without_counting_calls(
+    datamanager: DataManager, ads: Any, google_sandbox: RunningSandbox
+) -> None:
+    created = create_list(datamanager)
+    wait_done(datamanager, ingest(datamanager, created.id, [member("a@example.com")]))
+    create_job(ads, f"customers/{CUSTOMER}/userLists/{created.id}")
+    before = len(google_sandbox.calls)
+    lists = admin(google_sandbox, "/lists", method="GET")["lists"]
+    assert [(row["id"], row["members"], row["matched"]) for row in lists] == [(created.id, 1, 1)]
+    members = admin(google_sandbox, f"/lists/{created.id}/members", method="GET")["members"]
+    assert [(m["key"], m["ad_user_data"]) for m in members] == [
+        (f"email:{sha('a@example.com')}", "CONSENT_GRANTED")
+    ]
+    assert [j["status"] for j in admin(google_sandbox, "/jobs", method="GET")["jobs"]] == ["PENDING"]
+    assert len(google_sandbox.calls) == before
