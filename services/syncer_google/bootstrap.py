@@ -61,7 +61,12 @@ def _refresh_after(share: float) -> Callable[[Destination], timedelta | None]:
 
 
 def _calls(google: GoogleSettings, quota: SharedQuota) -> GoogleCalls:
-    return GoogleCalls(quota, max_attempts=google.max_attempts, max_quota_wait=google.max_quota_wait)
+    return GoogleCalls(
+        quota,
+        max_attempts=google.max_attempts,
+        max_quota_wait=google.max_quota_wait,
+        base_delay=google.retry_base_seconds,
+    )
 
 
 def datamanager_platforms(

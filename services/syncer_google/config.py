@@ -58,6 +58,7 @@ class GoogleSettings:
     refresh_share: float = 0.5  # re-send members after this share of the list's membership life span
     sync_on_start: bool = True
     max_attempts: int = 6
+    retry_base_seconds: float = 1.0  # first backoff after a transient error; doubles each attempt
     max_quota_wait: float = 900.0
     request_wait: float = 3_600.0  # how long a batch may wait for Google to apply it
     timeout_seconds: float = 120.0
@@ -103,6 +104,7 @@ class GoogleSettings:
             refresh_share=env_bounded(env, "GOOGLE_REFRESH_SHARE", 0.5, 0.05, 0.95),
             sync_on_start=env_bool(env, "GOOGLE_SYNC_ON_START", True),
             max_attempts=int(env_bounded(env, "GOOGLE_MAX_ATTEMPTS", 6, 1)),
+            retry_base_seconds=env_bounded(env, "GOOGLE_RETRY_BASE_SECONDS", 1.0, 0.01),
             max_quota_wait=env_bounded(env, "GOOGLE_MAX_QUOTA_WAIT", 900.0, 0),
             request_wait=env_bounded(env, "GOOGLE_REQUEST_WAIT", 3_600.0, 1),
             timeout_seconds=env_bounded(env, "GOOGLE_TIMEOUT_SECONDS", 120.0, 1),

@@ -71,6 +71,15 @@ def _trailing_ads_failure(exc: api_exceptions.GoogleAPICallError) -> Any:
     return None
 
 
+def _retry_delay(details: Any) -> float | None:
+    """Seconds from a ``google.rpc.RetryInfo`` among a status's details (Data Manager quotas)."""
+    for detail in details or ():
+        retry = getattr(detail, "retry_delay", None)
+        if retry is not None and (retry.seconds or retry.nanos):
+            return float(retry.seconds + retry.nanos / 1e9)
+    return None
+
+
 def failure_of(exc: BaseException) -> GoogleFailure | None:
     """The plain-data failure of a client exception, or None if it is not a Google API error."""
     # The Google Ads library takes seconds to import: only a process that loaded it can raise its errors.
@@ -82,11 +91,12 @@ def failure_of(exc: BaseException) -> GoogleFailure | None:
     if isinstance(exc, api_exceptions.GoogleAPICallError):
         code = exc.grpc_status_code.name if exc.grpc_status_code is not None else "UNKNOWN"
         reasons_list = [exc.reason] if exc.reason else []
-        delay = None
+        delay = _retry_delay(exc.details)
         ads = _trailing_ads_failure(exc)
         if ads is not None:
-            ads_reasons, delay = _ads_reasons(ads)
+            ads_reasons, ads_delay = _ads_reasons(ads)
             reasons_list.extend(ads_reasons)
+            delay = ads_delay if ads_delay is not None else delay
         metadata = exc.metadata or {}
         return GoogleFailure(
             code, tuple(reasons_list), str(exc.message)[:500], delay, metadata.get("quota_limit")
