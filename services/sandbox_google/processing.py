@@ -12,6 +12,7 @@ import json
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
+from services.sandbox_google import jobs
 from services.sandbox_google.domain import datamanager as rules
 from services.sandbox_google.domain.identifiers import Identifier
 from services.sandbox_google.domain.lists import expired_before, match_range
@@ -28,8 +29,6 @@ def settle(sandbox: GoogleSandbox) -> None:
         for request_id, kind, created_at, payload in store.due_requests(now):
             results = _apply_request(sandbox, kind, created_at, payload)
             store.finish_request(request_id, {"destinations": payload["destinations"], "results": results})
-        from services.sandbox_google import jobs
-
         jobs.settle_jobs(sandbox, now)
         for user_list in store.user_lists():
             store.remove_added_before(user_list.id, expired_before(now, user_list.life_span_days))

@@ -6,6 +6,7 @@ Both API surfaces (``datamanager_api``, ``googleads_api``) are functions over on
 
 from __future__ import annotations
 
+from services.sandbox_google import processing
 from services.sandbox_google.config import GoogleSandboxConfig
 from services.sandbox_google.domain.identifiers import Identifier
 from services.sandbox_google.domain.quotas import QuotaCounter
@@ -35,8 +36,6 @@ class GoogleSandbox:
 
     def settle(self) -> None:
         """Apply every Data Manager request and Ads API job whose processing time has passed."""
-        from services.sandbox_google import processing
-
         processing.settle(self)
 
     def close(self) -> None:
