@@ -102,6 +102,19 @@ def test_job_flow_partial_failure_lro_and_gaql(ads: Any, google_sandbox: Running
     )
     rows = search(ads, job_query % job)
     assert [r.offline_user_data_job.status.name for r in rows] == ["SUCCESS"]
+    sample_query = (  # the query of Google's add_customer_match_user_list.py sample
+        "SELECT offline_user_data_job.resource_name, offline_user_data_job.id, offline_user_data_job.status, "
+        "offline_user_data_job.type, offline_user_data_job.failure_reason, "
+        "offline_user_data_job.customer_match_user_list_metadata.user_list "
+        "FROM offline_user_data_job WHERE offline_user_data_job.resource_name = '%s' LIMIT 1"
+    )
+    sampled = search(ads, sample_query % job)[0].offline_user_data_job
+    assert (sampled.resource_name, sampled.type_.name, sampled.failure_reason.name) == (
+        job,
+        "CUSTOMER_MATCH_USER_LIST",
+        "UNSPECIFIED",
+    )
+    assert sampled.customer_match_user_list_metadata.user_list == list_name
     assert rows[0].offline_user_data_job.resource_name == ""  # only the selected fields come back
     list_query = (
         "SELECT user_list.size_for_display, user_list.match_rate_percentage FROM user_list "
