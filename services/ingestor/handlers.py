@@ -16,7 +16,6 @@ from pathlib import Path
 from prometheus_client import Counter
 
 from services.ingestor import privacy
-from services.ingestor.adapters.ad_consent import record_ad_consent
 from services.ingestor.adapters.facts_store import CustomerErased, FactsWriter
 from services.ingestor.adapters.order_batch import OrderItem, write_orders
 from services.ingestor.domain import (
@@ -92,10 +91,8 @@ def apply(raw: RawReceived, writer: FactsWriter, rates: Rates, exports: Path, de
         got_customer = ingest_customer(raw.body, shop=shop)
         writer.customer(got_customer.facts, got_customer.contact)
     elif topic == "import/customers":
-        got_row, signals = ingest_customer_row(raw.body, shop=shop)
-        key = writer.customer(got_row.facts, got_row.contact)
-        if key and record_ad_consent(writer.session, key, signals, got_row.facts.updated_at or writer.now):
-            writer.changed.setdefault(key, "customer")
+        got_row = ingest_customer_row(raw.body, shop=shop)
+        writer.customer(got_row.facts, got_row.contact)
     elif topic in {"checkouts/create", "checkouts/update"}:
         got_checkout = ingest_checkout(raw.body, shop=shop, rates=rates)
         writer.checkout(got_checkout.facts, got_checkout.contact)

@@ -110,11 +110,13 @@ def _stored(session: Session, keys: Sequence[str]) -> dict[str, StoredCustomer]:
         Customer.accepts_sms_marketing,
         Customer.first_seen_at,
         Customer.updated_at,
+        Customer.ad_user_data,
+        Customer.ad_personalization,
     )
     found: dict[str, StoredCustomer] = {}
     for chunk in chunks(keys):
         for row in session.execute(select(*cols).where(Customer.customer_key.in_(chunk))):
-            found[row[0]] = StoredCustomer(*row)
+            found[row[0]] = StoredCustomer(**row._asdict())  # columns named as its fields
     return found
 
 

@@ -75,6 +75,8 @@ class FactsWriter:
                 accepts_sms_marketing=facts.sms_consent,
                 seen_at=seen_at,
                 first_seen=facts.created_at or seen_at,
+                ad_user_data=facts.ad_user_data,
+                ad_personalization=facts.ad_personalization,
             ),
             contact,
         )

@@ -13,7 +13,6 @@ docs/import.md.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from marshmallow import ValidationError
@@ -44,19 +43,6 @@ class AdConsent(ShopField):
             return self._flag._deserialize(value, attr, data, **kwargs)
         except ValidationError:
             raise fail(Reason.INVALID, "granted, denied or unknown") from None
-
-
-@dataclass(frozen=True, slots=True)
-class AdSignals:
-    """Google's two ad consent signals as a row states them; None: not stated (never clears one)."""
-
-    ad_user_data: bool | None
-    ad_personalization: bool | None
-
-    @property
-    def stated(self) -> bool:
-        """True when the row says anything about ad consent."""
-        return self.ad_user_data is not None or self.ad_personalization is not None
 
 
 class CustomerRow(Base):
@@ -111,13 +97,12 @@ def customer_row_facts(row: Mapping[str, Any], *, shop: str) -> Ingested[Custome
         country=row.get("country"),
         email_consent=row.get("accepts_email_marketing"),
         sms_consent=row.get("accepts_sms_marketing"),
+        ad_user_data=row.get("ad_user_data"),
+        ad_personalization=row.get("ad_personalization"),
     )
     return Ingested(facts, contact, tuple(warnings))
 
 
-def ingest_customer_row(body: Payload, *, shop: str) -> tuple[Ingested[CustomerFacts], AdSignals]:
-    """Validate and normalize one customers row: its facts, and the ad consent it states."""
-    row = parse(CUSTOMER_ROW, body)
-    return customer_row_facts(row, shop=shop), AdSignals(
-        row.get("ad_user_data"), row.get("ad_personalization")
-    )
+def ingest_customer_row(body: Payload, *, shop: str) -> Ingested[CustomerFacts]:
+    """Validate and normalize one customers row."""
+    return customer_row_facts(parse(CUSTOMER_ROW, body), shop=shop)

@@ -98,6 +98,9 @@ class CustomerFacts:
     country: str | None
     email_consent: bool | None
     sms_consent: bool | None
+    # Google's ad consent signals (granted True, denied False); only the customers import has them.
+    ad_user_data: bool | None = None
+    ad_personalization: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)

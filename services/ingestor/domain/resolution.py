@@ -26,7 +26,14 @@ from functools import lru_cache
 from shared.identity import customer_key
 
 # The customer row's fields that events fill, in the order the row lists them.
-FIELDS = ("shop_customer_id", "country", "accepts_email_marketing", "accepts_sms_marketing")
+FIELDS = (
+    "shop_customer_id",
+    "country",
+    "accepts_email_marketing",
+    "accepts_sms_marketing",
+    "ad_user_data",
+    "ad_personalization",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +48,9 @@ class Sighting:
     accepts_sms_marketing: bool | None
     seen_at: datetime  # the event's version: its updated_at (or created_at when it has none)
     first_seen: datetime  # when the event shows the customer existed (an order's created_at)
+    # Google's ad consent signals: only a customers import states them (None: not stated).
+    ad_user_data: bool | None = None
+    ad_personalization: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +65,8 @@ class StoredCustomer:
     accepts_sms_marketing: bool | None
     first_seen_at: datetime
     updated_at: datetime
+    ad_user_data: bool | None = None
+    ad_personalization: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)

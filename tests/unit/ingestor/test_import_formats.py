@@ -205,14 +205,14 @@ def test_a_customers_row_carries_its_ids_consents_and_contact_apart_from_its_fac
         "ad_user_data": "Granted",
         "ad_personalization": "unknown",
     }
-    got, signals = ingest_customer_row(json.dumps(row), shop=SHOP)
+    got = ingest_customer_row(json.dumps(row), shop=SHOP)
     assert got.facts.customer_id is None and got.facts.email_consent is True and got.facts.country == "PL"
     assert got.contact.email == "anna.kowalska@example.com"  # hashed by the store, never kept raw
-    assert (signals.ad_user_data, signals.ad_personalization) == (True, None)
-    _, spelled = ingest_customer_row(
+    assert (got.facts.ad_user_data, got.facts.ad_personalization) == (True, None)
+    spelled = ingest_customer_row(
         json.dumps({**row, "ad_user_data": "no", "ad_personalization": "Yes"}), shop=SHOP
     )
-    assert (spelled.ad_user_data, spelled.ad_personalization) == (False, True)
+    assert (spelled.facts.ad_user_data, spelled.facts.ad_personalization) == (False, True)
     with pytest.raises(InvalidPayload) as refused:
         ingest_customer_row(json.dumps({**row, "ad_user_data": "maybe"}), shop=SHOP)
     assert refused.value.field_path == "ad_user_data"
@@ -233,7 +233,7 @@ def test_shopifys_customer_export_reads_as_the_customers_layout(tmp_path: Path) 
     )
     assert check_file(path, "customers") == 1
     (record,) = read_records(path, "customers", SHOP)
-    got, _ = ingest_customer_row(record.body, shop=SHOP)
+    got = ingest_customer_row(record.body, shop=SHOP)
     assert (got.facts.customer_id, got.facts.country, got.facts.email_consent, got.facts.sms_consent) == (
         "7001",
         "PT",
