@@ -12,7 +12,8 @@ from typing import Any
 from google.ads import datamanager_v1 as dm
 
 from services.sandbox_google.calls import CallInfo
-from services.sandbox_google.datamanager_destinations import checked_destinations, destination_message
+from services.sandbox_google.datamanager_destinations import checked_destinations
+from services.sandbox_google.datamanager_status import retrieve_status
 from services.sandbox_google.domain import datamanager as rules
 from services.sandbox_google.domain.destinations import Violation
 from services.sandbox_google.domain.identifiers import Encoding
@@ -22,7 +23,6 @@ from services.sandbox_google.service import GoogleSandbox
 
 _CONSENT = {0: rules.UNSPECIFIED, 1: rules.GRANTED, 2: rules.DENIED}
 _ENCODING = {1: Encoding.HEX, 2: Encoding.BASE64}
-Status = dm.RequestStatusPerDestination.RequestStatus
 
 
 def ingest(sandbox: GoogleSandbox, request: dm.IngestAudienceMembersRequest, call: CallInfo) -> Any:
@@ -72,72 +72,6 @@ def remove_all(sandbox: GoogleSandbox, request: dm.RemoveAllAudienceMembersReque
     return dm.RemoveAllAudienceMembersResponse(request_id=request_id)
 
 
-def retrieve_status(sandbox: GoogleSandbox, request: dm.RetrieveRequestStatusRequest, call: CallInfo) -> Any:
-    """RetrieveRequestStatus: one entry per destination of the request."""
-    if not request.request_id:
-        raise dm_invalid([Violation("request_id", "REQUIRED_FIELD_MISSING", "Required field is missing.")])
-    found = sandbox.store.request(request.request_id)
-    if found is None:
-        raise dm_invalid([Violation("request_id", "INVALID_REQUEST_ID", "The request ID is not valid.")])
-    kind, processed, data = found
-    if not processed:
-        return dm.RetrieveRequestStatusResponse(
-            request_status_per_destination=[
-                dm.RequestStatusPerDestination(
-                    destination=destination_message(d), request_status=Status.PROCESSING
-                )
-                for d in data["destinations"]
-            ]
-        )
-    destinations = data["destinations"]
-    results = data["results"]
-    return dm.RetrieveRequestStatusResponse(
-        request_status_per_destination=[
-            _status(kind, d, r) for d, r in zip(destinations, results, strict=True)
-        ]
-    )
-
-
-def _status(kind: str, dest: dict[str, Any], result: dict[str, Any]) -> Any:
-    rsd = dm.RequestStatusPerDestination
-    entry = rsd(destination=destination_message(dest), request_status=getattr(Status, result["status"]))
-    errors = result.get("errors", {})
-    if errors:
-        entry.error_info = dm.ErrorInfo(
-            error_counts=[
-                dm.ErrorCount(record_count=n, reason=reason) for reason, n in sorted(errors.items())
-            ]
-        )
-    entry.warning_info = dm.WarningInfo()
-    if kind == "ingest":
-        status = rsd.IngestUserDataStatus(
-            record_count=result["records"],
-            user_identifier_count=result["identifiers"],
-            upload_match_rate_range=_match_rate(result.get("match_range", "")),
-        )
-        entry.audience_members_ingestion_status = rsd.IngestAudienceMembersStatus(
-            user_data_ingestion_status=status
-        )
-    elif kind == "remove":
-        removal = rsd.RemoveUserDataStatus(
-            record_count=result["records"], user_identifier_count=result["identifiers"]
-        )
-        entry.audience_members_removal_status = rsd.RemoveAudienceMembersStatus(
-            user_data_removal_status=removal
-        )
-    else:
-        entry.remove_all_audience_members_status = rsd.RemoveAllAudienceMembersStatus()
-    return entry
-
-
-def _match_rate(suffix: str) -> Any:
-    return (
-        getattr(dm.MatchRateRange, f"MATCH_RATE_RANGE_{suffix}")
-        if suffix
-        else dm.MatchRateRange.MATCH_RATE_RANGE_UNKNOWN
-    )
-
-
 def _accept(sandbox: GoogleSandbox, pb: Any, kind: str, consent: tuple[str, str], tos: int | None) -> str:
     """Validate a member request, store it for processing; returns its request id."""
     destinations = checked_destinations(sandbox, pb.destinations)
@@ -162,7 +96,8 @@ def _accept(sandbox: GoogleSandbox, pb: Any, kind: str, consent: tuple[str, str]
         return ""
     now = sandbox.clock.now()
     request_id = new_request_id()
-    payload = {"destinations": destinations, "members": [member_payload(m) for m in parsed]}
+    data = "composite_data" if any(m.data_kind == "composite_data" for m in members) else "user_data"
+    payload = {"destinations": destinations, "members": [member_payload(m) for m in parsed], "data": data}
     sandbox.store.add_request(request_id, kind, now, now + sandbox.config.processing_seconds, payload)
     return request_id
 
@@ -186,8 +121,11 @@ def _check_terms(sandbox: GoogleSandbox, destinations: list[dict[str, Any]], tos
 def _member(pb: Any) -> rules.MemberIn:
     kind = pb.WhichOneof("data") or ""
     identifiers: list[rules.RawIdentifier] = []
-    if kind == "user_data":
-        for ident in pb.user_data.user_identifiers:
+    data = pb.composite_data.user_data if kind == "composite_data" else pb.user_data
+    if kind == "composite_data":
+        identifiers.extend(rules.RawIdentifier("ip", ip.ip_address) for ip in pb.composite_data.ip_data)
+    if kind in rules.CONTACT_KINDS:
+        for ident in data.user_identifiers:
             which = ident.WhichOneof("identifier") or ""
             if which == "email_address":
                 identifiers.append(rules.RawIdentifier("email", ident.email_address))

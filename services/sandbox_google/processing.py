@@ -28,7 +28,8 @@ def settle(sandbox: GoogleSandbox) -> None:
     with store.transaction():
         for request_id, kind, created_at, payload in store.due_requests(now):
             results = _apply_request(sandbox, kind, created_at, payload)
-            store.finish_request(request_id, {"destinations": payload["destinations"], "results": results})
+            done = {"destinations": payload["destinations"], "results": results, "data": payload.get("data")}
+            store.finish_request(request_id, done)
         jobs.settle_jobs(sandbox, now)
         for user_list in store.user_lists():
             store.remove_added_before(user_list.id, expired_before(now, user_list.life_span_days))
@@ -86,18 +87,26 @@ def _apply_request(
                 )
             if exists:
                 sandbox.store.upsert_members(list_id, rows)
-            result = _result(outcome.status, outcome.errors, len(mine), outcome.identifier_count)
+            result = _result(outcome.status, outcome.errors, mine)
             result["match_range"] = match_range(matched, len(outcome.applied))
         else:
             outcome = rules.process_remove(mine)
             if exists:
                 sandbox.store.remove_members(list_id, [m.key for m in outcome.applied])
-            result = _result(outcome.status, outcome.errors, len(mine), outcome.identifier_count)
+            result = _result(outcome.status, outcome.errors, mine)
         if not exists:  # the list was deleted while the request waited
             result["status"] = "FAILED"
         results.append(result)
     return results
 
 
-def _result(status: str, errors: Counter[str], records: int, identifiers: int) -> dict[str, Any]:
-    return {"status": status, "errors": dict(errors), "records": records, "identifiers": identifiers}
+def _result(status: str, errors: Counter[str], members: list[rules.ParsedMember]) -> dict[str, Any]:
+    """Counts a request status reports: records, identifiers, and identifiers by type."""
+    types = Counter(i.kind for m in members for i in m.identifiers)
+    return {
+        "status": status,
+        "errors": dict(errors),
+        "records": len(members),
+        "identifiers": sum(n for kind, n in types.items() if kind != "ip"),
+        "types": dict(types),
+    }

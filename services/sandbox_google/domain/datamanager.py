@@ -12,6 +12,7 @@ docs/sandbox-google.md for where that line is drawn.
 
 from __future__ import annotations
 
+import ipaddress
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -28,6 +29,9 @@ from services.sandbox_google.domain.identifiers import (
 
 MAX_MEMBERS = 10_000
 MAX_IDENTIFIERS = 10
+# Member data a Customer Match (CONTACT_ID) list takes: user data alone, or inside composite
+# data beside IP addresses (what Google's current ingest sample sends).
+CONTACT_KINDS = frozenset({"user_data", "composite_data"})
 MAX_VIOLATIONS = 50  # the sandbox reports at most this many field violations per call
 
 GRANTED, DENIED, UNSPECIFIED = "CONSENT_GRANTED", "CONSENT_DENIED", "CONSENT_STATUS_UNSPECIFIED"
@@ -48,7 +52,7 @@ class RawIdentifier:
 class MemberIn:
     """One AudienceMember as sent."""
 
-    data_kind: str  # "user_data", another oneof name, or "" when none is set
+    data_kind: str  # "user_data", "composite_data", another oneof name, or "" when none is set
     identifiers: tuple[RawIdentifier, ...] = ()
     references: tuple[str, ...] = ()
     consent: tuple[str, str] = (UNSPECIFIED, UNSPECIFIED)  # ad_user_data, ad_personalization
@@ -113,7 +117,7 @@ def parse_members(
                 "Multiple data types are not allowed to be ingested in a single request.",
             )
         )
-    if "user_data" in kinds and encoding is None:
+    if kinds & CONTACT_KINDS and encoding is None:
         found.append(
             Violation(
                 "encoding", "REQUIRED_FIELD_MISSING", "encoding (HEX or BASE64) is required for user data."
@@ -143,7 +147,7 @@ def _parse_member(
     if not member.data_kind:
         found.append(Violation(path, "INVALID_AUDIENCE_MEMBER", "This audience member is not valid."))
         return None
-    if member.data_kind != "user_data":
+    if member.data_kind not in CONTACT_KINDS:
         found.append(
             Violation(
                 f"{path}.{member.data_kind}",
@@ -161,25 +165,31 @@ def _parse_member(
                     f"No destination has reference {ref!r}.",
                 )
             )
+    data = f"{path}.composite_data.user_data" if member.data_kind == "composite_data" else f"{path}.user_data"
+    users = [raw for raw in member.identifiers if raw.kind != "ip"]
     if not member.identifiers:
         found.append(
-            Violation(
-                f"{path}.user_data.user_identifiers", "NO_IDENTIFIERS_PROVIDED", "No identifiers provided."
-            )
+            Violation(f"{data}.user_identifiers", "NO_IDENTIFIERS_PROVIDED", "No identifiers provided.")
         )
-    elif len(member.identifiers) > MAX_IDENTIFIERS:
+    elif len(users) > MAX_IDENTIFIERS:
         found.append(
             Violation(
-                f"{path}.user_data.user_identifiers",
+                f"{data}.user_identifiers",
                 "TOO_MANY_USER_IDENTIFIERS",
                 f"Maximum number of user identifiers allowed per audience member is {MAX_IDENTIFIERS}.",
             )
         )
     identifiers: list[Identifier] = []
     malformed = False
-    for j, raw in enumerate(member.identifiers):
-        ipath = f"{path}.user_data.user_identifiers[{j}]"
-        ident, bad = _identifier(ipath, raw, encoding, found)
+    for j, raw in enumerate(users):
+        ident, bad = _identifier(f"{data}.user_identifiers[{j}]", raw, encoding, found)
+        malformed = malformed or bad
+        if ident is not None:
+            identifiers.append(ident)
+    for raw in member.identifiers:
+        if raw.kind != "ip":
+            continue
+        ident, bad = _ip(raw.value)
         malformed = malformed or bad
         if ident is not None:
             identifiers.append(ident)
@@ -228,6 +238,14 @@ def _identifier(
         return Identifier("address", value), not (is_sha256(first) and is_sha256(last))
     found.append(Violation(path, "INVALID_AUDIENCE_MEMBER", "A user identifier must set one of its fields."))
     return None, False
+
+
+def _ip(value: str) -> tuple[Identifier | None, bool]:
+    """An IP address of composite data (kept as written when valid; malformed otherwise)."""
+    try:
+        return Identifier("ip", str(ipaddress.ip_address(value.strip()))), False
+    except ValueError:
+        return None, True
 
 
 def _decode(path: str, value: str, encoding: Encoding, found: list[Violation]) -> bytes | None:

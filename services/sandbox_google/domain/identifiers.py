@@ -76,7 +76,7 @@ def address_value(first: str, last: str, region: str, postal: str) -> str:
     return f"{first.lower()}:{last.lower()}:{region.upper()}:{postal}"
 
 
-KIND_ORDER = ("email", "phone", "address", "mobile", "third_party")
+KIND_ORDER = ("email", "phone", "address", "mobile", "third_party", "ip")
 
 
 def member_key(identifiers: list[Identifier]) -> str:

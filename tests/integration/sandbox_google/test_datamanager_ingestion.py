@@ -337,3 +337,29 @@ def test_deprecated_product_field_names_a_google_ads_account(datamanager: DataMa
         product_destination_id=str(created.id),
     )
     wait_done(datamanager, ingest(datamanager, created.id, [member("a@example.com")], destinations=[dest]))
+
+
+def test_composite_data_as_googles_current_sample_sends_it(
+    datamanager: DataManager, google_sandbox: RunningSandbox
+) -> None:
+    created = create_list(datamanager)
+    composite = dm.AudienceMember(
+        composite_data=dm.CompositeData(
+            user_data=dm.UserData(user_identifiers=[dm.UserIdentifier(email_address=sha("c@example.com"))]),
+            ip_data=[dm.IpData(ip_address="203.0.113.7")],
+        )
+    )
+    entry = wait_done(
+        datamanager, ingest(datamanager, created.id, [composite])
+    ).request_status_per_destination[0]
+    assert entry.request_status == Status.SUCCESS
+    status = entry.audience_members_ingestion_status.composite_data_ingestion_status
+    assert status.record_count == 1
+    assert sorted((c.type_.name, c.count) for c in status.data_type_counts) == [
+        ("EMAIL", 1),
+        ("IP_ADDRESS", 1),
+    ]
+    assert list(google_sandbox.state.members(created.id)) == [f"email:{sha('c@example.com')}"]
+    with pytest.raises(exceptions.InvalidArgument) as err:  # one data type per request
+        ingest(datamanager, created.id, [composite, member("u@example.com")])
+    assert err.value.reason == "MULTIPLE_DATA_TYPES_NOT_ALLOWED"
