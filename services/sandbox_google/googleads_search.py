@@ -1,6 +1,7 @@
 """Google Ads API GoogleAdsService Search and SearchStream over lists and jobs (AD_APIS.md 2.5).
 
-Rows carry only the selected fields (``field_mask`` names them), as Google's do. Sizes and the
+Rows carry only the selected fields (``field_mask`` names them) plus the resource's
+``resource_name``, as Google's do. Sizes and the
 match rate are read live from the members the sandbox holds.
 """
 
@@ -31,7 +32,8 @@ def _rows(sandbox: GoogleSandbox, customer: str, query_text: str) -> tuple[list[
     except gaql.QueryRefused as refused:
         raise invalid([AdsError("query_error", refused.name, str(refused), [("query", None)])]) from None
     paths = [f"{query.resource}.{f}" for f in query.fields]
-    mask = field_mask_pb2.FieldMask(paths=[_pb_path(f) for f in query.fields])
+    # The FROM resource's resource_name always comes back, selected or not, as with Google.
+    mask = field_mask_pb2.FieldMask(paths=sorted({"resource_name", *(_pb_path(f) for f in query.fields)}))
     found: list[tuple[dict[str, Any], Any]] = []  # (sortable values, row)
     if query.resource == "user_list":
         for record in sandbox.store.user_lists(customer):

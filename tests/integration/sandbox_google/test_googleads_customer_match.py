@@ -115,7 +115,8 @@ def test_job_flow_partial_failure_lro_and_gaql(ads: Any, google_sandbox: Running
         "UNSPECIFIED",
     )
     assert sampled.customer_match_user_list_metadata.user_list == list_name
-    assert rows[0].offline_user_data_job.resource_name == ""  # only the selected fields come back
+    assert rows[0].offline_user_data_job.resource_name == job  # always returned
+    assert rows[0].offline_user_data_job.id == 0  # not selected, not returned
     list_query = (
         "SELECT user_list.size_for_display, user_list.match_rate_percentage FROM user_list "
         "WHERE user_list.resource_name = '%s'"
