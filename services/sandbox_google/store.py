@@ -80,6 +80,8 @@ class SandboxStore:
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(
             str(path) if path else ":memory:", check_same_thread=False, isolation_level=None
         )
