@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import signal
+import sqlite3
 import sys
 import threading
 from pathlib import Path
@@ -183,7 +184,7 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
 
     try:
         running = start_sandbox(config)
-    except (OSError, RuntimeError) as exc:
+    except (OSError, RuntimeError, sqlite3.Error) as exc:  # port taken, cert dir or state file unusable
         print(
             f"audiencesync sandbox google: cannot start on {args.host}:{args.port} ({exc})",
             file=sys.stderr,
