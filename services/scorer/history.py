@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import numpy.typing as npt
 from sqlalchemy.orm import Session
 
 from services.scorer.adapters.aggregates import load_aggregates
@@ -41,21 +42,22 @@ def load_history(
         return None
     if step < MIN_STEP_DAYS or int((now.n_orders > 0).sum()) < config.learned_min_buyers:
         return History(now, now, now, step, when)
-    bound = sample_bound(len(now), config.learned_sample)
-    if bound is not None:
-        now = now.take(np.array([k < bound for k in now.customer_key.tolist()], dtype=bool))
+    bound = sample_bound(now.customer_key, config.learned_sample)
+    middle = load_aggregates(session, moment(cut_b), key_below=bound)
+    if bound is not None:  # the sample as the database compares keys
+        now = now.aligned(middle.customer_key)
     before = load_aggregates(session, moment(cut_a), key_below=bound).aligned(now.customer_key)
-    middle = load_aggregates(session, moment(cut_b), key_below=bound).aligned(now.customer_key)
-    return History(before, middle, now, step, when)
+    return History(before, middle.aligned(now.customer_key), now, step, when)
 
 
-def sample_bound(customers: int, sample: int) -> str | None:
-    """A key bound selecting about ``sample`` of ``customers`` (keys are hex hashes), None: all.
+def sample_bound(keys: npt.NDArray[np.object_], sample: int) -> str | None:
+    """The key below which about ``sample`` of the (sorted) ``keys`` lie; None: take them all.
 
     Reading the earlier cuts for a sample costs a fraction of reading them whole (each pass
     still scans the orders, but groups and computes for the sample only); the learned model is
-    trained and the candidates compared on it, then applied to everyone.
+    trained and the candidates compared on it, then applied to everyone. Keys are SHA-256 hex,
+    so the customers below a bound are a uniform sample.
     """
-    if customers <= sample:
+    if len(keys) <= sample:
         return None
-    return f"{int(sample / customers * 16**4):04x}"
+    return str(keys[sample])

@@ -29,7 +29,7 @@ import numpy.typing as npt
 
 from services.scorer.domain import learned
 from services.scorer.domain.aggregates import CustomerAggregates
-from services.scorer.domain.backtest import FRACTIONS, capture, ranking_metrics
+from services.scorer.domain.backtest import FRACTIONS, ranking_metrics
 from services.scorer.domain.features import CustomerFeatures, compute_features
 from services.scorer.domain.learned import BoostingConfig, LearnedModel
 from services.scorer.domain.model import ValueModel, ValuePrediction, fit_value_model, predict_value
@@ -210,7 +210,12 @@ def _backtest(
 
 
 def _mean_capture(scores: FloatArray, actual: FloatArray) -> float:
-    return float(np.mean([capture(scores, actual, f) for f in FRACTIONS]))
+    """Mean of the top 5/10/20% captures (``backtest.capture``), from one sort."""
+    total = float(actual.sum())
+    if total <= 0:
+        return math.nan
+    cumulative = np.cumsum(actual[np.argsort(-np.nan_to_num(scores, nan=-np.inf), kind="stable")])
+    return float(np.mean([cumulative[math.ceil(f * len(actual)) - 1] for f in FRACTIONS])) / total
 
 
 def _confidence(rankings: dict[str, FloatArray], later: FloatArray, name: str, seed: int) -> float:
