@@ -6,10 +6,11 @@ import threading
 from datetime import date, datetime
 from typing import Any
 
-from flask import Flask, Response
+from flask import Flask, Response, request
 from flask.json.provider import DefaultJSONProvider
 
 from services.api.adapters.inbox import SqlWebhookInbox
+from services.api.cache import TtlCache
 from services.api.errors import ApiError, problem, problem_response
 from services.api.ratelimit import RateLimiter
 from shared.bus.producer import Publisher
@@ -18,6 +19,8 @@ from shared.config import Settings
 from shared.messages import MAX_RAW_BODY_BYTES
 from shared.store.db import Store
 from shared.store.outbox import OutboxRelay
+
+ANSWER_SECONDS = 1.0  # how stale a polled answer (sync status, audience health) may be
 
 
 class Resources:
@@ -32,6 +35,7 @@ class Resources:
         self._lock = threading.Lock()
         self._relay: OutboxRelay | None = None
         self.limiter = RateLimiter(settings.api_rate_per_second, settings.api_rate_burst)
+        self.answers = TtlCache(ANSWER_SECONDS)  # polled reads; cleared by this process's writes
 
     @property
     def store(self) -> Store:
@@ -108,6 +112,12 @@ def create_app(
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
     app.before_request(authenticate)
+
+    @app.after_request
+    def _forget_answers(response: Response) -> Response:
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            app.extensions["audiencesync"].answers.clear()  # our own change shows at once
+        return response
 
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError) -> Response:

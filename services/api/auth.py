@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from flask import current_app, g, request
 from sqlalchemy import select, update
 
+from services.api.cache import TtlCache
 from services.api.errors import ApiError
 from services.api.openapi import DOC_ENDPOINTS, SECURITY_SCHEME
 from shared.store.audit import record
@@ -34,6 +35,11 @@ SIGNED_PREFIX = "webhooks."  # webhooks authenticate by HMAC signature instead
 TOUCH_EVERY = timedelta(minutes=1)  # last_used_at is written at most this often per token
 
 F = TypeVar("F", bound=Callable[..., Any])
+# Token lookups are kept 2 s per process (each was a query on every request). A revocation made in
+# this process applies at once; one made elsewhere (the CLI) within 2 s.
+TOKEN_SECONDS = 2.0
+_KNOWN = TtlCache(TOKEN_SECONDS, size=1024)
+_TOUCHED: dict[tuple[str, int], datetime] = {}
 
 
 class TokenError(ValueError):
@@ -115,6 +121,7 @@ def revoke_token(store: Store, name: str, *, actor: str = "cli") -> bool:
             .values(revoked_at=datetime.now(UTC))
         )
         revoked = bool(result.rowcount)  # type: ignore[attr-defined]
+        _KNOWN.clear()
         if revoked:
             record(session, actor, "token.revoked", name, None)
         return revoked
@@ -142,12 +149,7 @@ def authenticate() -> None:
     resources = current_app.extensions["audiencesync"]
     store: Store = resources.store
     digest = token_digest(token.strip())
-    with store.session() as session:
-        row = session.execute(
-            select(
-                ApiToken.id, ApiToken.name, ApiToken.token_sha256, ApiToken.scopes, ApiToken.last_used_at
-            ).where(ApiToken.token_sha256 == digest, ApiToken.revoked_at.is_(None))
-        ).first()
+    row = _KNOWN.get((store.url, digest), lambda: _lookup(store, digest))
     if row is None or not hmac.compare_digest(row.token_sha256, digest):
         raise ApiError(401, "invalid_token", "the token is unknown or revoked", headers=_challenge())
     wait = resources.limiter.take(row.name)
@@ -170,13 +172,24 @@ def authenticate() -> None:
     _touch(store, row.id, row.last_used_at)
 
 
+def _lookup(store: Store, digest: str) -> Any:
+    with store.session() as session:
+        return session.execute(
+            select(
+                ApiToken.id, ApiToken.name, ApiToken.token_sha256, ApiToken.scopes, ApiToken.last_used_at
+            ).where(ApiToken.token_sha256 == digest, ApiToken.revoked_at.is_(None))
+        ).first()
+
+
 def _challenge() -> dict[str, str]:
     return {"WWW-Authenticate": 'Bearer realm="audiencesync"'}
 
 
 def _touch(store: Store, token_id: int, last_used_at: datetime | None) -> None:
     now = datetime.now(UTC)
-    if last_used_at is not None and now - last_used_at < TOUCH_EVERY:
+    seen = max(filter(None, (last_used_at, _TOUCHED.get((store.url, token_id)))), default=None)
+    if seen is not None and now - seen < TOUCH_EVERY:
         return
+    _TOUCHED[(store.url, token_id)] = now  # the cached row keeps its old last_used_at for a while
     with store.transaction() as session:
         session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))

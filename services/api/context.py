@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
+from typing import TypeVar
+
 from flask import current_app, g
 
 from shared.config import Settings
@@ -10,11 +13,18 @@ from shared.definitions.stored import merge, stored_documents
 from shared.store.db import Store
 
 _CACHE = "audiencesync.file_definitions"
+T = TypeVar("T")
 
 
 def store() -> Store:
     """The database of this app."""
     found: Store = current_app.extensions["audiencesync"].store
+    return found
+
+
+def cached(key: Hashable, compute: Callable[[], T]) -> T:
+    """``compute()``'s answer, shared for a second by every request asking the same (``cache.py``)."""
+    found: T = current_app.extensions["audiencesync"].answers.get(key, compute)
     return found
 
 

@@ -150,8 +150,15 @@ def put_audience(_parsed: dict[str, Any], key: str) -> dict[str, Any]:
 @blp.response(200, HealthSchema)
 def audience_health(key: str) -> dict[str, Any]:
     """Per destination (Meta, Google): desired vs synced, drift, last success, match rate, sizes, flags."""
-    _known(key)
-    return {"audience": key, "destinations": sync_runs.health(context.store(), key)}
+
+    def compute() -> list[dict[str, Any]] | None:
+        known = any(a.key == key for a in context.definitions().audiences)
+        return sync_runs.health(context.store(), key) if known else None
+
+    found = context.cached(("health", key), compute)
+    if found is None:
+        raise ApiError(404, "audience_not_found", f"no audience {key!r}")
+    return {"audience": key, "destinations": found}
 
 
 @blp.route("/audiences/<string:key>/quality", methods=["GET"])

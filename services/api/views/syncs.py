@@ -163,10 +163,16 @@ def search(args: dict[str, Any]) -> dict[str, Any]:
 @blp.response(200, SyncSchema)
 def show(sync_id: int) -> dict[str, Any]:
     """One sync with a run per destination: counts, batches, feedback, match rate, errors, timings."""
-    found = sync_requests.get(context.store(), sync_id)
+    found = context.cached(("sync", sync_id), lambda: _with_runs(sync_id))
     if found is None:
         raise ApiError(404, "sync_not_found", f"no sync {sync_id}")
-    found["runs"] = sync_runs.runs(context.store(), found["run_ids"])
+    return found
+
+
+def _with_runs(sync_id: int) -> dict[str, Any] | None:
+    found = sync_requests.get(context.store(), sync_id)
+    if found is not None:
+        found["runs"] = sync_runs.runs(context.store(), found["run_ids"])
     return found
 
 

@@ -6,6 +6,7 @@ import pytest
 
 from services.api.adapters.quality import Member, summarize
 from services.api.auth import effective_scope, grants
+from services.api.cache import TtlCache
 from services.api.errors import field_errors, problem
 from services.api.ratelimit import RateLimiter
 
@@ -83,3 +84,22 @@ def test_quality_shares_per_country_largest_first() -> None:
         0.5,
     )
     assert us["consent"] == {"meta": 0.5, "google": 0.5}
+
+
+def test_an_answer_is_kept_for_its_ttl_then_computed_again() -> None:
+    now, calls = [0.0], []
+    cache = TtlCache(1.0, size=2, clock=lambda: now[0])
+
+    def compute(value: str) -> str:
+        calls.append(value)
+        return value
+
+    assert cache.get("a", lambda: compute("a1")) == "a1"
+    now[0] = 0.9
+    assert cache.get("a", lambda: compute("a2")) == "a1"
+    now[0] = 1.0
+    assert cache.get("a", lambda: compute("a3")) == "a3"
+    cache.get("b", lambda: compute("b1"))
+    cache.get("c", lambda: compute("c1"))  # over size: the oldest entry goes
+    assert cache.get("a", lambda: compute("a4")) == "a4"
+    assert calls == ["a1", "a3", "b1", "c1", "a4"]
