@@ -197,10 +197,31 @@ def labels_stage(console: Console, stack: EmbeddedStack, *, timeout: float = 180
     return done
 
 
-def audiences_stage(console: Console, stack: EmbeddedStack, *, timeout: float = 180.0) -> bool:
-    """Wait for the Meta syncer's runs; print each audience's run and what the sandbox holds."""
+def _held(stack: EmbeddedStack, platform: str, audience_id: str | None) -> str:
+    """How many members the platform's sandbox holds in one audience ("-" when unknown)."""
     import json
     import urllib.request
+
+    if platform == "meta" and stack.meta_url and audience_id:
+        url = f"{stack.meta_url}/_sandbox/audiences/{audience_id}/members"
+    elif platform == "google" and stack.google_url and audience_id:
+        url = f"{stack.google_url}/lists/{audience_id}/members"
+    else:
+        return "-"
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback sandbox
+            body = json.loads(response.read())
+    except OSError:
+        return "?"
+    if platform == "google":
+        return f"{body.get('count', 0):,}"
+    return f"{len(body.get('members', body)):,}"
+
+
+def audiences_stage(
+    console: Console, stack: EmbeddedStack, *, platform: str = "meta", timeout: float = 180.0
+) -> bool:
+    """Wait for one platform's syncer runs; print each audience's run and what the sandbox holds."""
 
     from shared.store.models import DestinationAudience, SyncRun
 
@@ -222,24 +243,29 @@ def audiences_stage(console: Console, stack: EmbeddedStack, *, timeout: float = 
                             SyncRun.api_calls,
                         )
                         .join(SyncRun, SyncRun.destination_audience_id == DestinationAudience.id)
-                        .where(DestinationAudience.platform == "meta")
+                        .where(DestinationAudience.platform == platform)
                         .order_by(SyncRun.id)
                     )
                 )
 
         done = _wait(lambda: any(r.added for r in runs()), timeout, interval=1.0)
-        time.sleep(2)  # let the in-flight run of each audience finish
+        # Let the runs in flight finish (Google waits for each request to be applied).
+        _wait(lambda: all(r.status != "running" for r in runs()), 30.0, interval=0.5)
         rows = runs()
     finally:
         store.dispose()
     latest = {}
     for row in rows:
         latest[(row.audience_key, row.kind)] = row
-    table = Table(title="4. Meta audiences (syncer -> Meta sandbox over the Graph API)")
+    title = {
+        "meta": "4. Meta audiences (syncer -> Meta sandbox over the Graph API)",
+        "google": "5. Google Customer Match lists (syncer -> Google sandbox over the Data Manager API)",
+    }[platform]
+    table = Table(title=title)
     for column in (
         "audience",
         "kind",
-        "meta id",
+        "list id",
         "status",
         "desired",
         "added",
@@ -249,15 +275,6 @@ def audiences_stage(console: Console, stack: EmbeddedStack, *, timeout: float = 
     ):
         table.add_column(column, justify="right")
     for (key, kind), row in sorted(latest.items()):
-        held = "-"
-        if stack.meta_url and row.platform_audience_id:
-            url = f"{stack.meta_url}/_sandbox/audiences/{row.platform_audience_id}/members"
-            try:
-                with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback sandbox
-                    body = json.loads(response.read())
-                held = f"{len(body.get('members', body)):,}"
-            except OSError:
-                held = "?"
         table.add_row(
             key,
             kind,
@@ -267,11 +284,11 @@ def audiences_stage(console: Console, stack: EmbeddedStack, *, timeout: float = 
             f"{row.added:,}",
             f"{row.removed:,}",
             str(row.api_calls),
-            held,
+            _held(stack, platform, row.platform_audience_id),
         )
     console.print(table)
     if not done:
-        console.print(f"[red]no Meta audience received members in {timeout:.0f}s[/]")
+        console.print(f"[red]no {platform} audience received members in {timeout:.0f}s[/]")
     return done
 
 
@@ -296,5 +313,6 @@ def run_demo(stack: EmbeddedStack) -> bool:
     ok = ok and figures.stored + figures.dead_lettered == figures.published and figures.orders > 0
     ok = labels_stage(console, stack) and ok
     ok = audiences_stage(console, stack) and ok
+    ok = audiences_stage(console, stack, platform="google") and ok
     console.print(f"[{'green' if ok else 'red'}]pipeline {'OK' if ok else 'INCOMPLETE'}[/]")
     return ok
