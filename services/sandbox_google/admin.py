@@ -74,6 +74,7 @@ class _Handler(BaseHTTPRequestHandler):
         return data
 
     def do_GET(self) -> None:
+        """Reads: health, lists, members, jobs, calls, faults (due work is applied first)."""
         sb = self.sandbox
         path = self.path.split("?", 1)[0].rstrip("/")
         sb.settle()
@@ -106,6 +107,7 @@ class _Handler(BaseHTTPRequestHandler):
         return self._send(404, {"error": f"no route GET {path}"})
 
     def do_DELETE(self) -> None:
+        """Reset the call log or end quota windows."""
         sb = self.sandbox
         path = self.path.rstrip("/")
         if path == "/calls":
@@ -117,6 +119,7 @@ class _Handler(BaseHTTPRequestHandler):
         return self._send(404, {"error": f"no route DELETE {path}"})
 
     def do_POST(self) -> None:
+        """Change faults or move the clock; answers the faults now active."""
         sb = self.sandbox
         path = self.path.rstrip("/")
         try:

@@ -93,6 +93,7 @@ def check_access(sandbox: GoogleSandbox, operating_id: str, login_id: str) -> No
 
 
 def destination_message(d: dict[str, Any]) -> Any:
+    """A stored destination as the Destination message a request status echoes."""
     dest = dm.Destination(
         reference=d["reference"],
         operating_account=dm.ProductAccount(account_id=d["operating_id"], account_type="GOOGLE_ADS"),

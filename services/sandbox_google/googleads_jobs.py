@@ -190,6 +190,7 @@ def add(sandbox: GoogleSandbox, request: svc.AddOfflineUserDataJobOperationsRequ
 
 
 def operation_in(pb: Any) -> OperationIn:
+    """An OfflineUserDataJobOperation (or UserDataOperation) reduced to plain data for the rules."""
     which = pb.WhichOneof("operation") or ""
     if which == "remove_all":
         return OperationIn("remove_all")
