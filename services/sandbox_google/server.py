@@ -28,12 +28,14 @@ from services.sandbox_google import (
     googleads_search,
     googleads_userdata,
 )
+from services.sandbox_google.admin import AdminServer
 from services.sandbox_google.calls import CallInfo
 from services.sandbox_google.config import GoogleSandboxConfig
 from services.sandbox_google.errors import RpcAbortError, new_request_id, to_grpc_status
 from services.sandbox_google.guards import datamanager_guard
-from services.sandbox_google.runtime import CallRecord
+from services.sandbox_google.runtime import CallLog, CallRecord, Faults, SandboxClock
 from services.sandbox_google.service import GoogleSandbox
+from services.sandbox_google.state import SandboxState
 from services.sandbox_google.tls import write_certificate
 from shared.log import get_logger
 
@@ -170,8 +172,6 @@ class RunningSandbox:
         self.port: int = self._server.add_secure_port(f"{config.host}:{config.port}", credentials)
         if self.port == 0:
             raise OSError(f"cannot listen on {config.host}:{config.port}")
-        from services.sandbox_google.admin import AdminServer
-
         self._admin = AdminServer(sandbox, config.admin_port)
         self.admin_url = self._admin.url
 
@@ -186,25 +186,23 @@ class RunningSandbox:
         return self.sandbox.config
 
     @property
-    def calls(self) -> Any:
+    def calls(self) -> CallLog:
         """Every RPC received (``calls["IngestionService/IngestAudienceMembers"]``)."""
         return self.sandbox.calls
 
     @property
-    def faults(self) -> Any:
+    def faults(self) -> Faults:
         """Transient errors, latency, quota windows, expired tokens, concurrent modification."""
         return self.sandbox.faults
 
     @property
-    def clock(self) -> Any:
+    def clock(self) -> SandboxClock:
         """The sandbox clock; ``advance(seconds)`` passes processing times, quota days, life spans."""
         return self.sandbox.clock
 
     @property
-    def state(self) -> Any:
-        """Read access to lists, members, requests and jobs (``services.sandbox_google.state``)."""
-        from services.sandbox_google.state import SandboxState
-
+    def state(self) -> SandboxState:
+        """Read access to lists, members (with consent), sizes and jobs."""
         return SandboxState(self.sandbox)
 
     def start(self) -> RunningSandbox:
