@@ -161,7 +161,7 @@ def add(sandbox: GoogleSandbox, request: svc.AddOfflineUserDataJobOperationsRequ
     checked = check_add(
         ops,
         job.op_kind,
-        bool(sandbox.store.job_ops(job.id)) or job.remove_all,
+        sandbox.store.job_has_ops(job.id) or job.remove_all,
         record.upload_key_type if record else "CONTACT_INFO",
     )
     if checked.request_errors:

@@ -305,6 +305,13 @@ class SandboxStore:
         )
         return start + len(ops)
 
+    def job_has_ops(self, job_id: int) -> bool:
+        """Whether any operation was added to the job (without reading them)."""
+        return (
+            self._db.execute("SELECT 1 FROM job_ops WHERE job_id = ? LIMIT 1", (job_id,)).fetchone()
+            is not None
+        )
+
     def job_ops(self, job_id: int) -> list[tuple[str, str, str]]:
         """A job's operations in the order added."""
         rows = self._db.execute(
