@@ -363,3 +363,22 @@ def test_composite_data_as_googles_current_sample_sends_it(
     with pytest.raises(exceptions.InvalidArgument) as err:  # one data type per request
         ingest(datamanager, created.id, [composite, member("u@example.com")])
     assert err.value.reason == "MULTIPLE_DATA_TYPES_NOT_ALLOWED"
+
+
+def test_one_request_several_destinations_and_member_references(
+    datamanager: DataManager, google_sandbox: RunningSandbox
+) -> None:
+    first, second = create_list(datamanager, "one"), create_list(datamanager, "two")
+    only_second = member("second@example.com")
+    only_second.destination_references = ["d2"]
+    both = member("both@example.com")
+    destinations = [destination(first.id, ref="d1"), destination(second.id, ref="d2")]
+    status = wait_done(
+        datamanager, ingest(datamanager, first.id, [both, only_second], destinations=destinations)
+    )
+    assert [d.destination.reference for d in status.request_status_per_destination] == ["d1", "d2"]
+    assert list(google_sandbox.state.members(first.id)) == [f"email:{sha('both@example.com')}"]
+    assert set(google_sandbox.state.members(second.id)) == {
+        f"email:{sha('both@example.com')}",
+        f"email:{sha('second@example.com')}",
+    }
