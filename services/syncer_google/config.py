@@ -24,6 +24,7 @@ from shared.config import SettingsError, env_bool, env_bounded, read_secret
 DATAMANAGER_ENDPOINT = "datamanager.googleapis.com"
 GOOGLE_ADS_ENDPOINT = "googleads.googleapis.com"
 SCOPES = ("https://www.googleapis.com/auth/datamanager", "https://www.googleapis.com/auth/adwords")
+MAX_BATCH = 100_000 // 3  # the Google Ads API path's cap (100,000 identifiers, 3 per member at most)
 _CUSTOMER = re.compile(r"^[0-9]{3}-?[0-9]{3}-?[0-9]{4}$")
 
 
@@ -50,7 +51,7 @@ class GoogleSettings:
     requests_per_day: int = 100_000  # ... and 100,000 a day
     ads_operations_per_day: int = 15_000  # Google Ads API Basic access
     consent_elsewhere: Elsewhere = Elsewhere.MARKETING
-    batch_size: int = 10_000
+    batch_size: int = MAX_BATCH  # each path uses the smaller of this and its cap (Data Manager 10,000)
     flush_size: int = 1_000
     flush_seconds: float = 30.0
     min_audience_size: int = 100
@@ -96,7 +97,7 @@ class GoogleSettings:
             requests_per_day=int(env_bounded(env, "GOOGLE_REQUESTS_PER_DAY", 100_000, 1)),
             ads_operations_per_day=int(env_bounded(env, "GOOGLE_ADS_OPERATIONS_PER_DAY", 15_000, 0)),
             consent_elsewhere=Elsewhere(elsewhere),
-            batch_size=int(env_bounded(env, "GOOGLE_BATCH_SIZE", 10_000, 1, 10_000)),
+            batch_size=int(env_bounded(env, "GOOGLE_BATCH_SIZE", MAX_BATCH, 1, MAX_BATCH)),
             flush_size=int(env_bounded(env, "GOOGLE_FLUSH_SIZE", 1_000, 1)),
             flush_seconds=env_bounded(env, "GOOGLE_FLUSH_SECONDS", 30.0, 0),
             min_audience_size=int(env_bounded(env, "GOOGLE_MIN_AUDIENCE_SIZE", 100, 0)),

@@ -186,7 +186,8 @@ class GoogleAdsLists:
         """Add create or remove operations; returns the refused rows' indexes with their reasons."""
         refused: dict[int, str] = {}
         offset = 0
-        for chunk in wire.requests_of(wire.operations(rows, remove=remove)):
+        ops = wire.operations(rows, remove=remove)
+        for chunk in wire.requests_of(ops, wire.MAX_IDENTIFIERS_PER_REQUEST):
             response = self.calls(
                 self.jobs.add_offline_user_data_job_operations,
                 request=job_service.AddOfflineUserDataJobOperationsRequest(
