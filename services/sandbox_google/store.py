@@ -169,9 +169,13 @@ class SandboxStore:
 
     def upsert_members(self, list_id: int, rows: Iterable[tuple[str, str, str, str, float, int]]) -> None:
         """Add or refresh members: ``(key, identifiers json, ad_user_data, ad_personalization,
-        added_at, matched)``; a re-added member gets the new time and consent."""
+        added_at, matched)``; a re-added member gets the new time and consent.
+
+        A member known by its key alone stores no identifier list (a third of a 1M-member list's
+        size in memory)."""
         self._db.executemany(
-            "INSERT OR REPLACE INTO members VALUES (?, ?, ?, ?, ?, ?, ?)", ((list_id, *r) for r in rows)
+            "INSERT OR REPLACE INTO members VALUES (?, ?, ?, ?, ?, ?, ?)",
+            ((list_id, key, "" if idents == f'["{key}"]' else idents, *rest) for key, idents, *rest in rows),
         )
 
     def remove_members(self, list_id: int, keys: Iterable[str]) -> None:
@@ -199,7 +203,10 @@ class SandboxStore:
             "FROM members WHERE list_id = ? ORDER BY key",
             (list_id,),
         ).fetchall()
-        return [MemberRow(r[0], tuple(json.loads(r[1])), r[2], r[3], r[4], bool(r[5])) for r in rows]
+        return [
+            MemberRow(r[0], tuple(json.loads(r[1])) if r[1] else (r[0],), r[2], r[3], r[4], bool(r[5]))
+            for r in rows
+        ]
 
     # --- Data Manager requests ------------------------------------------------------------------
 
