@@ -49,6 +49,10 @@ def test_both_paths_upload_exactly_the_consenting_members_then_rerun_makes_no_ca
     for audience in ("icp_seed", "icp_ads"):
         got = members(google_sandbox, syncer, audience)
         assert set(got) == emails(1, 3, 8), audience
+    # Size and match rate read back into the snapshot series, as for Meta.
+    readbacks = {r.audience: r.readback for r in reports}
+    assert readbacks["icp_seed"] is not None and readbacks["icp_seed"].lower == 3
+    assert "match_rate" in readbacks["icp_seed"].details
     dm = members(google_sandbox, syncer, "icp_seed")
     assert dm[f"email:{email_hash(1)}"] == ("CONSENT_GRANTED", "CONSENT_GRANTED")
     assert dm[f"email:{email_hash(3)}"] == ("CONSENT_STATUS_UNSPECIFIED", "CONSENT_STATUS_UNSPECIFIED")
