@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -100,3 +101,38 @@ def test_dry_run_plans_and_sends_nothing(store: Store, google_sandbox: Any, make
         "icp_seed": 3, "icp_ads": 3, "negative_icp_exclusion": 1,
     }  # fmt: skip
     assert len(google_sandbox.calls) == 0
+
+
+def test_repair_is_a_safe_replace_that_drops_only_strays(
+    store: Store, google_sandbox: Any, make_syncer: Any
+) -> None:
+    from google.oauth2.credentials import Credentials
+
+    from services.syncer_google.adapters.calls import GoogleCalls
+    from services.syncer_google.adapters.datamanager import DataManagerLists
+
+    seed(store, PEOPLE)
+    dm_only = [{"key": "icp_seed", "select": {"label": "icp"}, "destinations": {"google": {}}}]
+    make_syncer(dm_only).sync(SyncOptions())
+    (found,) = google_sandbox.state.user_lists()
+    # Someone added a stray member by hand in the account: a normal sync cannot know about it.
+    stray = ("f" * 64, "", "", "", "", "", "", "")
+
+    class Free:
+        def take(self, max_wait: float) -> float:
+            return 0.0
+
+    by_hand = DataManagerLists(
+        GoogleCalls(Free()), operating_account="1234567890", login_account=None,
+        credentials=Credentials(token="sandbox-token"), endpoint=google_sandbox.endpoint,  # type: ignore[no-untyped-call]
+        ca_pem=google_sandbox.ca_pem,
+    )  # fmt: skip
+    by_hand.add(str(found.id), [stray])
+    by_hand.close()
+    time.sleep(0.5)
+    assert f"email:{'f' * 64}" in google_sandbox.state.members(found.id)
+
+    (report,) = make_syncer(dm_only).sync(SyncOptions(repair=True))
+    assert report.status == "succeeded" and report.mode == "repair", report.message
+    assert set(google_sandbox.state.members(found.id)) == emails(1, 3, 8)
+    assert google_sandbox.calls["IngestionService/RemoveAllAudienceMembers"] == 1
