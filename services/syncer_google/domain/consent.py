@@ -13,7 +13,8 @@ Elsewhere the installation chooses (``GOOGLE_CONSENT_ELSEWHERE``):
 - ``ad``: the same two ad signals as in the EEA.
 
 Shopify's marketing-email consent is not ad consent: the ad signals reach the store through the
-customers import columns ``ad_user_data`` / ``ad_personalization`` (docs/syncer-google.md, "Consent"; docs/import.md).
+customers import columns ``ad_user_data`` / ``ad_personalization`` (docs/syncer-google.md,
+"Consent"; docs/import.md).
 """
 
 from __future__ import annotations
