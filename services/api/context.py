@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from flask import current_app, g
+import marshmallow as ma
+from flask import Response, current_app, g
 
 from shared.config import Settings
 from shared.definitions import DEFAULT_FILE, Definitions, load_definitions
@@ -26,6 +27,21 @@ def cached(key: Hashable, compute: Callable[[], T]) -> T:
     """``compute()``'s answer, shared for a second by every request asking the same (``cache.py``)."""
     found: T = current_app.extensions["audiencesync"].answers.get(key, compute)
     return found
+
+
+def cached_json(key: Hashable, compute: Callable[[], Any], schema: ma.Schema) -> Response | None:
+    """``compute()``'s answer dumped by ``schema`` and rendered once per second (None: not found).
+
+    Serializing a health answer (60 snapshots) cost more than reading it; polled answers are
+    kept rendered. The view's ``@blp.response`` still documents the schema.
+    """
+
+    def render() -> bytes | None:
+        data = compute()
+        return None if data is None else current_app.json.dumps(schema.dump(data)).encode()
+
+    body = cached(key, render)
+    return None if body is None else Response(body, mimetype="application/json")
 
 
 def settings() -> Settings:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
-from flask import request
+from flask import Response, request
 from flask_smorest import Blueprint
 from sqlalchemy.exc import IntegrityError
 
@@ -148,17 +148,18 @@ def put_audience(_parsed: dict[str, Any], key: str) -> dict[str, Any]:
 @blp.route("/audiences/<string:key>/health", methods=["GET"])
 @requires("read")
 @blp.response(200, HealthSchema)
-def audience_health(key: str) -> dict[str, Any]:
+def audience_health(key: str) -> Response:
     """Per destination (Meta, Google): desired vs synced, drift, last success, match rate, sizes, flags."""
 
-    def compute() -> list[dict[str, Any]] | None:
-        known = any(a.key == key for a in context.definitions().audiences)
-        return sync_runs.health(context.store(), key) if known else None
+    def compute() -> dict[str, Any] | None:
+        if not any(a.key == key for a in context.definitions().audiences):
+            return None
+        return {"audience": key, "destinations": sync_runs.health(context.store(), key)}
 
-    found = context.cached(("health", key), compute)
+    found = context.cached_json(("health", key), compute, HealthSchema())
     if found is None:
         raise ApiError(404, "audience_not_found", f"no audience {key!r}")
-    return {"audience": key, "destinations": found}
+    return found
 
 
 @blp.route("/audiences/<string:key>/quality", methods=["GET"])

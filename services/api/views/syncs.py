@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
+from flask import Response
 from flask_smorest import Blueprint
 
 from services.api import context
@@ -161,9 +162,9 @@ def search(args: dict[str, Any]) -> dict[str, Any]:
 @blp.route("/syncs/<id:sync_id>", methods=["GET"])
 @requires("read")
 @blp.response(200, SyncSchema)
-def show(sync_id: int) -> dict[str, Any]:
+def show(sync_id: int) -> Response:
     """One sync with a run per destination: counts, batches, feedback, match rate, errors, timings."""
-    found = context.cached(("sync", sync_id), lambda: _with_runs(sync_id))
+    found = context.cached_json(("sync", sync_id), lambda: _with_runs(sync_id), SyncSchema())
     if found is None:
         raise ApiError(404, "sync_not_found", f"no sync {sync_id}")
     return found
