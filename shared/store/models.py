@@ -556,3 +556,26 @@ class ScheduledRefresh(Base):
     finished_at: Mapped[datetime | None] = mapped_column(Stamp)
     status: Mapped[str] = mapped_column(String(16))  # running | succeeded | failed
     message: Mapped[str | None] = mapped_column(Text)
+
+
+class AlertIncident(Base):
+    """One incident an alert is about, open while its signal lasts: an alert is sent once per incident."""
+
+    __tablename__ = "alert_incidents"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(255))  # e.g. run_failed:12
+    kind: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+    opened_at: Mapped[datetime] = mapped_column(Stamp)
+    last_seen_at: Mapped[datetime] = mapped_column(Stamp)
+    resolved_at: Mapped[datetime | None] = mapped_column(Stamp)
+    notified_at: Mapped[datetime | None] = mapped_column(Stamp)  # None: not delivered yet, retried
+    __table_args__ = (
+        Index(  # at most one open incident per key, whichever replica checks
+            "uq_alert_incidents_open",
+            "key",
+            unique=True,
+            sqlite_where=sql_text("resolved_at IS NULL"),
+            postgresql_where=sql_text("resolved_at IS NULL"),
+        ),
+    )
