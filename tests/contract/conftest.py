@@ -25,8 +25,8 @@ from tests.contract.platforms import HARNESSES, Harness
 PLATFORMS = [
     pytest.param("fake", id="fake"),
     pytest.param("meta", id="meta-sandbox", marks=pytest.mark.integration),
-    # pytest.param("google-dm", id="google-dm-sandbox", marks=pytest.mark.integration),
-    # pytest.param("google-ads", id="google-ads-sandbox", marks=pytest.mark.integration),
+    pytest.param("google-dm", id="google-dm-sandbox", marks=pytest.mark.integration),
+    pytest.param("google-ads", id="google-ads-sandbox", marks=pytest.mark.integration),
 ]
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from services.sandbox_meta.server import RunningSandbox, run_meta_sandbox
 from services.syncer_meta.bootstrap import build_service
@@ -202,8 +202,112 @@ def meta_harness() -> Iterator[Harness]:
         yield MetaHarness(sandbox)
 
 
-# name -> context manager giving a harness. The Google adapters join here (see conftest.py).
+class GoogleHarness:
+    """A Google adapter (Data Manager or Google Ads API) against the Google sandbox."""
+
+    account = "1234567890"
+    # Customers in the US with marketing consent: Google's consent rule lets them in (in the EEA
+    # they would need both ad signals granted; that rule has its own tests).
+    customer_columns: ClassVar[dict[str, object]] = {"country": "US"}
+
+    def __init__(self, sandbox: Any, api: str) -> None:
+        self.sandbox, self.api = sandbox, api
+        self.rows_from = "google-dm" if api == "datamanager" else "google-ads"
+        self.token = "sandbox-token"
+
+    def identifiers(self, i: int) -> dict[str, str]:
+        return {"email": email_hash(i), "phone": sha(f"+1415555{i:07d}"), "country_code": "US"}
+
+    def corrupt(self, i: int) -> tuple[str, str]:
+        return "phone", "not-a-sha256-digest"
+
+    def build(
+        self, store: Store, *, batch_size: int, on_batch: Callable[[Progress], None] | None = None
+    ) -> SyncService:
+        from services.syncer_google.bootstrap import build_service as build_google
+        from services.syncer_google.config import GoogleSettings
+
+        google = GoogleSettings(
+            customers=(self.account,),
+            access_token=self.token,
+            developer_token="sandbox-dev-token",
+            datamanager_endpoint=self.sandbox.endpoint,
+            google_ads_endpoint=self.sandbox.endpoint,
+            ca_file=self.sandbox.ca_pem_path,
+            batch_size=batch_size,
+            min_audience_size=0,
+            max_remove_share=1.0,
+            max_attempts=2,
+            retry_base_seconds=0.05,
+        )
+        audiences = parse_definitions(
+            {
+                "audiences": [
+                    {
+                        "key": AUDIENCE,
+                        "select": {"label": "icp"},
+                        "destinations": {"google": {"api": self.api}},
+                    }
+                ]
+            }
+        )
+        built = build_google(
+            Settings(database_url=store.url, shop="test-shop"),
+            store,
+            google=google,
+            definitions=audiences,
+            on_batch=on_batch,
+        )
+        return built.paths[0 if self.api == "datamanager" else 1]
+
+    def held(self, audience_id: str) -> set[str]:
+        return {
+            key.removeprefix("email:")
+            for key in self.sandbox.state.members(audience_id)
+            if key.startswith("email:")
+        }
+
+    def lists_named(self, name: str) -> int:
+        return sum(found.name == name for found in self.sandbox.state.user_lists(self.account))
+
+    def uploads(self) -> int:
+        methods = {
+            "datamanager": (
+                "IngestionService/IngestAudienceMembers",
+                "IngestionService/RemoveAudienceMembers",
+            ),
+            "google_ads": ("OfflineUserDataJobService/AddOfflineUserDataJobOperations",),
+        }[self.api]
+        return sum(e.code == "OK" and e.method.endswith(methods) for e in self.sandbox.calls.entries)
+
+    def break_credentials(self) -> None:
+        self.sandbox.faults.expire_token(self.token)
+
+    def repair_credentials(self) -> None:
+        self.token = "sandbox-token-renewed"
+
+
+@contextmanager
+def google_harness(api: str) -> Iterator[Harness]:
+    """A fresh Google sandbox (both APIs, TLS) on a free port."""
+    from services.sandbox_google.config import GoogleSandboxConfig
+    from services.sandbox_google.server import run_google_sandbox
+    from services.sandbox_google.testing import session_identity
+
+    config = GoogleSandboxConfig(
+        access_tokens=("sandbox-token", "sandbox-token-renewed"),
+        processing_seconds=0.05,
+        job_seconds=0.05,
+        tls_identity=session_identity(),
+    )
+    with run_google_sandbox(config) as sandbox:
+        yield GoogleHarness(sandbox, api)
+
+
+# name -> context manager giving a harness (see conftest.py).
 HARNESSES: dict[str, Callable[[], AbstractContextManager[Any]]] = {
     "fake": fake_harness,
     "meta": meta_harness,
+    "google-dm": lambda: google_harness("datamanager"),
+    "google-ads": lambda: google_harness("google_ads"),
 }

@@ -62,6 +62,7 @@ def seed(store: Store, harness: Harness, people: range, *, corrupt: int | None =
                     "accepts_email_marketing": True,
                     "first_seen_at": NOW,
                     "updated_at": NOW,
+                    **getattr(harness, "customer_columns", {}),  # what a platform's consent rule reads
                 }
                 for i in people
             ],

@@ -29,7 +29,7 @@ from services.syncer_google.adapters.calls import GoogleError
 from services.syncer_google.adapters.datamanager import DataManagerLists, ListInfo, RequestOutcome
 from services.syncer_google.domain.consent import AdConsent
 from services.syncer_google.domain.errors import GoogleFailure, GoogleKind, operator_message
-from services.syncer_google.domain.members import consent_of
+from services.syncer_google.domain.members import consent_of, identifiers, screened
 from shared.sync.batching import Batch
 from shared.sync.diff import Direction
 from shared.sync.errors import Failure, Kind, PlatformError, error_for
@@ -182,30 +182,40 @@ class DataManagerPlatform(_GoogleBase):
 
     def send(self, audience_id: str, batch: Batch) -> Receipt:
         """One request for the batch, waited for until Google applied it."""
-        rows = [change.member.row for change in batch.changes]
-        if batch.direction is Direction.REMOVE:
-            request_id = self._do(self.lists.remove, audience_id, rows)
-        else:
-            request_id = self._do(self.lists.add, audience_id, rows)
-        outcome = self._settled(request_id)
-        response: dict[str, Any] = {"request_id": request_id, "state": outcome.state}
-        if outcome.errors:
-            response["errors"] = outcome.errors
-        if outcome.warnings:
-            response["warnings"] = outcome.warnings
-        reference = request_id
+        rows: list[tuple[str, ...]] = []
+        refused: list[InvalidEntry] = []
+        for change in batch.changes:
+            row, problems = screened(change.member.row)
+            if batch.direction is not Direction.REMOVE:  # a removal just sends what remains
+                refused.extend(InvalidEntry(change.member.key, problem) for problem in problems)
+            if identifiers(row):
+                rows.append(row)  # a member left with nothing to match on is not sent at all
+        response: dict[str, Any] = {}
+        outcome = RequestOutcome("SUCCESS")
+        reference: str | None = None
+        if rows:
+            if batch.direction is Direction.REMOVE:
+                reference = self._do(self.lists.remove, audience_id, rows)
+            else:
+                reference = self._do(self.lists.add, audience_id, rows)
+            outcome = self._settled(reference)
+            response.update(request_id=reference, state=outcome.state)
+            if outcome.errors:
+                response["errors"] = outcome.errors
+            if outcome.warnings:
+                response["warnings"] = outcome.warnings
         if batch.direction is Direction.REPLACE:
             as_of = self._as_of[audience_id]
-            reference = f"{REPLACE_TAG}{as_of.isoformat()}|{request_id}"
+            reference = f"{REPLACE_TAG}{as_of.isoformat()}|{reference or ''}"
             if batch.last:
                 # Everyone desired is in (each batch waited for): now drop whoever was last added
                 # before T. Members re-added since T stay; the list is never empty in between.
                 removal = self._do(self.lists.remove_all_before, audience_id, as_of)
                 response["remove_all"] = self._settled(removal).state
                 self._as_of.pop(audience_id, None)
-        invalid = sum(outcome.errors.values())
-        entries = tuple(InvalidEntry(None, reason) for reason in sorted(outcome.errors))
-        received = outcome.record_count if outcome.record_count else len(batch)
+        invalid = sum(outcome.errors.values()) + len(refused)
+        entries = (*refused, *(InvalidEntry(None, reason) for reason in sorted(outcome.errors)))
+        received = outcome.record_count if outcome.record_count else len(rows)
         return Receipt(reference, received, invalid, entries, response)
 
 

@@ -58,3 +58,31 @@ def consent_of(row: Sequence[str]) -> AdConsent:
     """The consent signals written in a row (unknown when the row has none)."""
     cells = [*row[6:8], "", ""]
     return AdConsent(_SIGNAL.get(cells[0], Signal.UNSPECIFIED), _SIGNAL.get(cells[1], Signal.UNSPECIFIED))
+
+
+def _hex64(value: str) -> bool:
+    return len(value) == 64 and all(c in "0123456789abcdef" for c in value)
+
+
+def screened(row: Sequence[str]) -> tuple[tuple[str, ...], list[str]]:
+    """The row without identifiers Google would refuse, and what was dropped (``<reason> at <field>``).
+
+    Google counts a malformed hashed identifier as an error of the request, by reason only; found
+    here first, it is reported against its customer instead, and the member's good identifiers
+    still go. An address with any malformed part is dropped whole (it matches only as a whole).
+    """
+    cells = [*row[: len(COLUMNS)], *([""] * (len(COLUMNS) - len(row)))]
+    problems: list[str] = []
+    for index in (0, 1):  # email, phone: SHA-256 hex
+        if cells[index] and not _hex64(cells[index]):
+            problems.append(f"INVALID_SHA256_FORMAT at {COLUMNS[index]}")
+            cells[index] = ""
+    given, family, region, postal = cells[2:6]
+    if any((given, family, region, postal)):
+        bad = [COLUMNS[2 + i] for i, v in enumerate((given, family)) if v and not _hex64(v)]
+        if region and not (len(region) == 2 and region.isascii() and region.isupper()):
+            bad.append("country_code")
+        if bad:
+            problems.extend(f"INVALID_FORMAT at {field}" for field in bad)
+            cells[2:6] = ["", "", "", ""]
+    return tuple(cells), problems
