@@ -570,6 +570,9 @@ class AlertIncident(Base):
     last_seen_at: Mapped[datetime] = mapped_column(Stamp)
     resolved_at: Mapped[datetime | None] = mapped_column(Stamp)
     notified_at: Mapped[datetime | None] = mapped_column(Stamp)  # None: not delivered yet, retried
+    resolved_notified_at: Mapped[datetime | None] = mapped_column(Stamp)  # the "resolved" message
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # failed deliveries
+    retry_at: Mapped[datetime | None] = mapped_column(Stamp)  # next try (backoff) or a sender's lease
     __table_args__ = (
         Index(  # at most one open incident per key, whichever replica checks
             "uq_alert_incidents_open",
