@@ -83,8 +83,14 @@ def _run(run: SyncRun, dest: DestinationAudience, batches_total: int, batches_do
     }
 
 
-def health(store: Store, audience: str, *, now: datetime | None = None) -> list[dict[str, Any]]:
-    """Per destination of ``audience``: desired vs synced, drift, last success, sizes over time."""
+def health(
+    store: Store, audience: str, *, membership_days: int | None = None, now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Per destination of ``audience``: desired vs synced, drift, last success, sizes over time.
+
+    ``membership_days``: the audience definition's Google membership duration, used when the
+    destination's own spec does not record one.
+    """
     now = now or datetime.now(UTC)
     with store.session() as session:
         destinations = session.scalars(
@@ -113,7 +119,8 @@ def health(store: Store, audience: str, *, now: datetime | None = None) -> list[
                 .order_by(AudienceSnapshot.id.desc())
                 .limit(HISTORY)
             ).all()
-            out.append(_health(dest, int(synced or 0), last, success, list(reversed(snapshots)), now))
+            days = membership_days if dest.platform == "google" else None
+            out.append(_health(dest, int(synced or 0), last, success, list(reversed(snapshots)), now, days))
     return out
 
 
@@ -124,6 +131,7 @@ def _health(
     success: SyncRun | None,
     snapshots: list[AudienceSnapshot],
     now: datetime,
+    membership_days: int | None = None,
 ) -> dict[str, Any]:
     desired = last.desired if last else None
     spec = dict(dest.spec or {})
@@ -134,7 +142,7 @@ def _health(
         flags.append({"operation_status": latest.operation_status, "details": latest.details or {}})
     if dest.status == "flagged":
         flags.append({"status": "flagged"})
-    days = spec.get("membership_days")
+    days = spec.get("membership_days") or membership_days
     expiry = None
     if days and success and success.finished_at:
         # Google drops a member this many days after it was last uploaded (Customer Match).

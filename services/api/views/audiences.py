@@ -152,9 +152,11 @@ def audience_health(key: str) -> Response:
     """Per destination (Meta, Google): desired vs synced, drift, last success, match rate, sizes, flags."""
 
     def compute() -> dict[str, Any] | None:
-        if not any(a.key == key for a in context.definitions().audiences):
+        audience = next((a for a in context.definitions().audiences if a.key == key), None)
+        if audience is None:
             return None
-        return {"audience": key, "destinations": sync_runs.health(context.store(), key)}
+        days = audience.google.membership_days if audience.google else None
+        return {"audience": key, "destinations": sync_runs.health(context.store(), key, membership_days=days)}
 
     found = context.cached_json(("health", key), compute, HealthSchema())
     if found is None:

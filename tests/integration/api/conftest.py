@@ -145,7 +145,7 @@ def add_run(store: Store, audience: str, platform: str = "meta", *, status: str 
             kind="custom",
             variant="",
             platform_audience_id="2385",
-            spec={"membership_days": 540} if platform == "google" else None,
+            spec=None,  # Google membership days come from the audience definition (540 for icp_seed)
             status="active",
             created_at=started,
         )
