@@ -11,6 +11,8 @@ from sqlalchemy import JSON, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+_SQLITE_VARIABLES = 32_000  # SQLite >= 3.32 allows 32,766 bound variables a statement
+
 
 def insert(session: Session, table: Table) -> Any:
     """A dialect-specific INSERT supporting ``on_conflict_do_nothing`` / ``on_conflict_do_update``."""
@@ -38,8 +40,8 @@ def insert_rows(
     CONFLICT DO NOTHING``, ``RETURNING``): SQLAlchemy's multi-row VALUES statements spent most
     of their time in psycopg parsing thousands of placeholders. SQLite: the driver's own
     executemany with the columns' bind processors (SQLAlchemy's per-row parameter handling
-    cost more than SQLite's insert); ``RETURNING`` uses SQLAlchemy's "insertmanyvalues".
-    Returned rows come in no particular order on PostgreSQL.
+    cost more than SQLite's insert), and multi-row statements when columns are returned.
+    Returned rows come in no particular order.
     """
     if not rows:
         return []
@@ -50,36 +52,64 @@ def insert_rows(
             return _copy_through_stage(session, table, rows, ignore_conflicts, returning)
         _copy(session, table, rows)
         return []
+    if name == "sqlite":
+        if returning:
+            return _sqlite_returning(session, table, rows, ignore_conflicts, returning)
+        _sqlite_executemany(session, table, rows, ignore_conflicts=ignore_conflicts)
+        return []
     if returning:
         stmt = insert(session, table).returning(*returning, sort_by_parameter_order=True)
         return list(session.execute(stmt, list(rows)).all())
-    if name == "sqlite":
-        _sqlite_executemany(session, table, rows, ignore_conflicts=ignore_conflicts)
-        return []
     stmt = insert(session, table)
     session.execute(stmt.on_conflict_do_nothing() if ignore_conflicts else stmt, list(rows))
     return []
 
 
-def _sqlite_executemany(
-    session: Session, table: Table, rows: Sequence[dict[str, Any]], *, ignore_conflicts: bool
-) -> None:
+def _sqlite_params(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """Rows as driver parameters, each value through its column's bind processor."""
     dialect = session.get_bind().dialect
     names = list(rows[0])
     processors = [table.c[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names]
+    if not any(processors):
+        return [tuple(row[n] for n in names) for row in rows]
+    pairs = list(zip(names, processors, strict=True))
+    return [tuple(row[n] if p is None or row[n] is None else p(row[n]) for n, p in pairs) for row in rows]
+
+
+def _sqlite_insert(table: Table, names: Sequence[str], rows: int, ignore_conflicts: bool) -> str:
     columns = ", ".join(f'"{n}"' for n in names)
-    marks = ", ".join("?" * len(names))
-    sql = f'INSERT INTO "{table.name}" ({columns}) VALUES ({marks})'  # noqa: S608 - names from our models
-    if ignore_conflicts:
-        sql += " ON CONFLICT DO NOTHING"  # unique keys only; OR IGNORE would also drop NOT NULL errors
-    if any(processors):
-        pairs = list(zip(names, processors, strict=True))
-        params = [
-            tuple(row[n] if p is None or row[n] is None else p(row[n]) for n, p in pairs) for row in rows
-        ]
-    else:
-        params = [tuple(row[n] for n in names) for row in rows]
-    session.connection().exec_driver_sql(sql, params)
+    values = ", ".join([f"({', '.join('?' * len(names))})"] * rows)
+    sql = f'INSERT INTO "{table.name}" ({columns}) VALUES {values}'  # noqa: S608 - names from our models
+    # Unique keys only: OR IGNORE would also drop rows breaking NOT NULL or CHECK.
+    return sql + " ON CONFLICT DO NOTHING" if ignore_conflicts else sql
+
+
+def _sqlite_executemany(
+    session: Session, table: Table, rows: Sequence[dict[str, Any]], *, ignore_conflicts: bool
+) -> None:
+    sql = _sqlite_insert(table, list(rows[0]), 1, ignore_conflicts)
+    session.connection().exec_driver_sql(sql, _sqlite_params(session, table, rows))
+
+
+def _sqlite_returning(
+    session: Session,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    ignore_conflicts: bool,
+    returning: Sequence[Any],
+) -> list[Any]:
+    """Multi-row ``INSERT ... RETURNING`` statements (SQLite parses them in C, in one call each)."""
+    names = list(rows[0])
+    params = _sqlite_params(session, table, rows)
+    per = max(1, _SQLITE_VARIABLES // len(names))
+    back = " RETURNING " + ", ".join(f'"{column.name}"' for column in returning)
+    found: list[Any] = []
+    conn = session.connection()
+    for start in range(0, len(params), per):
+        chunk = params[start : start + per]
+        sql = _sqlite_insert(table, names, len(chunk), ignore_conflicts) + back
+        found.extend(conn.exec_driver_sql(sql, tuple(v for row in chunk for v in row)).all())
+    return found
 
 
 def _copy_through_stage(

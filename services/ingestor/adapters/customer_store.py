@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import Table, bindparam, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from services.ingestor.domain import Contact
@@ -22,13 +22,15 @@ from services.ingestor.domain.resolution import (
     merge_customer,
     resolve_keys,
 )
-from shared.identity import Platform, hash_contacts
-from shared.store.dialect import insert_ignoring_conflicts
+from shared.identity import hash_contacts
+from shared.store.dialect import insert_ignoring_conflicts, insert_rows
 from shared.store.models import Customer, CustomerIdentifier, Erasure
 
 CHUNK = 900  # keeps IN lists under SQLite's default variable limit with room to spare
 ERASED = ""  # the key reported for a sighting whose customer was erased
 _IDENTIFIER_COLUMNS = ("customer_key", "platform", "field", "value", "added_at")
+_HASHED_MAX = 16_384  # contacts kept hashed, ~4 KB each (~20 identifiers): ~64 MB at most
+_HASHED: dict[Contact, tuple[tuple[str, str, str], ...]] = {}
 
 
 @dataclass
@@ -72,10 +74,22 @@ def upsert_customers(
         # are keyed by order id and spread over partitions): first insert wins, both go on.
         insert_ignoring_conflicts(session, Customer.__table__, inserts)  # type: ignore[arg-type]
     if updates:
-        session.execute(update(Customer), updates)  # by primary key, one executemany
+        _update_customers(session, updates)
     for key in _add_identifiers(session, [(k, c) for k, _, c in live], now):
         result.changed.setdefault(key, "customer")
     return result
+
+
+def _update_customers(session: Session, rows: list[dict[str, object]]) -> None:
+    """One Core executemany by primary key (the ORM's bulk update cost more than the rows)."""
+    table: Table = Customer.__table__  # type: ignore[assignment]
+    names = [n for n in rows[0] if n != "customer_key"]
+    stmt = (
+        update(table)
+        .where(table.c.customer_key == bindparam("key_"))
+        .values({n: bindparam(f"{n}_") for n in names})
+    )
+    session.execute(stmt, [{f"{n}_": row[n] for n in names} | {"key_": row["customer_key"]} for row in rows])
 
 
 def erased_keys(session: Session, keys: Iterable[str]) -> set[str]:
@@ -123,33 +137,40 @@ def _stored(session: Session, keys: Sequence[str]) -> dict[str, StoredCustomer]:
 def _add_identifiers(session: Session, owned: Sequence[tuple[str, Contact]], now: datetime) -> set[str]:
     """Insert each customer's identifiers not stored yet; the keys that gained one.
 
-    What is stored is read first (one query per chunk of keys), so only new identifiers are
-    written, in one bulk insert that still ignores a concurrent ingestor's same row.
+    One ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` per batch: the database says which rows
+    were new (reading what was stored first fetched ~20 rows per returning customer).
     """
     wanted: set[tuple[str, str, str, str]] = set()
     distinct = list(dict.fromkeys(owned))
-    platforms = {p: p.value for p in Platform}
-    for (key, _), hashed in zip(distinct, hash_contacts([c for _, c in distinct]), strict=True):
-        for platform, values in hashed.items():
-            name = platforms[platform]
-            wanted.update((key, name, field, value) for field, value in values.items())
+    for (key, _), hashed in zip(distinct, _hashed([c for _, c in distinct]), strict=True):
+        wanted.update((key, *identifier) for identifier in hashed)
     if not wanted:
         return set()
-    have: set[tuple[str, str, str, str]] = set()
-    ident = CustomerIdentifier
-    for chunk in chunks(sorted({k for k, _, _, _ in wanted})):
-        have.update(
-            (k, p, f, v)
-            for k, p, f, v in session.execute(
-                select(ident.customer_key, ident.platform, ident.field, ident.value).where(
-                    ident.customer_key.in_(chunk)
-                )
-            )
-        )
-    fresh = sorted(wanted - have)
-    insert_ignoring_conflicts(
+    added = insert_rows(
         session,
         CustomerIdentifier.__table__,  # type: ignore[arg-type]
-        [dict(zip(_IDENTIFIER_COLUMNS, (*row, now), strict=True)) for row in fresh],
+        [dict(zip(_IDENTIFIER_COLUMNS, (*row, now), strict=True)) for row in sorted(wanted)],
+        ignore_conflicts=True,
+        returning=(CustomerIdentifier.customer_key,),
     )
-    return {key for key, _, _, _ in fresh}
+    return {key for (key,) in added}
+
+
+def _hashed(contacts: Sequence[Contact]) -> list[tuple[tuple[str, str, str], ...]]:
+    """Each contact's (platform, field, value) identifiers, repeat contacts from a process cache.
+
+    A returning buyer brings the same contact on every order, often batches apart (a file
+    sorted by date): hashing it once per process saves most of an import's identity cost.
+    Pure results only, so the cache can never disagree with the database.
+    """
+    missing = [c for c in dict.fromkeys(contacts) if c not in _HASHED]
+    if missing:
+        for contact, hashed in zip(missing, hash_contacts(missing), strict=True):
+            _HASHED[contact] = tuple(
+                (platform.value, name, value)
+                for platform, values in hashed.items()
+                for name, value in values.items()
+            )
+        while len(_HASHED) > _HASHED_MAX:
+            del _HASHED[next(iter(_HASHED))]  # oldest first: a bounded FIFO is enough here
+    return [_HASHED[c] for c in contacts]
