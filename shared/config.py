@@ -102,6 +102,8 @@ class Settings:
     base_currency: str = "USD"
     shopify_webhook_secret: str | None = field(default=None, repr=False)
     helpdesk_webhook_secret: str | None = field(default=None, repr=False)
+    # Signs the dashboard's session cookie; None: a key kept in var_dir (one host only, docs/dashboard.md).
+    dashboard_secret: str | None = field(default=None, repr=False)
     api_port: int = 8080
     api_host: str | None = None  # None: 127.0.0.1 (``serve api --host`` wins)
     api_rate_per_second: float = 20.0  # per API token and process; 0 disables (docs/api.md)
@@ -144,6 +146,7 @@ class Settings:
             base_currency=currency,
             shopify_webhook_secret=read_secret(env, "SHOPIFY_WEBHOOK_SECRET"),
             helpdesk_webhook_secret=read_secret(env, "HELPDESK_WEBHOOK_SECRET"),
+            dashboard_secret=read_secret(env, "DASHBOARD_SECRET"),
             api_port=_int(env, "API_PORT", 8080),
             api_host=env.get("API_HOST") or None,
             api_rate_per_second=env_bounded(env, "API_RATE_PER_SECOND", 20.0, 0),
@@ -178,4 +181,6 @@ class Settings:
             env["SHOPIFY_WEBHOOK_SECRET"] = self.shopify_webhook_secret
         if self.helpdesk_webhook_secret:
             env["HELPDESK_WEBHOOK_SECRET"] = self.helpdesk_webhook_secret
+        if self.dashboard_secret:
+            env["DASHBOARD_SECRET"] = self.dashboard_secret
         return env

@@ -98,6 +98,7 @@ def create_app(
 ) -> Flask:
     """Build the app for ``settings``; adapters may be injected (tests, the embedded stack)."""
     from services.api.auth import authenticate
+    from services.api.dashboard import install_dashboard
     from services.api.openapi import build_api
     from services.api.views import BLUEPRINTS
     from services.api.webhooks import bp as webhooks
@@ -112,6 +113,7 @@ def create_app(
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
     app.before_request(authenticate)
+    install_dashboard(app, settings)  # the session-cookie pages at / (services/api/dashboard)
 
     @app.after_request
     def _forget_answers(response: Response) -> Response:

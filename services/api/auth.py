@@ -32,6 +32,7 @@ SCOPES = ("read", "operate", "admin")  # each includes the ones before it
 LEGACY_ALL = "*"  # tokens made before scopes existed hold every scope
 PUBLIC_ENDPOINTS = frozenset({"ops.health_check", "ops.healthz", "ops.readyz"}) | DOC_ENDPOINTS
 SIGNED_PREFIX = "webhooks."  # webhooks authenticate by HMAC signature instead
+SESSION_PREFIX = "dashboard."  # the dashboard authenticates by its session cookie (services/api/dashboard)
 TOUCH_EVERY = timedelta(minutes=1)  # last_used_at is written at most this often per token
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -140,7 +141,11 @@ def list_tokens(store: Store) -> list[TokenInfo]:
 def authenticate() -> None:
     """``before_request`` hook: a valid token (401), within its rate (429), holding the scope (403)."""
     endpoint = request.endpoint
-    if endpoint is None or endpoint in PUBLIC_ENDPOINTS or endpoint.startswith(SIGNED_PREFIX):
+    if (
+        endpoint is None
+        or endpoint in PUBLIC_ENDPOINTS
+        or endpoint.startswith((SIGNED_PREFIX, SESSION_PREFIX))
+    ):
         return  # unrouted requests fall through to their 404/405 problem
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
@@ -149,8 +154,8 @@ def authenticate() -> None:
     resources = current_app.extensions["audiencesync"]
     store: Store = resources.store
     digest = token_digest(token.strip())
-    row = _KNOWN.get((store.url, digest), lambda: _lookup(store, digest))
-    if row is None or not hmac.compare_digest(row.token_sha256, digest):
+    row = known_token(store, digest)
+    if row is None:
         raise ApiError(401, "invalid_token", "the token is unknown or revoked", headers=_challenge())
     wait = resources.limiter.take(row.name)
     if wait:
@@ -170,6 +175,17 @@ def authenticate() -> None:
     g.actor = row.name
     g.scope = held
     _touch(store, row.id, row.last_used_at)
+
+
+def known_token(store: Store, digest: str) -> Any:
+    """The unrevoked token stored as ``digest`` (id, name, scopes, last_used_at), or None.
+
+    Kept ``TOKEN_SECONDS`` per process; the bearer check and the dashboard's session both ask here.
+    """
+    row = _KNOWN.get((store.url, digest), lambda: _lookup(store, digest))
+    if row is None or not hmac.compare_digest(row.token_sha256, digest):
+        return None
+    return row
 
 
 def _lookup(store: Store, digest: str) -> Any:

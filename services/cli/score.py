@@ -157,16 +157,19 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _report(args: argparse.Namespace, settings: Settings) -> int:
+    from services.scorer.report_extras import build_extras
     from services.scorer.report_html import render
     from services.scorer.report_terminal import print_report
     from services.scorer.reporting import build_report, record_report
+    from shared.definitions.stored import load_effective
 
     store, _ = _open(settings)
     try:
         report = build_report(store, since=args.since)
+        extras = build_extras(store, settings.base_currency, load_effective(store, settings.config_file))
         out = args.out or settings.var_dir / "reports" / f"icp-{report.generated_at:%Y-%m-%d}.html"
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(render(report), encoding="utf-8")
+        out.write_text(render(report, extras), encoding="utf-8")
         record_report(store, report)
     finally:
         store.dispose()
