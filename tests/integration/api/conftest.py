@@ -17,6 +17,7 @@ from services.api.app import create_app
 from services.api.auth import create_token
 from shared.config import Settings
 from shared.store.db import Store
+from shared.store.migrate import upgrade
 from shared.store.models import (
     Customer,
     CustomerIdentifier,
@@ -57,6 +58,19 @@ def api(store: Store) -> Iterator[Api]:
     built = make_api(store, api_rate_per_second=0)
     yield built
     built.app.extensions["audiencesync"].close()
+
+
+@pytest.fixture(scope="module")
+def sqlite_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    """One app over one SQLite file for a module's checks that do not depend on the database kind
+    (auth, routing, validation): one migration instead of one per case and database."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('api') / 'api.db'}"
+    upgrade(url)
+    store = Store(url)
+    built = make_api(store, api_rate_per_second=0)
+    yield built
+    built.app.extensions["audiencesync"].close()
+    store.dispose()
 
 
 def add_customer(

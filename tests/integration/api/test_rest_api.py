@@ -49,42 +49,46 @@ def _problem(response: Any, status: int, code: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize(("method", "path", "scope", "body"), ENDPOINTS)
 def test_every_endpoint_needs_a_token_and_its_scope(
-    api: Api, method: str, path: str, scope: str, body: Any
+    sqlite_api: Api, method: str, path: str, scope: str, body: Any
 ) -> None:
-    _problem(api.call(method, path, None, json=body), 401, "token_required")
+    _problem(sqlite_api.call(method, path, None, json=body), 401, "token_required")
     bad = {"Authorization": "Bearer as_not-a-token"}
-    _problem(api.client.open(path, method=method, headers=bad, json=body), 401, "invalid_token")
+    _problem(sqlite_api.client.open(path, method=method, headers=bad, json=body), 401, "invalid_token")
     lower = LOWER[scope]
     if lower:
-        _problem(api.call(method, path, lower, json=body), 403, "insufficient_scope")
-    assert api.call(method, path, scope, json=body).status_code not in (401, 403)
+        _problem(sqlite_api.call(method, path, lower, json=body), 403, "insufficient_scope")
+    assert sqlite_api.call(method, path, scope, json=body).status_code not in (401, 403)
 
 
-def test_probes_and_docs_need_no_token(api: Api) -> None:
+def test_probes_and_docs_need_no_token(sqlite_api: Api) -> None:
     for path in ("/health", "/healthz", "/openapi.json", "/docs"):
-        assert api.client.get(path).status_code == 200, path
-    assert api.client.get("/readyz").status_code == 503  # no readiness checker in this app
-    spec = api.client.get("/openapi.json").get_json()
+        assert sqlite_api.client.get(path).status_code == 200, path
+    assert sqlite_api.client.get("/readyz").status_code == 503  # no readiness checker in this app
+    spec = sqlite_api.client.get("/openapi.json").get_json()
     assert spec["openapi"].startswith("3.") and "/syncs/{sync_id}" in spec["paths"]
 
 
-def test_unknown_routes_and_methods_are_problems(api: Api) -> None:
-    _problem(api.call("GET", "/nowhere"), 404, "not_found")
-    body = _problem(api.call("DELETE", "/syncs"), 405, "method_not_allowed")
+def test_unknown_routes_and_methods_are_problems(sqlite_api: Api) -> None:
+    _problem(sqlite_api.call("GET", "/nowhere"), 404, "not_found")
+    body = _problem(sqlite_api.call("DELETE", "/syncs"), 405, "method_not_allowed")
     assert "GET" in body["detail"] and "POST" in body["detail"]
 
 
-def test_validation_errors_name_the_field(api: Api) -> None:
-    body = _problem(api.call("POST", "/syncs", json={"mode": "sideways"}), 422, "validation_failed")
+def test_validation_errors_name_the_field(sqlite_api: Api) -> None:
+    body = _problem(sqlite_api.call("POST", "/syncs", json={"mode": "sideways"}), 422, "validation_failed")
     assert [e["field"] for e in body["errors"]] == ["mode"] and "mode" in body["detail"]
-    body = _problem(api.call("POST", "/syncs", json={"audiences": ["no_such"]}), 422, "validation_failed")
+    body = _problem(
+        sqlite_api.call("POST", "/syncs", json={"audiences": ["no_such"]}), 422, "validation_failed"
+    )
     assert body["errors"][0]["field"] == "audiences"
-    body = _problem(api.call("GET", "/syncs?limit=0"), 422, "validation_failed")
+    body = _problem(sqlite_api.call("GET", "/syncs?limit=0"), 422, "validation_failed")
     assert body["errors"][0]["field"] == "limit"
     bad = {"select": {"label": "whale"}, "destinations": {"meta": {}}}
-    body = _problem(api.call("PUT", "/audiences/vip", json=bad), 422, "validation_failed")
+    body = _problem(sqlite_api.call("PUT", "/audiences/vip", json=bad), 422, "validation_failed")
     assert body["errors"][0]["field"] == "select.label"
-    body = _problem(api.call("PUT", "/audiences/vip", json={"destinations": {}}), 422, "validation_failed")
+    body = _problem(
+        sqlite_api.call("PUT", "/audiences/vip", json={"destinations": {}}), 422, "validation_failed"
+    )
     assert "select" in [e["field"] for e in body["errors"]]
 
 
