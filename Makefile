@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-fast lint format bench migration clean
+.PHONY: help install browser run test test-fast lint format bench migration clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -17,12 +17,22 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@
 
-install: $(STAMP) ## create .venv and install audiencesync with its dev tools
+install: $(STAMP) browser ## create .venv and install audiencesync with its dev tools
+
+# The dashboard's browser test drives Debian's chromium through chromedriver (Selenium); installed
+# here when missing and apt-get exists (root, as CI runs), a no-op once both are present.
+browser: ## install Debian's chromium and chromium-driver for the browser test (if missing)
+	@if { [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; } && command -v apt-get >/dev/null; then \
+		echo "installing chromium and chromium-driver (browser test)"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		{ apt-get update -qq && apt-get install -y -qq chromium chromium-driver; } >/dev/null \
+			|| echo "warning: could not install chromium; the browser test will fail under CI"; \
+	fi
 
 run: $(STAMP) ## run the whole pipeline on the embedded default and print where to look
 	$(BIN)/audiencesync up --demo
 
-test: $(STAMP) ## run the test suite (unit, integration on SQLite and PostgreSQL, e2e)
+test: $(STAMP) browser ## run the test suite (unit, integration on SQLite and PostgreSQL, e2e)
 	$(BIN)/pytest
 
 test-fast: $(STAMP) ## unit tests only
