@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "services.cli.score",  # score, export customers, report icp, backtest
     "services.cli.sync",  # sync meta / sync status: audiences to Meta by difference
     "services.cli.refresh",  # refresh: the nightly rescore + sync, by hand
+    "services.cli.alerts",  # alerts check / test: the alert webhook by hand
 )
 
 

@@ -28,7 +28,9 @@ def upgrade() -> None:
             sa.Column("resolved_notified_at", shared.store.types.UtcDateTime(timezone=True), nullable=True)
         )
         batch_op.add_column(sa.Column("attempts", sa.Integer(), server_default="0", nullable=False))
-        batch_op.add_column(sa.Column("retry_at", shared.store.types.UtcDateTime(timezone=True), nullable=True))
+        batch_op.add_column(
+            sa.Column("retry_at", shared.store.types.UtcDateTime(timezone=True), nullable=True)
+        )
 
 
 def downgrade() -> None:

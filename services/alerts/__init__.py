@@ -1,0 +1,1 @@
+"""Alerts: Slack-compatible webhook notifications, one per incident (docs/alerts.md)."""

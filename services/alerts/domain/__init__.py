@@ -1,0 +1,1 @@
+"""The alert rules, the incident lifecycle and the message shape: pure functions over plain data."""
