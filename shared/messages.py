@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from marshmallow import Schema, ValidationError, fields, validate
 
+from shared import fastload
 from shared.bus.envelope import Envelope, InvalidMessage
 
 # The largest raw body any edge accepts (webhooks answer 413 above it, the ingestor dead-letters
@@ -24,7 +25,7 @@ MAX_RAW_BODY_BYTES = 5 * 1024 * 1024
 
 def _load(schema: Schema, envelope: Envelope) -> dict[str, Any]:
     try:
-        data: dict[str, Any] = schema.load(envelope.payload)
+        data: dict[str, Any] = fastload.load(schema, envelope.payload)
     except ValidationError as exc:
         field, errors = next(iter(exc.normalized_messages().items()))  # type: ignore[no-untyped-call]
         message = errors[0] if isinstance(errors, list) else str(errors)

@@ -15,6 +15,8 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
+from shared import fastload
+
 
 class InvalidMessage(Exception):  # noqa: N818 - a fact about a message, not a program error
     """A message that can never be processed: it goes to the dead-letter topic with this reason."""
@@ -92,7 +94,7 @@ def decode(raw: bytes | None) -> Envelope:
     if not isinstance(data, dict):
         raise InvalidMessage("envelope must be a JSON object")
     try:
-        loaded = _SCHEMA.load(data)
+        loaded = fastload.load(_SCHEMA, data)
     except ValidationError as exc:
         path, message = _first_error(exc.messages)
         raise InvalidMessage(message, path) from None

@@ -19,7 +19,7 @@ from marshmallow import Schema, ValidationError
 
 from services.ingestor.domain.errors import ROOT, InvalidPayload, Problem, Reason, invalid
 from services.ingestor.domain.fields import Base
-from services.ingestor.domain.loaders import NeedsFullLoad, compiled
+from services.ingestor.domain.loaders import load
 from shared.messages import MAX_RAW_BODY_BYTES
 
 MAX_BODY_BYTES = MAX_RAW_BODY_BYTES  # the cap bounds the memory one message can take
@@ -198,14 +198,8 @@ def validate(schema: Schema, data: Any) -> dict[str, Any]:
     """
     if not isinstance(data, Mapping):
         raise invalid(ROOT, Reason.NOT_AN_OBJECT)
-    fast = compiled(schema)
-    if fast is not None:
-        try:
-            return fast(data)
-        except (NeedsFullLoad, ValidationError):
-            pass  # the rare path: marshmallow itself names every problem
     try:
-        loaded: dict[str, Any] = schema.load(data)
+        loaded: dict[str, Any] = load(schema, data)
     except ValidationError as exc:
         raise InvalidPayload(problems_of(exc)) from None
     return loaded
