@@ -31,6 +31,7 @@ class AlertSettings:
     webhook_url: str | None = field(default=None, repr=False)  # None: incidents recorded, nothing sent
     match_rate_drop: float = 0.10  # absolute drop (0.10 = 10 points) between two snapshots
     shrink_share: float = 0.20  # platform size down this share between two snapshots
+    min_size: int = 100  # smaller audiences are not judged on shrink or match rate (noise)
     dead_letter_growth: int = 10  # unresolved dead letters of one consumer within the window
     dead_letter_window: float = 3600.0  # seconds
     token_expiry: tuple[TokenExpiry, ...] = ()
@@ -49,6 +50,7 @@ class AlertSettings:
             webhook_url=url,
             match_rate_drop=env_bounded(env, "ALERT_MATCH_RATE_DROP", 0.10, 0, 1),
             shrink_share=env_bounded(env, "ALERT_SHRINK_SHARE", 0.20, 0, 1),
+            min_size=int(env_bounded(env, "ALERT_MIN_SIZE", 100, 0)),
             dead_letter_growth=int(env_bounded(env, "ALERT_DEAD_LETTER_GROWTH", 10, 1)),
             dead_letter_window=60 * env_bounded(env, "ALERT_DEAD_LETTER_WINDOW_MINUTES", 60, 1),
             token_expiry=parse_token_expiry(env.get("ALERT_TOKEN_EXPIRES", "")),

@@ -155,9 +155,21 @@ def _latest_pair(values: Sequence[float | int | None]) -> tuple[float, float] | 
     return (float(known[0]), float(known[1])) if len(known) >= 2 else None
 
 
-def match_rate_drop(d: Destination, threshold: float) -> Condition | None:
+def _judged(d: Destination, min_size: int) -> list[Snapshot]:
+    """The snapshots worth comparing: all of them unless the older one is below ``min_size``.
+
+    A list of a handful of people moves by tens of percent when one person leaves; those swings
+    are noise, not incidents.
+    """
+    sized = [s for s in d.snapshots if s.size is not None]
+    if min_size and len(sized) >= 2 and (sized[1].size or 0) < min_size:
+        return []
+    return list(d.snapshots)
+
+
+def match_rate_drop(d: Destination, threshold: float, min_size: int = 0) -> Condition | None:
     """The match rate fell by ``threshold`` (absolute) between the two latest snapshots that have one."""
-    pair = _latest_pair([s.match_rate for s in d.snapshots])
+    pair = _latest_pair([s.match_rate for s in _judged(d, min_size)])
     drop = pair[1] - pair[0] if pair is not None else 0.0
     if pair is None or drop <= 0 or drop < threshold - EPSILON:
         return None
@@ -165,9 +177,9 @@ def match_rate_drop(d: Destination, threshold: float) -> Condition | None:
     return _condition(AlertKind.MATCH_RATE_DROP, d.subject, text)
 
 
-def shrink(d: Destination, share: float) -> Condition | None:
+def shrink(d: Destination, share: float, min_size: int = 0) -> Condition | None:
     """The platform's size fell by ``share`` or more between the two latest snapshots."""
-    pair = _latest_pair([s.size for s in d.snapshots])
+    pair = _latest_pair([s.size for s in _judged(d, min_size)])
     if pair is None or pair[1] <= 0:
         return None
     latest, previous = pair
@@ -213,8 +225,8 @@ def conditions(facts: Facts, settings: AlertSettings) -> list[Condition]:
     for d in facts.destinations:
         found += [
             run_failed(d),
-            match_rate_drop(d, settings.match_rate_drop),
-            shrink(d, settings.shrink_share),
+            match_rate_drop(d, settings.match_rate_drop, settings.min_size),
+            shrink(d, settings.shrink_share, settings.min_size),
             flagged(d),
         ]
     found += token_failed(facts.destinations)

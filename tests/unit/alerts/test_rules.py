@@ -166,3 +166,20 @@ def test_settings_read_thresholds_and_keep_the_webhook_out_of_repr() -> None:
     with pytest.raises(SettingsError, match="ALERT_WEBHOOK_URL") as caught:
         AlertSettings.from_env({"ALERT_WEBHOOK_URL": "ftp://secret-place"})
     assert "secret-place" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("sizes", "rates", "min_size", "expected"),
+    [
+        ((3, 5), (None, None), 100, []),  # a handful of people: -40 % is one person leaving
+        ((3, 5), (None, None), 0, ["shrink:meta:act_1:icp_seed"]),
+        ((60, 100), (None, None), 100, ["shrink:meta:act_1:icp_seed"]),  # judged by the older size
+        ((50, 50), (0.4, 0.9), 100, []),
+        ((500, 500), (0.4, 0.9), 100, ["match_rate_drop:meta:act_1:icp_seed"]),
+    ],
+)
+def test_small_audiences_are_not_judged_on_shrink_or_match_rate(
+    sizes: tuple[int, int], rates: tuple[float | None, float | None], min_size: int, expected: list[str]
+) -> None:
+    snaps = tuple(snap(size=s, rate=r) for s, r in zip(sizes, rates, strict=True))
+    assert keys(dest(snaps=snaps), min_size=min_size) == expected
