@@ -62,7 +62,9 @@ def upsert_customers(
     stored = _stored(session, sorted(groups))
     inserts: list[dict[str, object]] = []
     updates: list[dict[str, object]] = []
-    for key, group in groups.items():
+    # Keys in sorted order: two ingestors touching the same customers lock them in one order
+    # (PostgreSQL would otherwise see a deadlock now and then and the batch would be retried).
+    for key, group in sorted(groups.items()):
         write = merge_customer(key, stored.get(key), group, now)
         if write is None:
             continue
