@@ -223,3 +223,25 @@ def test_dry_run_prints_what_would_be_sent_and_changes_nothing(store: Store) -> 
         assert receiver.posts == []
     with store.session() as session:
         assert session.scalars(select(AlertIncident)).all() == []
+
+
+def test_the_alerts_commands(
+    store: Store, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from services.cli.main import main
+
+    _run(store, _destination(store), "unavailable", datetime.now(UTC) - MINUTE)
+    monkeypatch.setenv("DATABASE_URL", store.url)
+    monkeypatch.delenv("ALERT_WEBHOOK_URL", raising=False)
+    assert main(["alerts", "test"]) == 2
+    with receiving([200, 500]) as receiver:
+        monkeypatch.setenv("ALERT_WEBHOOK_URL", receiver.url)
+        assert main(["alerts", "check", "--dry-run"]) == 0
+        out = capsys.readouterr().out
+        assert "would open    run_failed:meta:act_1:icp_seed" in out and "would post (opened" in out
+        assert receiver.posts == []
+        assert main(["alerts", "test"]) == 0
+        assert main(["alerts", "test"]) == 1
+        assert "not delivered: HTTP 500" in capsys.readouterr().out
+        assert "Test alert" in _texts(receiver.accepted)[0]
+    assert "secret-part" not in capsys.readouterr().out
