@@ -2,7 +2,7 @@
 
 Every ``POLL`` seconds until SIGTERM: if a refresh is due (``REFRESH_CRON`` in
 ``REFRESH_TIMEZONE``; a slot missed while down is caught up once) it is taken under the database
-lock and run; every ``ALERT_CHECK_SECONDS`` the alert signals are checked (``alerts.py``); then
+lock and run; every ``ALERT_CHECK_SECONDS`` the alerts are checked (docs/alerts.md); then
 waiting sync requests (``POST /syncs``, the refresh's) are carried out one by one. Any number of
 replicas may run: the database decides who refreshes, who syncs what and who sends an alert.
 """
@@ -12,13 +12,11 @@ from __future__ import annotations
 import os
 import socket
 import threading
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from services.alerts.check import check_alerts
 from services.scheduler import refresh
-from services.scheduler.alerts import Alerts
-from services.scheduler.config import AlertSettings
 from services.scheduler.refresh import RefreshResult, Trigger
 from services.scheduler.schedule import due_slot, next_slot
 from services.scheduler.worker import Worker
@@ -74,9 +72,6 @@ def serve(settings: Settings, *, stop: threading.Event | None = None) -> None:
     store = Store(settings.database_url)
     scheduler = Scheduler(settings, store)
     worker = Worker(settings, store)
-    alerting = AlertSettings.from_env()
-    alerts = Alerts(store, alerting, shop=settings.shop)
-    checked = 0.0
     log.info(
         "service.started",
         service="scheduler",
@@ -88,9 +83,7 @@ def serve(settings: Settings, *, stop: threading.Event | None = None) -> None:
         while not stop.is_set():
             try:
                 scheduler.tick()
-                if time.monotonic() - checked >= alerting.check_every:
-                    checked = time.monotonic()
-                    alerts.check()
+                check_alerts(store, settings, scheduler.clock())  # never raises; once per ALERT_CHECK_SECONDS
                 while not stop.is_set() and worker.step() is not None:
                     pass
             except Exception as exc:  # logged; the next poll tries again (the database may be back)
