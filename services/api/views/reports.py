@@ -72,6 +72,9 @@ def icp_report(args: dict[str, Any]) -> Response:
         else "json"
     )
     if wanted == "html":
-        return Response(render(report), mimetype="text/html")
+        from services.scorer.report_extras import build_extras
+
+        extras = build_extras(context.store(), context.settings().base_currency, context.definitions())
+        return Response(render(report, extras), mimetype="text/html")
     body = _plain(dataclasses.asdict(report))
     return Response(json.dumps(body, allow_nan=False), mimetype="application/json")
