@@ -14,6 +14,7 @@ from services.alerts.domain.rules import Destination, Facts, Run, Snapshot
 from shared.store.db import Store
 from shared.store.models import AudienceSnapshot, DeadLetterRecord, DestinationAudience, SyncRun
 
+META_FLOOR = 1000  # Meta reports any audience below this as 1,000: no estimate from the floor
 RUNS_READ = 5  # newest runs per destination (the newest decisive one is among them)
 SNAPSHOTS_READ = 2  # the rules compare the two newest read-backs
 
@@ -24,9 +25,9 @@ def _match_rate(platform: str, snap: AudienceSnapshot, desired: int | None) -> f
     reported = details.get("match_rate")
     if isinstance(reported, int | float):
         return float(reported) / 100.0
-    if platform == "meta" and desired:
-        size = snap.size_lower if snap.size_lower is not None else snap.size_upper
-        return min(size / desired, 1.0) if size is not None else None
+    size = snap.size_lower if snap.size_lower is not None else snap.size_upper
+    if platform == "meta" and desired and size is not None and size > META_FLOOR:
+        return min(size / desired, 1.0)
     return None
 
 

@@ -82,7 +82,7 @@ def _snapshot(store: Store, destination: int, at: datetime, size: int, **details
 
 
 def _alerts(url: str | None, **kw: object) -> AlertSettings:
-    return AlertSettings(webhook_url=url, timeout_seconds=2.0, **kw)  # type: ignore[arg-type]
+    return AlertSettings(webhook_url=url, **{"timeout_seconds": 2.0, **kw})  # type: ignore[arg-type]
 
 
 def _texts(bodies: list[dict[str, object]]) -> list[str]:
@@ -168,6 +168,16 @@ def test_a_failing_receiver_never_raises_to_the_caller_and_the_url_is_never_logg
     report = check_alerts(store, settings, T0, alerts=_alerts(url))
     assert report is not None and report.failed and report.error is None
     assert "secret-part" not in str(report.failed)
+    with socket.socket() as silent:  # accepts connections and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        hanging = f"http://127.0.0.1:{silent.getsockname()[1]}/services/T000/B000/secret-part"
+        report = check_alerts(store, settings, T0 + 5 * MINUTE, alerts=_alerts(hanging, timeout_seconds=0.3))
+        assert (
+            report is not None
+            and report.failed
+            and report.failed[0][1].startswith(("no answer", "unreachable"))
+        )
     broken = Store(f"sqlite:///{tmp_path / 'no-such-dir' / 'x.db'}")  # a database that cannot open
     assert check_alerts(broken, settings, T0, alerts=_alerts(url)).error  # type: ignore[union-attr]
     broken.dispose()
