@@ -7,7 +7,6 @@ Read-only queries over ``labels``, ``scoring_runs``, ``destination_audiences`` a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -201,9 +200,3 @@ def build_extras(store: Store, currency: str, definitions: Definitions | None = 
         audiences=fed_audiences(store, definitions),
         trends=trends(store),
     )
-
-
-def shares(counts: Mapping[str, int]) -> dict[str, float]:
-    """Each label's share of the customers counted."""
-    total = sum(counts.values())
-    return {k: (v / total if total else 0.0) for k, v in counts.items()}

@@ -52,7 +52,7 @@ def _cli(env: dict[str, str], *argv: str) -> str:
 
 @pytest.fixture
 def synced(tmp_path: Path) -> dict[str, str]:
-    """A database holding a completed Meta sync of ``icp_seed``; yields the services' environment."""
+    """A database holding two completed Meta syncs of ``icp_seed``; returns the services' environment."""
     url = f"sqlite:///{tmp_path / 'audiencesync.db'}"
     upgrade(url)
     store = Store(url)
@@ -63,10 +63,12 @@ def synced(tmp_path: Path) -> dict[str, str]:
             Settings.from_env(environ), store, meta=MetaSettings.from_env(environ), definitions=definitions()
         )
         try:
-            (report,) = syncer.sync(SyncOptions(), audience_key="icp_seed")
+            reports = [syncer.sync(SyncOptions(), audience_key="icp_seed")]
+            seed(store, [Person(i) for i in range(30, 36)])  # new ICP customers: a second run adds them
+            reports.append(syncer.sync(SyncOptions(), audience_key="icp_seed"))
         finally:
             syncer.close()
-    assert report.status == "succeeded"
+    assert [r.status for (r,) in reports] == ["succeeded", "succeeded"]
     store.dispose()
     return {**os.environ, "DATABASE_URL": url, "AUDIENCESYNC_VAR_DIR": str(tmp_path / "var")}
 
