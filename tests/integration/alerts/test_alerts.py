@@ -27,6 +27,7 @@ pytestmark = pytest.mark.integration
 
 T0 = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
+SECOND = timedelta(seconds=1)
 
 
 def _destination(store: Store, audience: str = "icp_seed", platform: str = "meta") -> int:
@@ -96,7 +97,8 @@ def test_one_post_per_incident_none_while_open_and_a_resolved_post_when_it_clear
     with receiving() as receiver:
         alerts = _alerts(receiver.url)
         for minute in range(3):  # the scheduler's minute checks while the failure lasts
-            check_alerts(store, settings, T0 + minute * MINUTE, alerts=alerts)
+            assert check_alerts(store, settings, T0 + minute * MINUTE, alerts=alerts) is not None
+            assert check_alerts(store, settings, T0 + minute * MINUTE + 5 * SECOND, alerts=alerts) is None
         assert len(receiver.posts) == 1
         (opened,) = _texts(receiver.accepted)
         assert "icp_seed on meta act_1 failed (unavailable)" in opened and "shop-a" in opened
@@ -191,6 +193,10 @@ def test_match_rate_drop_flag_and_dead_letters_open_their_own_incidents(store: S
     _snapshot(store, google, T0 - MINUTE, 5_000, match_rate=41)
     meta = _destination(store, audience="retarget")
     _snapshot(store, meta, T0 - MINUTE, 3_000, operation_status=471)
+    estimated = _destination(store, audience="lapsed")  # Meta: matched / desired from size bounds
+    _run(store, estimated, "succeeded", T0 - 3 * MINUTE, desired=10_000)
+    _snapshot(store, estimated, T0 - 2 * MINUTE, 6_000)
+    _snapshot(store, estimated, T0 - MINUTE, 4_500)
     with store.transaction() as session:
         for offset in range(12):
             session.add(
@@ -205,9 +211,12 @@ def test_match_rate_drop_flag_and_dead_letters_open_their_own_incidents(store: S
         "dead_letters:ingestor",
         "flagged:meta:act_1:retarget",
         "match_rate_drop:google:1234567890:icp_seed",
+        "match_rate_drop:meta:act_1:lapsed",
+        "shrink:meta:act_1:lapsed",
     ]
     texts = " | ".join(_texts(receiver.accepted))
     assert "dropped from 62% to 41%" in texts and "operation_status 471" in texts
+    assert "Match rate of lapsed on meta act_1 dropped from 60% to 45%" in texts
     assert "12 messages dead-lettered by ingestor" in texts
 
 
