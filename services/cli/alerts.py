@@ -47,7 +47,7 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
         print(f"still open   {key}")
     for key in report.resolved:
         print(f"{would}resolve {key}")
-    if not alerts.webhook_url and not args.dry_run:
+    if not alerts.webhook_url:
         print("no ALERT_WEBHOOK_URL: incidents are recorded, nothing is posted")
     for key, message, body in report.posts:
         shown = json.dumps(body) if args.json else body["text"]
