@@ -337,6 +337,7 @@ class EmbeddedStack:
             f"  database  {self.settings.database_url}",
             f"  broker    {self.settings.kafka_bootstrap}",
             f"  api       {self.api_url}/health",
+            f"  dashboard {self.api_url}/ (a token to log in: audiencesync tokens create NAME --scope read)",
         ]
         if self.meta_url:
             lines.append(f"  meta      {self.meta_url} (sandbox; /_sandbox/audiences lists what it holds)")
