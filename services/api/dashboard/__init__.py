@@ -18,6 +18,7 @@ from services.api.dashboard import reads
 from services.api.dashboard.charts import sparkline
 from services.api.dashboard.session import (
     LoginRefusedError,
+    SignedSessions,
     cookie_config,
     csrf_ok,
     csrf_token,
@@ -45,7 +46,8 @@ POLICY = (
 
 def install_dashboard(app: Flask, settings: Settings) -> None:
     """Register the dashboard on ``app`` with its session cookie settings."""
-    app.config.update(cookie_config(settings))
+    app.config.update(cookie_config())
+    app.session_interface = SignedSessions(settings)
     app.register_blueprint(bp)
 
 

@@ -11,12 +11,15 @@ from __future__ import annotations
 import hmac
 import os
 import secrets
+import threading
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import request, session
+from flask import Flask, request, session
+from flask.sessions import SecureCookieSessionInterface
+from itsdangerous import URLSafeTimedSerializer
 
 from services.api.auth import effective_scope, grants, known_token, token_digest
 from shared.config import Settings
@@ -29,25 +32,47 @@ NEEDED = "read"
 
 
 def signing_key(settings: Settings) -> str:
-    """DASHBOARD_SECRET, else a random key kept in ``var_dir`` (created once, owner-only)."""
+    """DASHBOARD_SECRET, else a random key kept in ``var_dir`` (created once, owner-only).
+
+    Written beside its final name and linked into place, so two processes starting together
+    never read a half-written file: the first link wins and both read the winner.
+    """
     if settings.dashboard_secret:
         return settings.dashboard_secret
     path = Path(settings.var_dir) / KEY_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text(encoding="utf-8").strip()
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        key = secrets.token_urlsafe(32)
-        handle.write(key)
-    return key
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        draft = path.with_name(f".{KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(secrets.token_urlsafe(32))
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass  # another process made it first
+        finally:
+            draft.unlink()
+    return path.read_text(encoding="utf-8").strip()
 
 
-def cookie_config(settings: Settings) -> dict[str, Any]:
+class SignedSessions(SecureCookieSessionInterface):
+    """flask's signed-cookie sessions with the key read on first use (no file I/O at ``create_app``)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._lock = threading.Lock()
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        """The serializer, after loading (or creating) the signing key once."""
+        with self._lock:
+            if not app.secret_key:
+                app.secret_key = signing_key(self.settings)
+        return super().get_signing_serializer(app)
+
+
+def cookie_config() -> dict[str, Any]:
     """Flask settings for the session cookie."""
     return {
-        "SECRET_KEY": signing_key(settings),
         "SESSION_COOKIE_NAME": COOKIE,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Strict",
