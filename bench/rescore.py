@@ -8,7 +8,8 @@ the nightly steady state (updates, nothing material changed). Wall time is split
 aggregation SQL, the domain and label writes; peak memory is the rescoring process's
 ``ru_maxrss`` (each rescore runs in a fresh process, so generation does not count).
 
-Target: at most 60 s and 1.5 GB per full rescore. ``BENCH_SCALE=0.1`` runs a tenth of the size.
+Target: at most 60 s and 1.5 GB per full rescore. ``BENCH_SCALE=0.1`` runs a tenth of the size;
+``BENCH_DATABASES=sqlite`` (or ``postgresql``) runs one database only.
 PostgreSQL: ``BENCH_POSTGRES_URL`` (default the test server), in a throwaway schema dropped
 afterwards. Prints figures only; asserts nothing. Run: ``python -m bench rescore``.
 """
@@ -30,6 +31,7 @@ import numpy as np
 
 POSTGRES = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 SCALE = float(os.environ.get("BENCH_SCALE", "1"))
+DATABASES = os.environ.get("BENCH_DATABASES", "postgresql,sqlite").split(",")  # which to run
 CUSTOMERS = int(1_000_000 * SCALE)
 AS_OF = datetime(2025, 6, 30, 23, 59, 59, tzinfo=UTC)
 CHUNK = 200_000
@@ -237,6 +239,15 @@ def _run(url: str, schema: str | None) -> None:
 def main() -> None:
     """Generate the shop on each database, rescore it twice, print the figures."""
     print(f"{CUSTOMERS:,} customers, ~{CUSTOMERS * 5:,} orders (BENCH_SCALE={SCALE:g})")
+    if "postgresql" in DATABASES:
+        _postgresql()
+    if "sqlite" in DATABASES:
+        with tempfile.TemporaryDirectory() as folder:
+            print("SQLite:", flush=True)
+            _run(f"sqlite:///{Path(folder) / 'bench.db'}", None)
+
+
+def _postgresql() -> None:
     import psycopg
 
     schema = f"bench_{uuid.uuid4().hex[:10]}"
@@ -249,9 +260,6 @@ def main() -> None:
     finally:
         with psycopg.connect(POSTGRES, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-    with tempfile.TemporaryDirectory() as folder:
-        print("SQLite:", flush=True)
-        _run(f"sqlite:///{Path(folder) / 'bench.db'}", None)
 
 
 if __name__ == "__main__":
