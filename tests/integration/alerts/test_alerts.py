@@ -180,7 +180,7 @@ def test_a_failing_receiver_never_raises_to_the_caller_and_the_url_is_never_logg
             and report.failed
             and report.failed[0][1].startswith(("no answer", "unreachable"))
         )
-    broken = Store(f"sqlite:///{tmp_path / 'no-such-dir' / 'x.db'}")  # a database that cannot open
+    broken = Store(f"sqlite:///{tmp_path / 'no-such-dir' / 'x.db'}")  # never migrated: no tables
     assert check_alerts(broken, settings, T0, alerts=_alerts(url)).error  # type: ignore[union-attr]
     broken.dispose()
     captured = capsys.readouterr()
