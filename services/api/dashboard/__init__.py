@@ -77,7 +77,7 @@ def _headers(response: Response) -> Response:
     return response
 
 
-@bp.app_context_processor
+@bp.context_processor
 def _common() -> dict[str, Any]:
     return {"csrf_token": csrf_token, "viewer": g.get("actor"), "sparkline": sparkline}
 
