@@ -101,7 +101,7 @@ def destinations(store: Store) -> list[DestinationView]:
                     session.scalars(
                         select(AudienceSnapshot)
                         .where(AudienceSnapshot.destination_audience_id == dest.id)
-                        .order_by(AudienceSnapshot.id.desc())
+                        .order_by(AudienceSnapshot.at.desc(), AudienceSnapshot.id.desc())
                         .limit(HISTORY)
                     ).all()
                 )

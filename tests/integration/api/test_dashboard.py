@@ -126,3 +126,11 @@ def test_revoking_the_token_ends_its_sessions(api: Api) -> None:
 def test_next_parameter_cannot_leave_the_site(api: Api) -> None:
     answer = _login(api, api.tokens["read"], next_path="//evil.example/")
     assert answer.status_code == 303 and answer.headers["Location"] == "/"
+
+
+def test_pages_render_on_an_empty_installation(api: Api) -> None:
+    _login(api, api.tokens["read"])
+    home = api.client.get("/")
+    assert home.status_code == 200 and "No audience has been synced yet" in home.get_data(as_text=True)
+    report = api.client.get("/dashboard/report")
+    assert report.status_code == 200 and "ICP report" in report.get_data(as_text=True)
