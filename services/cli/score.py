@@ -173,7 +173,7 @@ def _report(args: argparse.Namespace, settings: Settings) -> int:
         record_report(store, report)
     finally:
         store.dispose()
-    print_report(_console(), report)
+    print_report(_console(), report, extras)
     print(f"HTML report written to {out}")
     return 0
 

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from services.scorer.backtesting import BacktestRun, ModelComparison
 from services.scorer.domain.backtest import RANKING_METRICS
+from services.scorer.report_extras import ReportExtras
 from services.scorer.reporting import TRAIT_TITLES, IcpReport
 
 TOP_TRAITS = 3  # per trait in the terminal; the HTML file shows more
@@ -25,8 +26,12 @@ def _table(title: str, *columns: str) -> Table:
     return table
 
 
-def print_report(console: Console, report: IcpReport) -> None:
-    """Label shares, the strongest traits, negative reasons and movements."""
+def _money(amount: float | None) -> str:
+    return "–" if amount is None or math.isnan(amount) else f"{amount:,.0f}"
+
+
+def print_report(console: Console, report: IcpReport, extras: ReportExtras | None = None) -> None:
+    """Label shares, money per label, the strongest traits, negative reasons and movements."""
     scored = f"{report.scored_as_of:%Y-%m-%d}" if report.scored_as_of else "never"
     console.print(
         f"[bold]ICP report[/bold]: {report.customers:,} customers ({report.buyers:,} buyers), "
@@ -38,6 +43,13 @@ def print_report(console: Console, report: IcpReport) -> None:
             s.label, f"{s.customers:,}", _pct(s.customer_share), _pct(s.revenue_share), _pct(s.value_share)
         )
     console.print(labels)
+    if extras is not None:
+        money = _table(f"Money per label ({extras.currency})", "label", "revenue", "AOV", "LTV", "predicted")
+        for row in extras.money:
+            money.add_row(
+                row.label, _money(row.revenue), _money(row.aov), _money(row.ltv), _money(row.predicted_value)
+            )
+        console.print(money)
     traits = _table("Traits over-indexing among ICP", "trait", "value", "of ICP", "of all buyers", "lift")
     for trait, title in TRAIT_TITLES.items():
         for lift in [x for x in report.lifts if x.trait == trait][:TOP_TRAITS]:
@@ -46,8 +58,11 @@ def print_report(console: Console, report: IcpReport) -> None:
     reasons = _table(
         f"Why {report.negative_customers:,} customers are negative ICP", "condition", "customers", "share"
     )
-    for r in report.reasons:
-        reasons.add_row(r.feature, f"{r.customers:,}", _pct(r.share))
+    worded = [r for r in extras.reasons if r.label == "negative_icp"] if extras else []
+    for r in worded:
+        reasons.add_row(r.words, f"{r.customers:,}", _pct(r.share))
+    for c in [] if worded else report.reasons:
+        reasons.add_row(c.feature, f"{c.customers:,}", _pct(c.share))
     console.print(reasons)
     moves = _table(f"Movements since {report.since_what}", "from", "to", "customers")
     for m in report.movements[:12]:
