@@ -134,3 +134,30 @@ def test_pages_render_on_an_empty_installation(api: Api) -> None:
     assert home.status_code == 200 and "No audience has been synced yet" in home.get_data(as_text=True)
     report = api.client.get("/dashboard/report")
     assert report.status_code == 200 and "ICP report" in report.get_data(as_text=True)
+
+
+def test_failures_and_open_dead_letters_are_listed(api: Api) -> None:
+    from datetime import UTC, datetime
+
+    from shared.store.models import DeadLetterRecord
+
+    failed = add_run(api.store, "icp_seed", "google", status="auth_error")
+    with api.store.transaction() as session:
+        for offset, resolved in ((7, None), (8, datetime.now(UTC))):
+            session.add(
+                DeadLetterRecord(
+                    consumer="ingestor",
+                    topic="orders.raw",
+                    partition=0,
+                    offset=offset,
+                    reason=f"invalid payload at offset {offset}",
+                    created_at=datetime.now(UTC),
+                    resolved_at=resolved,
+                )
+            )
+    _login(api, api.tokens["read"])
+    page = api.client.get("/").get_data(as_text=True)
+    failures = page.split("Recent failures", 1)[1].split("Recent syncs", 1)[0]
+    assert f"#{failed}" in failures and "auth error" in failures
+    assert "1 unresolved" in page
+    assert "invalid payload at offset 7" in page and "offset 8" not in page  # resolved ones are done
