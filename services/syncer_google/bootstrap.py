@@ -77,7 +77,7 @@ def datamanager_platforms(
     sleep: Callable[[float], None] = time.sleep,
 ) -> dict[str, AudiencePlatform]:
     """One Data Manager adapter per customer account, all spending the project's one budget."""
-    if dry_run:
+    if dry_run or not google.customers:  # no customer: nothing to reach, no credentials needed
         return {
             c: NullPlatform(c, platform=PLATFORM, caps=DataManagerPlatform.caps, rows=DATA_MANAGER_ROWS)
             for c in google.customers
@@ -111,7 +111,7 @@ def google_ads_platforms(
     sleep: Callable[[float], None] = time.sleep,
 ) -> dict[str, AudiencePlatform]:
     """One Google Ads API adapter per customer account, spending the developer token's budget."""
-    if dry_run:
+    if dry_run or not google.customers:
         return {
             c: NullPlatform(c, platform=PLATFORM, caps=GoogleAdsPlatform.caps, rows=GOOGLE_ADS_ROWS)
             for c in google.customers
