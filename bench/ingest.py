@@ -119,7 +119,7 @@ def end_to_end(url: str, path: Path, rates: Path, consumers: int) -> tuple[int, 
             with Publisher(broker.bootstrap) as publisher:
                 for _ in publish_records(publisher, iter(records), "bench"):
                     pass
-                publisher.flush()
+                publisher.flush(timeout=None)  # the broker takes 100k orders while they are ingested
             while True:
                 with store.session() as s:
                     done = (

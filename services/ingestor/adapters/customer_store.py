@@ -7,6 +7,9 @@ rule, writes the rows, then adds every platform's hashed identifiers, hashed her
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,7 +33,8 @@ CHUNK = 900  # keeps IN lists under SQLite's default variable limit with room to
 ERASED = ""  # the key reported for a sighting whose customer was erased
 _IDENTIFIER_COLUMNS = ("customer_key", "platform", "field", "value", "added_at")
 _HASHED_MAX = 16_384  # contacts kept hashed, ~4 KB each (~20 identifiers): ~64 MB at most
-_HASHED: dict[Contact, tuple[tuple[str, str, str], ...]] = {}
+_HASHED: dict[bytes, tuple[tuple[str, str, str], ...]] = {}
+_CONTACT_FIELDS = tuple(f.name for f in dataclasses.fields(Contact))
 
 
 @dataclass
@@ -163,16 +167,22 @@ def _hashed(contacts: Sequence[Contact]) -> list[tuple[tuple[str, str, str], ...
 
     A returning buyer brings the same contact on every order, often batches apart (a file
     sorted by date): hashing it once per process saves most of an import's identity cost.
-    Pure results only, so the cache can never disagree with the database.
+    The cache is keyed by a digest of the contact, so no raw contact data outlives its batch.
     """
-    missing = [c for c in dict.fromkeys(contacts) if c not in _HASHED]
+    digests = [_digest(c) for c in contacts]
+    missing = {d: c for d, c in zip(digests, contacts, strict=True) if d not in _HASHED}
     if missing:
-        for contact, hashed in zip(missing, hash_contacts(missing), strict=True):
-            _HASHED[contact] = tuple(
+        for digest, hashed in zip(missing, hash_contacts(list(missing.values())), strict=True):
+            _HASHED[digest] = tuple(
                 (platform.value, name, value)
                 for platform, values in hashed.items()
                 for name, value in values.items()
             )
         while len(_HASHED) > _HASHED_MAX:
             del _HASHED[next(iter(_HASHED))]  # oldest first: a bounded FIFO is enough here
-    return [_HASHED[c] for c in contacts]
+    return [_HASHED[d] for d in digests]
+
+
+def _digest(contact: Contact) -> bytes:
+    text = json.dumps([getattr(contact, name) for name in _CONTACT_FIELDS])  # unambiguous
+    return hashlib.blake2b(text.encode(), digest_size=16).digest()
