@@ -122,6 +122,20 @@ class EmbeddedStack:
         log.info("broker.refilled", messages=sent)
         return sent
 
+    def _start_sandbox(self, name: str, argv: list[str], env: dict[str, str], health: str, what: str) -> None:
+        """Spawn a sandbox and wait until its health URL answers (30 s at most)."""
+        sandbox = self._add(name, argv, env)
+        sandbox.spawn(time.monotonic())
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(health, timeout=1):  # noqa: S310 - loopback
+                    return
+            except OSError:
+                if time.monotonic() > deadline or sandbox.exit_code is not None:
+                    raise RuntimeError(f"the {what} sandbox did not start; see {sandbox.log_file}") from None
+                time.sleep(0.1)
+
     def _start_meta_sandbox(self, env: dict[str, str]) -> dict[str, str]:
         """Run the Meta sandbox (state kept under var/) and point the syncer at it."""
         port = free_port()
@@ -130,18 +144,8 @@ class EmbeddedStack:
             *("--state", str(self.settings.var_dir / "sandbox-meta.db")),
             *("--access-token", SANDBOX_TOKEN, "--ad-account", SANDBOX_ACCOUNT),
         ]
-        sandbox = self._add("sandbox_meta", argv, env)
-        sandbox.spawn(time.monotonic())
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_sandbox/health", timeout=1):  # noqa: S310 - loopback
-                    break
-            except OSError:
-                if time.monotonic() > deadline or sandbox.exit_code is not None:
-                    raise RuntimeError(f"the Meta sandbox did not start; see {sandbox.log_file}") from None
-                time.sleep(0.1)
+        self._start_sandbox("sandbox_meta", argv, env, f"{url}/_sandbox/health", "Meta")
         self.meta_url = url
         # The demo flushes label changes to Meta quickly; a deployment batches for longer.
         return {
@@ -162,18 +166,8 @@ class EmbeddedStack:
             *("--access-token", SANDBOX_TOKEN, "--customer", SANDBOX_GOOGLE_CUSTOMER),
             *("--allowlisted-developer-token", SANDBOX_TOKEN, "--processing-seconds", "0.5"),
         ]
-        sandbox = self._add("sandbox_google", argv, env)
-        sandbox.spawn(time.monotonic())
         url = f"http://127.0.0.1:{admin}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=1):  # noqa: S310 - loopback
-                    break
-            except OSError:
-                if time.monotonic() > deadline or sandbox.exit_code is not None:
-                    raise RuntimeError(f"the Google sandbox did not start; see {sandbox.log_file}") from None
-                time.sleep(0.1)
+        self._start_sandbox("sandbox_google", argv, env, f"{url}/health", "Google")
         self.google_url = url
         return {
             "GOOGLE_DATAMANAGER_ENDPOINT": f"localhost:{port}",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from shared.config import Settings
@@ -68,19 +69,9 @@ def _error(message: str) -> int:
 
 
 def _sync_meta(args: argparse.Namespace, settings: Settings) -> int:
-    from rich.console import Console
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
     from services.syncer_meta.bootstrap import build_service
     from services.syncer_meta.config import MetaSettings
-    from services.syncer_meta.service import UnknownTargetError
     from shared.config import SettingsError
-    from shared.definitions import DefinitionsError
-    from shared.store.db import Store
-    from shared.store.migrate import upgrade
-    from shared.sync.errors import PlatformError
-    from shared.sync.outcome import SyncOptions
-    from shared.sync.uploads import Progress as BatchProgress
 
     try:
         meta = MetaSettings.from_env()
@@ -90,6 +81,70 @@ def _sync_meta(args: argparse.Namespace, settings: Settings) -> int:
         return _error("no Meta ad account: set META_ACCOUNTS and META_ACCESS_TOKEN (docs/syncer-meta.md)")
     if args.adopt and not args.audience:
         return _error("--adopt needs --audience KEY")
+    first = meta.accounts[0].account_id
+
+    def adopt(syncer: Any, console: Any) -> None:
+        if args.adopt:
+            account = args.account or first
+            name = syncer.adopt(args.audience, account, args.adopt)
+            console.print(f"adopted Meta audience {args.adopt} ({name}) as {args.audience} on {account}")
+
+    return _run_sync(
+        args,
+        settings,
+        platform="Meta",
+        account=first,
+        build=lambda store, on_batch: build_service(
+            settings, store, meta=meta, dry_run=args.dry_run, on_batch=on_batch
+        ),
+        before=adopt,
+    )
+
+
+def _sync_google(args: argparse.Namespace, settings: Settings) -> int:
+    from services.syncer_google.bootstrap import build_service
+    from services.syncer_google.config import GoogleSettings
+    from shared.config import SettingsError
+
+    try:
+        google = GoogleSettings.from_env()
+    except SettingsError as exc:
+        return _error(f"configuration error: {exc}")
+    if not google.customers:
+        return _error("no Google Ads customer: set GOOGLE_CUSTOMERS and credentials (docs/syncer-google.md)")
+    return _run_sync(
+        args,
+        settings,
+        platform="Google",
+        account=google.customers[0],
+        build=lambda store, on_batch: build_service(
+            settings, store, google=google, dry_run=args.dry_run, on_batch=on_batch
+        ),
+    )
+
+
+def _run_sync(
+    args: argparse.Namespace,
+    settings: Settings,
+    *,
+    platform: str,
+    account: str,
+    build: Callable[[Any, Callable[[Any], None]], Any],
+    before: Callable[[Any, Any], None] | None = None,
+) -> int:
+    """Build a platform's sync service, sync what was asked with a progress line, print the runs."""
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from shared.config import SettingsError
+    from shared.definitions import DefinitionsError
+    from shared.store.db import Store
+    from shared.store.migrate import upgrade
+    from shared.sync.errors import PlatformError
+    from shared.sync.outcome import SyncOptions
+    from shared.sync.service import UnknownTargetError
+    from shared.sync.uploads import Progress as BatchProgress
+
     upgrade(settings.database_url)
     store = Store(settings.database_url)
     console = Console(stderr=True)
@@ -103,29 +158,24 @@ def _sync_meta(args: argparse.Namespace, settings: Settings) -> int:
             transient=True,
             disable=args.json,
         ) as progress:
-            task = progress.add_task("syncing Meta audiences", total=None)
+            task = progress.add_task(f"syncing {platform} audiences", total=None)
 
             def on_batch(step: BatchProgress) -> None:
                 progress.update(task, advance=step.rows, description=f"batch {step.seq} ({step.direction})")
 
             try:
-                syncer = build_service(settings, store, meta=meta, dry_run=args.dry_run, on_batch=on_batch)
-            except DefinitionsError as exc:
+                syncer = build(store, on_batch)
+            except (DefinitionsError, SettingsError) as exc:
                 return _error(str(exc))
             try:
-                if args.adopt:
-                    account = args.account or meta.accounts[0].account_id
-                    name = syncer.adopt(args.audience, account, args.adopt)
-                    console.print(
-                        f"adopted Meta audience {args.adopt} ({name}) as {args.audience} on {account}"
-                    )
+                if before is not None:
+                    before(syncer, console)
                 options = SyncOptions(dry_run=args.dry_run, repair=args.repair, force=args.force)
                 reports = syncer.sync(options, audience_key=args.audience, account=args.account)
             except UnknownTargetError as exc:
                 return _error(str(exc.args[0]))
             except PlatformError as exc:
-                account = args.account or meta.accounts[0].account_id
-                return _error(exc.failure.operator_message(account))
+                return _error(exc.failure.operator_message(args.account or account))
             finally:
                 syncer.close()
     finally:
@@ -135,64 +185,8 @@ def _sync_meta(args: argparse.Namespace, settings: Settings) -> int:
         for row in rows:
             print(json.dumps(row, default=str))
     else:
-        _print_reports(rows, dry_run=args.dry_run)
+        _print_reports(rows, dry_run=args.dry_run, platform=platform)
     return 0 if all(r["status"] in FINE for r in rows) else 1
-
-
-def _sync_google(args: argparse.Namespace, settings: Settings) -> int:
-    from rich.console import Console
-
-    from services.syncer_google.bootstrap import build_service
-    from services.syncer_google.config import GoogleSettings
-    from services.syncer_google.service import UnknownTargetError
-    from shared.config import SettingsError
-    from shared.definitions import DefinitionsError
-    from shared.store.db import Store
-    from shared.store.migrate import upgrade
-    from shared.sync.errors import PlatformError
-    from shared.sync.outcome import SyncOptions
-
-    try:
-        google = GoogleSettings.from_env()
-    except SettingsError as exc:
-        return _error(f"configuration error: {exc}")
-    if not google.customers:
-        return _error("no Google Ads customer: set GOOGLE_CUSTOMERS and credentials (docs/syncer-google.md)")
-    upgrade(settings.database_url)
-    store = Store(settings.database_url)
-    console = Console(stderr=True)
-    try:
-        try:
-            syncer = build_service(settings, store, google=google, dry_run=args.dry_run)
-        except (DefinitionsError, SettingsError) as exc:
-            return _error(str(exc))
-        try:
-            with console.status("syncing Google lists", spinner="dots") if not args.json else _quiet():
-                options = SyncOptions(dry_run=args.dry_run, repair=args.repair, force=args.force)
-                reports = syncer.sync(options, audience_key=args.audience, account=args.account)
-        except UnknownTargetError as exc:
-            return _error(str(exc.args[0]))
-        except PlatformError as exc:
-            return _error(exc.failure.operator_message(args.account or google.customers[0]))
-        finally:
-            syncer.close()
-    finally:
-        store.dispose()
-    rows = [_report_row(r) for r in reports]
-    if args.json:
-        for row in rows:
-            print(json.dumps(row, default=str))
-    else:
-        _print_reports(rows, dry_run=args.dry_run, platform="Google")
-    return 0 if all(r["status"] in FINE for r in rows) else 1
-
-
-class _quiet:  # noqa: N801 - a no-op context manager, named like contextlib's
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *_: object) -> None:
-        return None
 
 
 def _report_row(report: Any) -> dict[str, Any]:

@@ -26,13 +26,12 @@ from shared.config import Settings
 from shared.definitions import Definitions, load_definitions
 from shared.definitions.audiences import AudienceDefinition
 from shared.log import get_logger
-from shared.runtime import ConsumerService, run_consumer_service
+from shared.runtime import ConsumerService
 from shared.store.db import Store
-from shared.sync.consumer import syncer_service
+from shared.sync.consumer import serve_syncer, syncer_service
 from shared.sync.guardrails import Guardrails
 from shared.sync.membership import Destination, Target
 from shared.sync.null_platform import NullPlatform
-from shared.sync.outcome import SyncOptions
 from shared.sync.ports import AudiencePlatform
 from shared.sync.service import SyncService
 from shared.sync.uploads import Progress
@@ -217,39 +216,21 @@ def service(settings: Settings, google: GoogleSettings | None = None) -> Consume
     return syncer_service(
         name="syncer-google",
         platform=PLATFORM,
-        build=lambda store: build_service(settings, store, google=google),  # type: ignore[arg-type,return-value]
+        build=lambda store: build_service(settings, store, google=google),
         flush_size=google.flush_size,
         flush_seconds=google.flush_seconds,
     )
 
 
-def sync_everything(settings: Settings, google: GoogleSettings, *, record_noop: bool = True) -> None:
-    """A full sync of every destination (start-up reconcile; the nightly refresh calls it too)."""
-    store = Store(settings.database_url)
-    syncer = build_service(settings, store, google=google)
-    try:
-        for report in syncer.sync(SyncOptions(record_noop=record_noop)):
-            log.info(
-                "sync.full_sync",
-                platform=PLATFORM,
-                audience=report.audience,
-                account=report.account,
-                status=report.status,
-            )
-    finally:
-        syncer.close()
-        store.dispose()
-
-
 def serve(settings: Settings) -> None:
     """Run the syncer-google in the foreground until SIGTERM."""
     google = GoogleSettings.from_env()
-    if not google.customers:
-        log.warning(
-            "sync.no_accounts",
-            platform=PLATFORM,
-            hint="set GOOGLE_CUSTOMERS and credentials; labels are consumed, nothing is sent",
-        )
-    elif google.sync_on_start:
-        sync_everything(settings, google, record_noop=False)
-    run_consumer_service(service(settings, google), settings)
+    serve_syncer(
+        settings,
+        service(settings, google),
+        lambda store: build_service(settings, store, google=google),
+        platform=PLATFORM,
+        configured=bool(google.customers),
+        sync_on_start=google.sync_on_start,
+        hint="set GOOGLE_CUSTOMERS and credentials; labels are consumed, nothing is sent",
+    )

@@ -21,12 +21,11 @@ from services.syncer_meta.service import MetaSyncService
 from shared.config import Settings
 from shared.definitions import Definitions, load_definitions
 from shared.log import get_logger
-from shared.runtime import ConsumerService, run_consumer_service
+from shared.runtime import ConsumerService
 from shared.store.db import Store
-from shared.sync.consumer import syncer_service
+from shared.sync.consumer import serve_syncer, syncer_service
 from shared.sync.guardrails import Guardrails
 from shared.sync.membership import Consent
-from shared.sync.outcome import SyncOptions
 from shared.sync.ports import AudiencePlatform
 from shared.sync.runs import Runs
 from shared.sync.uploads import Progress
@@ -112,35 +111,15 @@ def service(settings: Settings, meta: MetaSettings | None = None) -> ConsumerSer
     )
 
 
-def sync_everything(settings: Settings, meta: MetaSettings, *, record_noop: bool = True) -> None:
-    """A full sync of every destination (start-up reconcile; the nightly refresh calls it too)."""
-    store = Store(settings.database_url)
-    syncer = build_service(settings, store, meta=meta)
-    try:
-        for report in syncer.sync(SyncOptions(record_noop=record_noop)):
-            log.info(
-                "sync.full_sync",
-                platform=PLATFORM,
-                audience=report.audience,
-                account=report.account,
-                status=report.status,
-            )
-    finally:
-        syncer.close()
-        store.dispose()
-
-
 def serve(settings: Settings) -> None:
     """Run the syncer-meta in the foreground until SIGTERM."""
     meta = MetaSettings.from_env()
-    if not meta.accounts:
-        log.warning(
-            "sync.no_accounts",
-            platform=PLATFORM,
-            hint="set META_ACCOUNTS and tokens; labels are consumed, nothing is sent",
-        )
-    elif meta.sync_on_start:
-        # Drift since the last run (changes made while no syncer ran) is found here; keys noted
-        # but not yet synced when the last process died are in sync_pending and go next.
-        sync_everything(settings, meta, record_noop=False)
-    run_consumer_service(service(settings, meta), settings)
+    serve_syncer(
+        settings,
+        service(settings, meta),
+        lambda store: build_service(settings, store, meta=meta),
+        platform=PLATFORM,
+        configured=bool(meta.accounts),
+        sync_on_start=meta.sync_on_start,
+        hint="set META_ACCOUNTS and tokens; labels are consumed, nothing is sent",
+    )

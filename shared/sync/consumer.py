@@ -24,13 +24,14 @@ from shared.bus import topics
 from shared.bus.consumer import DeadLetter, Delivery, Handler, is_infrastructure
 from shared.bus.envelope import InvalidMessage
 from shared.bus.producer import Publisher
+from shared.config import Settings
 from shared.log import get_logger
 from shared.messages import LabelChanged
-from shared.runtime import ConsumerService
+from shared.runtime import ConsumerService, run_consumer_service
 from shared.store.db import Store
 from shared.sync.outcome import RunReport, SyncOptions
 from shared.sync.pending import PendingKeys, SqlPendingKeys
-from shared.sync.service import SyncService
+from shared.sync.service import Syncer
 from shared.sync.status import KEEP_PENDING
 
 log = get_logger(__name__)
@@ -140,7 +141,7 @@ def syncer_service(
     *,
     name: str,
     platform: str,
-    build: Callable[[Store], SyncService],
+    build: Callable[[Store], Syncer],
     flush_size: int,
     flush_seconds: float,
 ) -> ConsumerService:
@@ -178,3 +179,39 @@ def syncer_service(
         make_handler=handler,
         background=worker,
     )
+
+
+def serve_syncer(
+    settings: Settings,
+    consumer: ConsumerService,
+    build: Callable[[Store], Syncer],
+    *,
+    platform: str,
+    configured: bool,
+    sync_on_start: bool,
+    hint: str,
+) -> None:
+    """Run a syncer until SIGTERM: first a full sync (drift while no syncer ran), then the consumer.
+
+    Keys noted but not yet synced when the last process died are in ``sync_pending`` and go
+    with the consumer's first flush. Without any account configured (``configured``) labels are
+    consumed and nothing is sent; ``hint`` says which variables to set.
+    """
+    if not configured:
+        log.warning("sync.no_accounts", platform=platform, hint=hint)
+    elif sync_on_start:
+        store = Store(settings.database_url)
+        syncer = build(store)
+        try:
+            for report in syncer.sync(SyncOptions(record_noop=False)):
+                log.info(
+                    "sync.full_sync",
+                    platform=platform,
+                    audience=report.audience,
+                    account=report.account,
+                    status=report.status,
+                )
+        finally:
+            syncer.close()
+            store.dispose()
+    run_consumer_service(consumer, settings)

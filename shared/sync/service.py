@@ -7,6 +7,7 @@ excluded before being dropped from an include list: never targeted in between.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Protocol
 
 from shared.definitions.audiences import AudienceDefinition
 from shared.sync.engine import DestinationSync
@@ -14,6 +15,21 @@ from shared.sync.membership import Destination, Targets, destinations
 from shared.sync.outcome import RunReport, SyncOptions
 from shared.sync.ports import AudiencePlatform
 from shared.sync.status import ACCOUNT_DEAD
+
+
+class Syncer(Protocol):
+    """What the consumer, the CLI and a start-up sync need of a platform's sync service
+    (``SyncService``, or a service running several of them, as Google's two APIs)."""
+
+    def sync(
+        self, options: SyncOptions, *, audience_key: str | None = None, account: str | None = None
+    ) -> list[RunReport]:
+        """Sync every selected destination."""
+        ...
+
+    def close(self) -> None:
+        """Release the platforms' connections."""
+        ...
 
 
 class UnknownTargetError(KeyError):
