@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from services.sandbox_google.testing import install_session_trust
 from shared.bus.broker import EmbeddedBroker, ensure_topics
@@ -16,6 +17,11 @@ from shared.bus.broker import EmbeddedBroker, ensure_topics
 install_session_trust()
 
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+
+# Property tests judge results, never speed: a per-example deadline fails them on a loaded
+# 2-core machine (two test processes, brokers, databases) for reasons that are not bugs.
+settings.register_profile("audiencesync", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("audiencesync")
 
 
 @pytest.fixture(scope="session")
