@@ -15,10 +15,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, func, select, tuple_, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from services.ingestor.adapters.customer_store import ERASED, chunks, upsert_customers
+from services.ingestor.adapters.customer_store import ERASED, chunks, shop_chunks, upsert_customers
 from services.ingestor.domain import Contact, OrderFacts
 from services.ingestor.domain.resolution import Sighting
 from shared.store.dialect import insert_ignoring_conflicts, insert_rows
@@ -104,13 +104,14 @@ def write_orders(session: Session, items: Sequence[OrderItem], now: datetime) ->
             newest[ident] = (key, item)
     stored: dict[tuple[str, str], tuple[int, datetime]] = {}
     refunds: dict[tuple[str, str], Decimal] = {}
-    for chunk in chunks(sorted(newest)):
-        cond = tuple_(Order.shop, Order.order_id).in_(chunk)
+    for shop, chunk in shop_chunks(newest):
         stored.update(
             {
                 (s, o): (pk, at)
                 for pk, s, o, at in session.execute(
-                    select(Order.id, Order.shop, Order.order_id, Order.updated_at).where(cond)
+                    select(Order.id, Order.shop, Order.order_id, Order.updated_at).where(
+                        Order.shop == shop, Order.order_id.in_(chunk)
+                    )
                 )
             }
         )
@@ -119,7 +120,7 @@ def write_orders(session: Session, items: Sequence[OrderItem], now: datetime) ->
                 (s, o): Decimal(str(total))
                 for s, o, total in session.execute(
                     select(Refund.shop, Refund.order_id, func.sum(Refund.amount_base))
-                    .where(tuple_(Refund.shop, Refund.order_id).in_(chunk))
+                    .where(Refund.shop == shop, Refund.order_id.in_(chunk))
                     .group_by(Refund.shop, Refund.order_id)
                 )
             }
