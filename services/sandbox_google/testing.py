@@ -24,25 +24,38 @@ _lock = threading.Lock()
 _identity: tuple[bytes, bytes] | None = None
 
 
+MARKER = "AUDIENCESYNC_GOOGLE_SANDBOX_ROOTS"  # inherited by child processes (test workers, CLIs)
+
+
 def session_identity() -> tuple[bytes, bytes]:
-    """The process's one ``(key_pem, cert_pem)`` for test sandboxes."""
+    """The test session's one ``(key_pem, cert_pem)`` for test sandboxes.
+
+    Test worker processes inherit the bundle's location from the process that installed it and
+    read the same identity from beside it, so every process's sandboxes serve the certificate
+    the inherited roots file trusts.
+    """
     global _identity
     with _lock:
         if _identity is None:
-            _identity = new_identity()
+            folder = Path(os.environ[MARKER]).parent if os.environ.get(MARKER) else None
+            if folder is not None and (folder / "key.pem").is_file():
+                _identity = ((folder / "key.pem").read_bytes(), (folder / "cert.pem").read_bytes())
+            else:
+                _identity = new_identity()
         return _identity
 
 
 def install_session_trust() -> Path:
     """Point ``GRPC_DEFAULT_SSL_ROOTS_FILE_PATH`` at system CAs + the session certificate (idempotent)."""
-    marker = "AUDIENCESYNC_GOOGLE_SANDBOX_ROOTS"
-    if os.environ.get(marker):
-        return Path(os.environ[marker])
-    bundle = trust_bundle(
-        session_identity()[1], Path(tempfile.mkdtemp(prefix="google-sandbox-roots-")) / "roots.pem"
-    )
+    if os.environ.get(MARKER):
+        return Path(os.environ[MARKER])
+    folder = Path(tempfile.mkdtemp(prefix="google-sandbox-roots-"))
+    key_pem, cert_pem = session_identity()
+    (folder / "key.pem").write_bytes(key_pem)
+    (folder / "cert.pem").write_bytes(cert_pem)
+    bundle = trust_bundle(cert_pem, folder / "roots.pem")
     os.environ["GRPC_DEFAULT_SSL_ROOTS_FILE_PATH"] = str(bundle)
-    os.environ[marker] = str(bundle)
+    os.environ[MARKER] = str(bundle)
     return bundle
 
 
