@@ -32,8 +32,9 @@ browser: ## install Debian's chromium and chromium-driver for the browser test (
 run: $(STAMP) ## run the whole pipeline on the embedded default and print where to look
 	$(BIN)/audiencesync up --demo
 
-test: $(STAMP) browser ## run the test suite (unit, integration on SQLite and PostgreSQL, e2e)
-	$(BIN)/pytest
+test: $(STAMP) browser ## run the test suite (unit, integration on SQLite and PostgreSQL, e2e, drills)
+	$(BIN)/pytest -n 2 -m "not drill"
+	$(BIN)/pytest -m drill
 
 test-fast: $(STAMP) ## unit tests only
 	$(BIN)/pytest tests/unit -q
