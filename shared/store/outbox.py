@@ -245,6 +245,7 @@ class OutboxRelay:
 
     def _run(self) -> None:
         failures = 0
+        resend = True  # at start: a previous process may have died between claiming and publishing
         while True:
             self._wake.wait(min(self.interval * 2**failures, 30.0))
             self._wake.clear()
@@ -252,10 +253,12 @@ class OutboxRelay:
             try:
                 if self.publisher is None:
                     self.publisher = self.connect()
-                    # A previous process of this service may have died between claiming rows and
-                    # publishing them: send every unhandled row of our topics again now, rather
+                if resend:
+                    # Rows claimed by a pass that then failed (the database went away before the
+                    # claim could be released, or the process died) are sent again now, rather
                     # than in ``REDELIVER_AFTER``. Consumers drop what they already have.
                     redeliver(self.store, self.publisher, after=timedelta(0), topics=self.topics)
+                    resend = False
                 relay_outbox(self.store, self.publisher, topics=self.topics)
                 if time.monotonic() - self._last_housekeeping >= self.housekeeping_every:
                     self._last_housekeeping = time.monotonic()
@@ -263,7 +266,9 @@ class OutboxRelay:
                     prune_outbox(self.store)
                 failures = 0
             except (KafkaError, SQLAlchemyError) as exc:
-                # The rows stay in the outbox: nothing is lost, the next pass tries again.
+                # The rows stay in the outbox: nothing is lost, the next pass tries again and first
+                # resends what this pass may have claimed without publishing.
+                resend = True
                 failures = min(failures + 1, 5)
                 RELAY_FAILURES.inc()
                 log.warning("outbox.relay_failed", error=f"{type(exc).__name__}: {exc}", retry_in=failures)
