@@ -108,7 +108,10 @@ class RunningSandbox:
                 channel.close()
 
         if self._thread.is_alive():
-            server.trigger.pull_trigger(close_all)  # an empty map ends server.run()
+            try:
+                server.trigger.pull_trigger(close_all)  # an empty map ends server.run()
+            except OSError:  # the loop ended by itself between the check and the pull (trigger closed)
+                close_all()
             self._thread.join(timeout=5)
         else:
             close_all()
