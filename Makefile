@@ -33,7 +33,7 @@ run: $(STAMP) ## run the whole pipeline on the embedded default and print where 
 	$(BIN)/audiencesync up --demo
 
 test: $(STAMP) browser ## run the test suite (unit, integration on SQLite and PostgreSQL, e2e, drills)
-	$(BIN)/pytest -n 2 -m "not drill"
+	$(BIN)/pytest -n 3 -m "not drill"
 	$(BIN)/pytest -m drill
 
 test-fast: $(STAMP) ## unit tests only
