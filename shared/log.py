@@ -46,9 +46,16 @@ def _scrub(value: Any) -> Any:
     return value
 
 
+# Fields naming an ad platform account (a Google Ads customer id is 10 digits, phone-shaped):
+# their all-digit values come from configuration, never from a customer, and operators need them.
+ACCOUNT_FIELDS = frozenset({"account", "account_id", "login_customer"})
+
+
 def pii_guard(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """structlog processor: redact raw contact data from every field of the event."""
     for key, value in list(event_dict.items()):
+        if key in ACCOUNT_FIELDS and isinstance(value, str) and value.isdigit():
+            continue
         event_dict[key] = _scrub(value)
     return event_dict
 

@@ -43,3 +43,14 @@ def test_stdlib_loggers_are_guarded_too(capsys: pytest.CaptureFixture[str]) -> N
     configure_logging(fmt="json", level="INFO")
     logging.getLogger("facebook_business").warning("bad row for alice@example.org")
     assert "alice@example.org" not in capsys.readouterr().err
+
+
+def test_an_ad_account_id_stays_readable_but_the_same_digits_elsewhere_do_not() -> None:
+    from shared.log import pii_guard
+
+    event = pii_guard(
+        None, "info", {"account": "1234567890", "note": "call 1234567890", "account_id": "+14155550100"}
+    )
+    assert event["account"] == "1234567890"  # a Google Ads customer id from configuration
+    assert event["note"] == "call [redacted-phone]"
+    assert event["account_id"] == "[redacted-phone]"  # not all digits: the guard still applies
