@@ -25,19 +25,18 @@ from services.syncer_google.service import GoogleSyncService
 from shared.config import Settings
 from shared.definitions import Definitions, load_definitions
 from shared.definitions.audiences import AudienceDefinition
-from shared.log import get_logger
 from shared.runtime import ConsumerService
 from shared.store.db import Store
 from shared.sync.consumer import serve_syncer, syncer_service
 from shared.sync.guardrails import Guardrails
 from shared.sync.membership import Destination, Target
 from shared.sync.null_platform import NullPlatform
-from shared.sync.ports import AudiencePlatform
+from shared.sync.ports import AudiencePlatform, Caps
+from shared.sync.rows import RowFormat
 from shared.sync.service import SyncService
 from shared.sync.uploads import Progress
 from shared.sync.wiring import EngineSettings, assemble
 
-log = get_logger(__name__)
 Platforms = Mapping[str, AudiencePlatform]
 
 
@@ -59,13 +58,19 @@ def _refresh_after(share: float) -> Callable[[Destination], timedelta | None]:
     return refresh_after
 
 
-def _calls(google: GoogleSettings, quota: SharedQuota) -> GoogleCalls:
+def _calls(google: GoogleSettings, quota: SharedQuota, sleep: Callable[[float], None]) -> GoogleCalls:
     return GoogleCalls(
         quota,
         max_attempts=google.max_attempts,
         max_quota_wait=google.max_quota_wait,
         base_delay=google.retry_base_seconds,
+        sleep=sleep,
     )
+
+
+def _null_platforms(google: GoogleSettings, caps: Caps, rows: RowFormat) -> dict[str, AudiencePlatform]:
+    """Platforms that send nothing (dry runs; no customer configured: no credentials needed)."""
+    return {c: NullPlatform(c, platform=PLATFORM, caps=caps, rows=rows) for c in google.customers}
 
 
 def datamanager_platforms(
@@ -76,18 +81,15 @@ def datamanager_platforms(
     sleep: Callable[[float], None] = time.sleep,
 ) -> dict[str, AudiencePlatform]:
     """One Data Manager adapter per customer account, all spending the project's one budget."""
-    if dry_run or not google.customers:  # no customer: nothing to reach, no credentials needed
-        return {
-            c: NullPlatform(c, platform=PLATFORM, caps=DataManagerPlatform.caps, rows=DATA_MANAGER_ROWS)
-            for c in google.customers
-        }
+    if dry_run or not google.customers:
+        return _null_platforms(google, DataManagerPlatform.caps, DATA_MANAGER_ROWS)
     budget = Budget(google.requests_per_minute, google.requests_per_day)
     quota = SharedQuota(store, f"datamanager:{google.project}", budget, sleep=sleep)
     credentials, ca = google.credentials(), google.ca_pem()
     return {
         customer: DataManagerPlatform(
             DataManagerLists(
-                _calls(google, quota),
+                _calls(google, quota, sleep),
                 operating_account=customer,
                 login_account=google.login_customer,
                 credentials=credentials,
@@ -111,10 +113,7 @@ def google_ads_platforms(
 ) -> dict[str, AudiencePlatform]:
     """One Google Ads API adapter per customer account, spending the developer token's budget."""
     if dry_run or not google.customers:
-        return {
-            c: NullPlatform(c, platform=PLATFORM, caps=GoogleAdsPlatform.caps, rows=GOOGLE_ADS_ROWS)
-            for c in google.customers
-        }
+        return _null_platforms(google, GoogleAdsPlatform.caps, GOOGLE_ADS_ROWS)
     from services.syncer_google.adapters.google_ads import GoogleAdsLists  # seconds to import: only here
 
     token = google.developer_token or ""
@@ -124,7 +123,7 @@ def google_ads_platforms(
     return {
         customer: GoogleAdsPlatform(
             GoogleAdsLists(
-                _calls(google, quota),
+                _calls(google, quota, sleep),
                 customer_id=customer,
                 login_customer_id=google.login_customer,
                 developer_token=token,
@@ -146,6 +145,7 @@ def _path(
     google: GoogleSettings,
     *,
     api: str,
+    caps: Caps,
     rows_from: str,
     platforms: Platforms,
     audiences: tuple[AudienceDefinition, ...],
@@ -159,9 +159,7 @@ def _path(
         audiences=audiences,
         targets=_target(api),
         settings=EngineSettings(
-            batch_size=min(google.batch_size, next(iter(platforms.values())).caps.max_rows)
-            if platforms
-            else google.batch_size,
+            batch_size=min(google.batch_size, caps.max_rows),
             guardrails=Guardrails(google.min_audience_size, google.max_remove_share, "Google's"),
             consent=GoogleConsent(google.consent_elsewhere),
             snapshot_max_age=google.snapshot_max_age,
@@ -190,23 +188,25 @@ def build_service(
     audiences = (definitions or load_definitions(settings.config_file)).audiences
     if datamanager is None:
         datamanager = datamanager_platforms(google, store, dry_run=dry_run)
-    ads_usable = google_ads is not None or bool(google.developer_token) or dry_run
-    if google_ads is None and ads_usable:
+    if google_ads is None and (google.developer_token or dry_run):
         google_ads = google_ads_platforms(google, store, dry_run=dry_run)
 
-    def path(api: str, rows_from: str, platforms: Platforms) -> SyncService:
+    def path(api: str, caps: Caps, rows_from: str, platforms: Platforms) -> SyncService:
         return _path(
-            store, settings, google, api=api, rows_from=rows_from, platforms=platforms,
+            store, settings, google, api=api, caps=caps, rows_from=rows_from, platforms=platforms,
             audiences=audiences, on_batch=on_batch,
         )  # fmt: skip
 
-    paths = [path("datamanager", "google-dm", datamanager)]
+    paths = [path("datamanager", DataManagerPlatform.caps, "google-dm", datamanager)]
     missing = None
+    ads_caps = GoogleAdsPlatform.caps
     if google_ads is not None:
-        paths.append(path("google_ads", "google-ads", google_ads))
+        paths.append(path("google_ads", ads_caps, "google-ads", google_ads))
     else:
         # Without a developer token the Ads path cannot run; its destinations are reported, not skipped.
-        missing = path("google_ads", "google-ads", google_ads_platforms(google, store, dry_run=True))
+        missing = path(
+            "google_ads", ads_caps, "google-ads", _null_platforms(google, ads_caps, GOOGLE_ADS_ROWS)
+        )
     return GoogleSyncService(paths, missing=missing)
 
 

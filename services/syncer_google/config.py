@@ -19,12 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from services.syncer_google.domain.consent import Elsewhere
+from services.syncer_google.domain.members import ADS_MEMBERS_PER_REQUEST
 from shared.config import SettingsError, env_bool, env_bounded, read_secret
 
 DATAMANAGER_ENDPOINT = "datamanager.googleapis.com"
 GOOGLE_ADS_ENDPOINT = "googleads.googleapis.com"
 SCOPES = ("https://www.googleapis.com/auth/datamanager", "https://www.googleapis.com/auth/adwords")
-MAX_BATCH = 100_000 // 3  # the Google Ads API path's cap (100,000 identifiers, 3 per member at most)
+MAX_BATCH = ADS_MEMBERS_PER_REQUEST  # the larger path's cap (Google Ads API); Data Manager takes 10,000
 _CUSTOMER = re.compile(r"^[0-9]{3}-?[0-9]{3}-?[0-9]{4}$")
 
 

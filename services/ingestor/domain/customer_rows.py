@@ -18,11 +18,11 @@ from typing import Any
 from marshmallow import ValidationError
 
 from services.ingestor.domain.codes import Country
-from services.ingestor.domain.contact import choose_contact
 from services.ingestor.domain.decoding import parse
-from services.ingestor.domain.errors import ROOT, InvalidPayload, Reason, invalid
+from services.ingestor.domain.errors import Reason
 from services.ingestor.domain.facts import CustomerFacts, Ingested
 from services.ingestor.domain.fields import Base, Flag, Ref, ShopField, Text, Timestamp, fail
+from services.ingestor.domain.generic import row_contact
 from services.ingestor.domain.orders import Payload
 from services.ingestor.domain.shopify_schemas import EMAIL_LEN
 
@@ -70,24 +70,7 @@ CUSTOMER_ROW = CustomerRow()
 
 def customer_row_facts(row: Mapping[str, Any], *, shop: str) -> Ingested[CustomerFacts]:
     """Facts of one validated customers row; refused when it names nobody (no id, no usable email)."""
-    place = {
-        "first_name": row.get("first_name"),
-        "last_name": row.get("last_name"),
-        "city": row.get("city"),
-        "province": row.get("region"),
-        "zip": row.get("postal_code"),
-        "country_code": row.get("country"),
-    }
-    contact, warnings = choose_contact(
-        customer=None,
-        emails=(("email", row.get("email")),),
-        phones=(("phone", row.get("phone"), place),),
-        addresses=(place,),
-    )
-    customer_id = row.get("customer_id")
-    if not customer_id and not contact.email:  # the customer key needs one of them
-        placeholder = next((w for w in warnings if w.reason is Reason.PLACEHOLDER_EMAIL), None)
-        raise InvalidPayload([placeholder]) if placeholder else invalid(ROOT, Reason.NO_CUSTOMER_IDENTIFIER)
+    contact, warnings, customer_id = row_contact(row)
     facts = CustomerFacts(
         shop=shop,
         customer_id=customer_id,

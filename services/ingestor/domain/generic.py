@@ -17,8 +17,8 @@ from services.ingestor.domain.channel import channel_from_label
 from services.ingestor.domain.codes import Country, Currency
 from services.ingestor.domain.contact import choose_contact
 from services.ingestor.domain.decoding import parse
-from services.ingestor.domain.errors import ROOT, InvalidPayload, Reason, invalid
-from services.ingestor.domain.facts import Ingested, OrderFacts
+from services.ingestor.domain.errors import ROOT, InvalidPayload, Problem, Reason, invalid
+from services.ingestor.domain.facts import Contact, Ingested, OrderFacts
 from services.ingestor.domain.fields import Base, Flag, Money, Ref, ShopField, Text, Timestamp, fail
 from services.ingestor.domain.money import ZERO, Rates, round_money
 from services.ingestor.domain.orders import Payload, discount_depth
@@ -112,8 +112,12 @@ class GenericRow(Base):
 GENERIC_ROW = GenericRow()
 
 
-def generic_facts(row: Mapping[str, Any], *, shop: str, rates: Rates) -> Ingested[OrderFacts]:
-    """Facts of one validated generic row."""
+def row_contact(row: Mapping[str, Any]) -> tuple[Contact, list[Problem], str | None]:
+    """The contact and customer id of a flat layout row (orders and customers layouts alike).
+
+    The layouts' rule: a row names its customer by an id, or else by a usable email; a row with
+    neither is refused (as a placeholder email when that is why the email did not count).
+    """
     place = {
         "first_name": row.get("first_name"),
         "last_name": row.get("last_name"),
@@ -129,9 +133,15 @@ def generic_facts(row: Mapping[str, Any], *, shop: str, rates: Rates) -> Ingeste
         addresses=(place,),
     )
     customer_id = row.get("customer_id")
-    if not customer_id and not contact.email:  # the layout's rule: an id, or else an email
+    if not customer_id and not contact.email:
         placeholder = next((w for w in warnings if w.reason is Reason.PLACEHOLDER_EMAIL), None)
         raise InvalidPayload([placeholder]) if placeholder else invalid(ROOT, Reason.NO_CUSTOMER_IDENTIFIER)
+    return contact, warnings, customer_id
+
+
+def generic_facts(row: Mapping[str, Any], *, shop: str, rates: Rates) -> Ingested[OrderFacts]:
+    """Facts of one validated generic row."""
+    contact, warnings, customer_id = row_contact(row)
     created = row["created_at"]
     currency = row["currency"]
     gross, discount = row["gross"], row.get("discount") or ZERO

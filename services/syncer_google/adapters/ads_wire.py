@@ -24,11 +24,7 @@ from google.ads.googleads.v26.resources.types import user_list as lists
 from google.ads.googleads.v26.services.types import offline_user_data_job_service as job_service
 
 from services.syncer_google.domain.consent import AdConsent, Signal
-from services.syncer_google.domain.members import ADDRESS, EMAIL, identifiers
-
-MAX_IDENTIFIERS_PER_REQUEST = 100_000
-MAX_IDENTIFIERS = 20  # per UserData
-RECOMMENDED_IDENTIFIERS_PER_REQUEST = 10_000  # Google's advice for each Add call
+from services.syncer_google.domain.members import ADDRESS, ADS_IDENTIFIERS_PER_REQUEST, EMAIL, identifiers
 
 _Status = consent_status.ConsentStatusEnum.ConsentStatus
 _STATUS = {
@@ -91,7 +87,7 @@ def operations(
 
 
 def requests_of(
-    ops: Sequence[job_service.OfflineUserDataJobOperation], limit: int = RECOMMENDED_IDENTIFIERS_PER_REQUEST
+    ops: Sequence[job_service.OfflineUserDataJobOperation], limit: int = ADS_IDENTIFIERS_PER_REQUEST
 ) -> list[list[job_service.OfflineUserDataJobOperation]]:
     """Operations grouped into Add requests of at most ``limit`` identifiers each."""
     out: list[list[job_service.OfflineUserDataJobOperation]] = []

@@ -17,7 +17,6 @@ from services.syncer_google.domain.consent import AdConsent, Signal
 from services.syncer_google.domain.members import ADDRESS, EMAIL, consent_of, identifiers
 
 MAX_MEMBERS = 10_000  # audience members per ingest or remove request
-MAX_IDENTIFIERS = 10  # identifiers per member
 REFERENCE = "list"  # the one destination's reference in every request
 
 _ACCOUNT = dm.ProductAccount.AccountType.GOOGLE_ADS

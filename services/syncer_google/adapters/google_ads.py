@@ -187,7 +187,7 @@ class GoogleAdsLists:
         refused: dict[int, str] = {}
         offset = 0
         ops = wire.operations(rows, remove=remove)
-        for chunk in wire.requests_of(ops, wire.MAX_IDENTIFIERS_PER_REQUEST):
+        for chunk in wire.requests_of(ops):
             response = self.calls(
                 self.jobs.add_offline_user_data_job_operations,
                 request=job_service.AddOfflineUserDataJobOperationsRequest(

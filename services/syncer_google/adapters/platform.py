@@ -25,11 +25,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from services.syncer_google.adapters import dm_wire
 from services.syncer_google.adapters.calls import GoogleError
 from services.syncer_google.adapters.datamanager import DataManagerLists, ListInfo, RequestOutcome
 from services.syncer_google.domain.consent import AdConsent
 from services.syncer_google.domain.errors import GoogleFailure, GoogleKind, operator_message
-from services.syncer_google.domain.members import consent_of, identifiers, screened
+from services.syncer_google.domain.members import ADS_MEMBERS_PER_REQUEST, consent_of, identifiers, screened
 from shared.sync.batching import Batch
 from shared.sync.diff import Direction
 from shared.sync.errors import Failure, Kind, PlatformError, error_for
@@ -40,7 +41,6 @@ if TYPE_CHECKING:  # the Google Ads library takes seconds to import; the Data Ma
     from services.syncer_google.adapters.google_ads import GoogleAdsLists, JobStatus
 
 PLATFORM = "google"
-ADS_IDENTIFIERS_PER_MEMBER = 3  # email, phone, address: the most a row here can carry
 REPLACE_TAG = "replace-as-of:"
 _KINDS = {
     GoogleKind.TRANSIENT: Kind.TRANSIENT,
@@ -144,7 +144,7 @@ class DataManagerPlatform(_GoogleBase):
     """``AudiencePlatform`` over the Data Manager API (the default path)."""
 
     api = "datamanager"
-    caps = Caps(max_rows=10_000, replace=True)
+    caps = Caps(max_rows=dm_wire.MAX_MEMBERS, replace=True)
 
     def __init__(self, lists: DataManagerLists, rows: RowFormat, waiting: Waiting | None = None) -> None:
         super().__init__(lists.operating, waiting or Waiting())
@@ -223,7 +223,7 @@ class GoogleAdsPlatform(_GoogleBase):
     """``AudiencePlatform`` over the Google Ads API (allowlisted developer tokens only)."""
 
     api = "google_ads"
-    caps = Caps(max_rows=100_000 // ADS_IDENTIFIERS_PER_MEMBER, replace=False)
+    caps = Caps(max_rows=ADS_MEMBERS_PER_REQUEST, replace=False)
 
     def __init__(self, lists: GoogleAdsLists, rows: RowFormat, waiting: Waiting | None = None) -> None:
         super().__init__(lists.customer_id, waiting or Waiting())

@@ -20,6 +20,9 @@ CONSENT_COLUMNS = ("ad_user_data", "ad_personalization")
 COLUMNS = (*IDENTIFIER_COLUMNS, *CONSENT_COLUMNS)
 STRONG = frozenset({"email", "phone"})
 EMAIL, PHONE, ADDRESS = "email", "phone", "address"
+IDENTIFIERS_PER_MEMBER = 3  # the most a row here can carry: an email, a phone, the whole address
+ADS_IDENTIFIERS_PER_REQUEST = 100_000  # Google Ads API: identifiers per AddOfflineUserDataJobOperations
+ADS_MEMBERS_PER_REQUEST = ADS_IDENTIFIERS_PER_REQUEST // IDENTIFIERS_PER_MEMBER  # the Ads path's batch cap
 _CELL = {True: "granted", False: "denied", None: ""}
 _SIGNAL = {"granted": Signal.GRANTED, "denied": Signal.DENIED}
 
