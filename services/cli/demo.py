@@ -223,7 +223,7 @@ def audiences_stage(
 ) -> bool:
     """Wait for one platform's syncer runs; print each audience's run and what the sandbox holds."""
 
-    from shared.store.models import DestinationAudience, SyncRun
+    from shared.store.models import DestinationAudience, SyncPending, SyncRun
 
     store = Store(stack.settings.database_url)
     try:
@@ -249,8 +249,16 @@ def audiences_stage(
                 )
 
         done = _wait(lambda: any(r.added for r in runs()), timeout, interval=1.0)
-        # Let the runs in flight finish (Google waits for each request to be applied).
-        _wait(lambda: all(r.status != "running" for r in runs()), 30.0, interval=0.5)
+
+        def settled() -> bool:
+            """Every label change the syncer noted is synced and no run is in flight."""
+            with store.session() as s:
+                pending = s.scalar(select(func.count()).where(SyncPending.syncer == platform))
+            return not pending and all(r.status != "running" for r in runs())
+
+        # The syncer flushes label changes in micro-batches (and Google waits for each request to
+        # be applied): print once they are all synced, not while the last ones are pending.
+        _wait(settled, 60.0, interval=0.5)
         rows = runs()
     finally:
         store.dispose()
