@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "services.cli.sync",  # sync meta / sync status: audiences to Meta by difference
     "services.cli.refresh",  # refresh: the nightly rescore + sync, by hand
     "services.cli.alerts",  # alerts check / test: the alert webhook by hand
+    "services.cli.topics",  # topics ensure: create every topic on a deployment's Kafka
 )
 
 

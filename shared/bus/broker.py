@@ -107,22 +107,50 @@ def list_topics(bootstrap: str) -> set[str]:
         consumer.close()
 
 
-def ensure_topics(bootstrap: str, topics: Iterable[str], *, partitions: int) -> None:
-    """Create the topics that do not exist yet (idempotent)."""
+def topic_partitions(bootstrap: str, topics: Iterable[str]) -> dict[str, int]:
+    """Partition count of each of ``topics`` that exists (a consumer's metadata call, as above)."""
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap,
+        request_timeout_ms=3000,
+        api_version_auto_timeout_ms=2000,
+        enable_auto_commit=False,
+    )
+    try:
+        existing = consumer.topics()
+        return {t: len(consumer.partitions_for_topic(t) or ()) for t in topics if t in existing}
+    finally:
+        consumer.close()
+
+
+def ensure_topics(
+    bootstrap: str, topics: Iterable[str], *, partitions: int, replication_factor: int = 1
+) -> list[str]:
+    """Create the topics that do not exist yet (idempotent); returns the names it asked to create.
+
+    Existing topics are left as they are: adding partitions would move keys to other partitions
+    and break per-customer ordering. A topic created concurrently by someone else is not an error.
+    """
     from kafka import KafkaAdminClient
     from kafka.admin import NewTopic
     from kafka.errors import TopicAlreadyExistsError
 
     existing = list_topics(bootstrap)
+    missing = [t for t in dict.fromkeys(topics) if t not in existing]
+    if not missing:
+        return []
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
     try:
-        missing = [t for t in topics if t not in existing]
-        if missing:
-            new = [NewTopic(name=t, num_partitions=partitions, replication_factor=1) for t in missing]
-            with contextlib.suppress(TopicAlreadyExistsError):
-                admin.create_topics(new)
+        new = [
+            NewTopic(name=t, num_partitions=partitions, replication_factor=replication_factor)
+            for t in missing
+        ]
+        with contextlib.suppress(TopicAlreadyExistsError):
+            admin.create_topics(new)
     finally:
         admin.close()
+    return missing
 
 
 @dataclass
