@@ -51,11 +51,17 @@ def _die_with_parent() -> None:
 def spawn_tied(
     argv: list[str], *, env: Mapping[str, str] | None = None, **kwargs: object
 ) -> subprocess.Popen[bytes]:
-    """Start a child process that is killed when this process dies (used for broker and services)."""
+    """Start a child process that is killed when this process dies (used for broker and services).
+
+    It leads its own process group: a Ctrl-C at the terminal reaches only the parent, which stops
+    its children in order (services before the broker they flush to), and the whole group can be
+    killed at the end, with anything the child itself started.
+    """
     return subprocess.Popen(  # type: ignore[call-overload, no-any-return]
         argv,
         env=dict(env) if env is not None else None,
         preexec_fn=_die_with_parent,
+        process_group=0,
         **kwargs,
     )
 
