@@ -47,12 +47,16 @@ _ID = re.compile(rb'"id"\s*:\s*"?(\d{1,20})')
 _WEBHOOK_ID = re.compile(r"[\x21-\x7e]{1,128}")
 
 
+def shopify_signature(secret: str, body: bytes) -> str:
+    """Shopify's signature of a raw body: base64 HMAC-SHA256 (what senders put in the header)."""
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
 def verify_shopify_hmac(secret: str, body: bytes, header: str | None) -> bool:
     """Constant-time check of Shopify's base64 HMAC-SHA256 over the raw body."""
     if not header:
         return False
-    expected = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest())
-    return hmac.compare_digest(expected, header.strip().encode())
+    return hmac.compare_digest(shopify_signature(secret, body).encode(), header.strip().encode())
 
 
 def _resource_key(shop: str, body: bytes, fallback: str) -> str:
