@@ -14,6 +14,8 @@ from pathlib import Path
 from services.sandbox_google.domain.quotas import QuotaLimits
 
 _CUSTOMER = re.compile(r"^[0-9]{10}$")
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?"
+_HOST_NAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*$")
 
 
 class ConfigError(ValueError):
@@ -33,6 +35,7 @@ class GoogleSandboxConfig:
     login_customers: tuple[str, ...] = ()  # managers of every customer (valid login accounts)
     declined_tos_customers: tuple[str, ...] = ()  # accounts without Customer Match terms accepted
     cert_dir: Path | None = None  # None: a temporary directory chosen by the server
+    tls_names: tuple[str, ...] = ()  # host names the certificate is valid for besides localhost
     state_path: Path | None = None  # None: in memory
     host: str = "127.0.0.1"
     port: int = 0  # 0: any free port
@@ -81,6 +84,9 @@ class GoogleSandboxConfig:
             raise ConfigError("--concurrent-modifications: must not be negative")
         if self.threads < 1:
             raise ConfigError("--threads: must be at least 1")
+        for name in self.tls_names:
+            if not _HOST_NAME.match(name):
+                raise ConfigError(f"--tls-name {name!r}: expected a DNS host name")
         return replace(self, customers=customers, login_customers=logins, declined_tos_customers=declined)
 
 

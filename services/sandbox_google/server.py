@@ -155,7 +155,7 @@ class RunningSandbox:
             self._tmp = tempfile.TemporaryDirectory(prefix="google-sandbox-")
             cert_dir = Path(self._tmp.name)
         key_pem, cert_pem, self.ca_pem_path = write_certificate(
-            cert_dir, config.tls_identity
+            cert_dir, config.tls_identity, config.tls_names
         )  # before listening
         self.ca_pem = cert_pem
         self._server = grpc.server(

@@ -1,4 +1,4 @@
-"""The sandbox's TLS identity: a self-signed certificate for localhost and 127.0.0.1.
+"""The sandbox's TLS identity: a self-signed certificate for localhost, 127.0.0.1 and named hosts.
 
 Both official clients only speak TLS to a gRPC endpoint (AD_APIS.md 2.0, 3.3). The sandbox writes
 its certificate to ``DIR/ca.pem`` before it listens, so a client can trust it as its CA. A test
@@ -19,11 +19,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 
-def new_identity() -> tuple[bytes, bytes]:
+def new_identity(names: tuple[str, ...] = ()) -> tuple[bytes, bytes]:
     """A new EC key and a self-signed certificate, PEM: ``(key_pem, cert_pem)``.
 
     The certificate is its own CA (basicConstraints CA:TRUE) so gRPC's verifier accepts it as a
-    root, with SANs ``DNS:localhost, IP:127.0.0.1``; valid for a year.
+    root, with SANs ``DNS:localhost, IP:127.0.0.1`` and ``DNS:<name>`` for each of ``names`` (the
+    host name other containers reach it by, e.g. its compose service); valid for a year.
     """
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "audiencesync Google sandbox")])
@@ -38,7 +39,11 @@ def new_identity() -> tuple[bytes, bytes]:
         .not_valid_after(now + datetime.timedelta(days=365))
         .add_extension(
             x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+                [
+                    x509.DNSName("localhost"),
+                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                    *(x509.DNSName(name) for name in names),
+                ]
             ),
             critical=False,
         )
@@ -52,14 +57,14 @@ def new_identity() -> tuple[bytes, bytes]:
 
 
 def write_certificate(
-    cert_dir: Path, identity: tuple[bytes, bytes] | None = None
+    cert_dir: Path, identity: tuple[bytes, bytes] | None = None, names: tuple[str, ...] = ()
 ) -> tuple[bytes, bytes, Path]:
-    """Write ``ca.pem`` (and the key, mode 0600) to ``cert_dir``: a new identity unless given one.
+    """Write ``ca.pem`` (and the key, mode 0600) to ``cert_dir``: given, else new for ``names``.
 
     Returns ``(key_pem, cert_pem, ca_path)``.
     """
     cert_dir.mkdir(parents=True, exist_ok=True)
-    key_pem, cert_pem = identity or new_identity()
+    key_pem, cert_pem = identity or new_identity(names)
     fd = os.open(cert_dir / "key.pem", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as out:
         out.write(key_pem)

@@ -31,6 +31,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add("--cert-dir", type=Path, required=True, help="where to write ca.pem (written before listening)")
     add(
+        "--tls-name",
+        action="append",
+        dest="tls_names",
+        default=[],
+        metavar="HOST",
+        help="another host name the certificate is valid for, e.g. a compose service name (repeatable)",
+    )
+    add(
         "--access-token",
         action="append",
         dest="access_tokens",
@@ -154,6 +162,7 @@ def config_from_args(args: argparse.Namespace) -> GoogleSandboxConfig:
         login_customers=tuple(args.login_customers),
         declined_tos_customers=tuple(args.decline_tos),
         cert_dir=args.cert_dir,
+        tls_names=tuple(args.tls_names),
         state_path=args.state,
         host=args.host,
         port=args.port,
