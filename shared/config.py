@@ -118,7 +118,8 @@ class Settings:
         """Read and validate settings; a bad value raises ``SettingsError`` naming the variable."""
         env = os.environ if environ is None else environ
         var_dir = Path(env.get("AUDIENCESYNC_VAR_DIR", "var"))
-        database_url = env.get("DATABASE_URL") or f"sqlite:///{var_dir / 'audiencesync.db'}"
+        # A PostgreSQL URL carries its password, so deployments pass it as a secret file.
+        database_url = read_secret(env, "DATABASE_URL") or f"sqlite:///{var_dir / 'audiencesync.db'}"
         if not database_url.startswith(("sqlite", "postgresql")):
             raise SettingsError("DATABASE_URL: only sqlite:/// and postgresql:// URLs are supported")
         log_format = env.get("LOG_FORMAT", "console")

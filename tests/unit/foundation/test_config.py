@@ -39,3 +39,10 @@ def test_secrets_come_from_files_and_stay_out_of_repr(tmp_path: Path) -> None:
     s = Settings.from_env({"SHOPIFY_WEBHOOK_SECRET_FILE": str(secret)})
     assert s.shopify_webhook_secret == "hush-123"
     assert "hush-123" not in repr(s)
+
+
+def test_database_url_comes_from_a_secret_file(tmp_path: Path) -> None:
+    url = tmp_path / "database_url"
+    url.write_text("postgresql://audiencesync:pw@postgres:5432/audiencesync\n")
+    s = Settings.from_env({"DATABASE_URL_FILE": str(url), "DATABASE_URL": "sqlite:///ignored.db"})
+    assert s.database_url == "postgresql://audiencesync:pw@postgres:5432/audiencesync"
