@@ -85,6 +85,80 @@ class RawReceived:
         return cls(body=body, **data)
 
 
+class _RawBatchSchema(Schema):
+    source = fields.Str(required=True, validate=validate.Equal("import"))
+    shop = fields.Str(required=True, validate=validate.Length(min=1, max=255))
+    received_at = fields.AwareDateTime(required=True, default_timezone=UTC)
+    records = fields.Raw(required=True)  # checked in ``from_envelope``: one loop, not a field per cell
+
+
+@dataclass(frozen=True)
+class RawBatch:
+    """Consecutive records of one import file in one message, each as ``(topic, key, body text)``.
+
+    A bulk import is the only edge that publishes straight to ``orders.raw`` and it has many
+    records at once: one message per record spent most of an import's time on per-message work
+    (fetching, envelope decoding, the handled-id bookkeeping). The message is the unit a consumer
+    acknowledges; each record keeps its own name, ``record_id(envelope id, index)``, under which
+    its refusal is dead-lettered. Bodies travel as text: an import reads its file as UTF-8.
+    """
+
+    TYPE: ClassVar[str] = "RawBatch"
+    VERSION: ClassVar[int] = 1
+    SCHEMA: ClassVar[Schema] = _RawBatchSchema()
+
+    shop: str
+    received_at: datetime
+    records: tuple[tuple[str, str, str], ...]  # (topic, key, body)
+
+    @staticmethod
+    def record_id(envelope_id: str, index: int) -> str:
+        """The name of the record at ``index`` of the batch sent as ``envelope_id``."""
+        return f"{envelope_id}/{index}"
+
+    def to_envelope(self) -> Envelope:
+        """Wrap for ``orders.raw``, keyed by the first record's key."""
+        return Envelope(
+            type=self.TYPE,
+            version=self.VERSION,
+            key=self.records[0][1] if self.records else "",
+            occurred_at=self.received_at,
+            payload={
+                "source": "import",
+                "shop": self.shop,
+                "received_at": self.received_at.isoformat(),
+                "records": [list(record) for record in self.records],
+            },
+        )
+
+    @classmethod
+    def from_envelope(cls, envelope: Envelope) -> RawBatch:
+        """Validate and unwrap; raises ``InvalidMessage`` (the whole batch: only a bug writes one)."""
+        data = _load(cls.SCHEMA, envelope)
+        del data["source"]  # always "import": the only edge that sends batches
+        records = data.pop("records")
+        if not isinstance(records, list):
+            raise InvalidMessage("not a list", "payload.records")
+        for index, record in enumerate(records):
+            if not (
+                isinstance(record, list)
+                and len(record) == 3
+                and all(isinstance(cell, str) for cell in record)
+                and 0 < len(record[0]) <= 64
+            ):
+                raise InvalidMessage("not a [topic, key, body] of text", f"payload.records.{index}")
+        return cls(records=tuple(tuple(record) for record in records), **data)
+
+    def raws(self) -> list[RawReceived]:
+        """Each record as the ``RawReceived`` its own message would have carried."""
+        return [
+            RawReceived(
+                source="import", topic=topic, shop=self.shop, body=body.encode(), received_at=self.received_at
+            )
+            for topic, _, body in self.records
+        ]
+
+
 class _CustomerChangedSchema(Schema):
     customer_key = fields.Str(required=True, validate=validate.Length(equal=64))
     cause = fields.Str(required=True)
@@ -116,6 +190,56 @@ class CustomerChanged:
     def from_envelope(cls, envelope: Envelope) -> CustomerChanged:
         """Validate and unwrap; raises ``InvalidMessage``."""
         return cls(**_load(cls.SCHEMA, envelope))
+
+
+class _CustomersChangedSchema(Schema):
+    changes = fields.Raw(required=True)  # [[customer key, cause], ...], checked in ``from_envelope``
+
+
+@dataclass(frozen=True)
+class CustomersChanged:
+    """Several customers' stored facts changed (never an erasure, which travels alone): rescore them.
+
+    An ingest batch changes hundreds of customers; one message per customer cost the ingestor an
+    outbox row, a claim and a publish each. The ingestor groups the keys of one partition (the
+    one each key's own ``CustomerChanged`` would go to) under the first key, so one customer's
+    changes still reach one consumer in order.
+    """
+
+    TYPE: ClassVar[str] = "CustomersChanged"
+    VERSION: ClassVar[int] = 1
+    SCHEMA: ClassVar[Schema] = _CustomersChangedSchema()
+
+    changes: tuple[tuple[str, str], ...]  # (customer key, cause)
+
+    def to_envelope(self) -> Envelope:
+        """Keyed by the first customer (the others share its partition)."""
+        return Envelope(
+            type=self.TYPE,
+            version=self.VERSION,
+            key=self.changes[0][0] if self.changes else "",
+            payload={"changes": [list(change) for change in self.changes]},
+        )
+
+    @classmethod
+    def from_envelope(cls, envelope: Envelope) -> CustomersChanged:
+        """Validate and unwrap; raises ``InvalidMessage``."""
+        changes = _load(cls.SCHEMA, envelope)["changes"]
+        if not isinstance(changes, list):
+            raise InvalidMessage("not a list", "payload.changes")
+        for index, change in enumerate(changes):
+            if not (
+                isinstance(change, list)
+                and len(change) == 2
+                and all(isinstance(cell, str) for cell in change)
+                and len(change[0]) == 64
+            ):
+                raise InvalidMessage("not a [customer key, cause] pair", f"payload.changes.{index}")
+        return cls(tuple((key, cause) for key, cause in changes))
+
+    def each(self) -> list[CustomerChanged]:
+        """One ``CustomerChanged`` per customer, as a consumer of single changes reads them."""
+        return [CustomerChanged(key, cause) for key, cause in self.changes]
 
 
 class _LabelChangedSchema(Schema):
