@@ -20,7 +20,7 @@ from shared.bus.consumer import DeadLetter, Delivery, Handler
 from shared.bus.envelope import InvalidMessage
 from shared.bus.producer import Publisher
 from shared.definitions.scoring import ScoringConfig
-from shared.messages import CustomerChanged
+from shared.messages import CustomerChanged, CustomersChanged
 from shared.store.db import Store
 from shared.store.outbox import relay_outbox
 
@@ -28,12 +28,14 @@ RESCORED = Counter("audiencesync_scorer_rescored_total", "Customers rescored inc
 LABELS_CHANGED = Counter("audiencesync_scorer_label_changes_total", "Material label changes announced")
 
 
-def parse(delivery: Delivery) -> CustomerChanged:
-    """The ``CustomerChanged`` a delivery carries; raises ``InvalidMessage`` for anything else."""
+def parse(delivery: Delivery) -> list[CustomerChanged]:
+    """The changes a delivery carries (one, or an ingest batch's); raises ``InvalidMessage`` otherwise."""
     envelope = delivery.envelope
+    if envelope.type == CustomersChanged.TYPE and envelope.version == CustomersChanged.VERSION:
+        return CustomersChanged.from_envelope(envelope).each()
     if envelope.type != CustomerChanged.TYPE or envelope.version != CustomerChanged.VERSION:
         raise InvalidMessage(f"unexpected message type {envelope.type!r} v{envelope.version}", "type")
-    return CustomerChanged.from_envelope(envelope)
+    return [CustomerChanged.from_envelope(envelope)]
 
 
 def make_handler(
@@ -47,12 +49,13 @@ def make_handler(
         erased: set[str] = set()
         for delivery in batch:
             try:
-                message = parse(delivery)
+                messages = parse(delivery)
             except InvalidMessage as exc:
                 letters.append(DeadLetter.of(delivery, exc.reason, exc.field_path))
                 continue
-            # An erasure is final: a change of the same customer earlier in the batch is moot.
-            (erased if message.erased else changed).add(message.customer_key)
+            for message in messages:
+                # An erasure is final: a change of the same customer earlier in the batch is moot.
+                (erased if message.erased else changed).add(message.customer_key)
         if changed or erased:
             result = rescore_customers(store, config, changed, erased=erased, now=clock())
             relay_outbox(store, publisher, topics=(topics.LABELS_CHANGED,))
