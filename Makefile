@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install browser run test test-fast lint format bench migration clean
+.PHONY: help install browser run test test-fast lint format bench migration secrets clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -54,6 +54,10 @@ bench: $(STAMP) ## print throughput, latency and memory figures (asserts nothing
 migration: $(STAMP) ## regenerate the initial migration from the models (pre-release only)
 	$(BIN)/python -m shared.store.regenerate_initial
 	$(BIN)/ruff format shared/store/migrations/versions
+
+# Standard library only, so no .venv is needed to prepare a docker compose host (docs/deploy.md).
+secrets: ## create the secret files docker-compose.yml mounts, in var/secrets (SANDBOX=1: sandbox tokens)
+	$(PYTHON) -m services.cli.secret_files secrets init --dir var/secrets $(if $(SANDBOX),--sandbox)
 
 clean: ## remove local state (var/) and caches, keep .venv
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

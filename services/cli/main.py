@@ -28,6 +28,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "services.cli.refresh",  # refresh: the nightly rescore + sync, by hand
     "services.cli.alerts",  # alerts check / test: the alert webhook by hand
     "services.cli.topics",  # topics ensure: create every topic on a deployment's Kafka
+    "services.cli.secret_files",  # secrets init: the files docker-compose.yml mounts as secrets
 )
 
 
