@@ -1,0 +1,435 @@
+"""docker-compose.yml and the Dockerfile agree with the compose specification and with the code.
+
+No Docker engine runs here, so what ``docker compose up`` would find is checked statically: the
+file against the compose specification's JSON schema (shipped offline by check-jsonschema), every
+command a container runs against the real CLI parser, every secret and dependency against the
+file itself and ``secrets init``, and every variable a container is given against the names the
+settings readers ask for (recorded from the readers themselves, not a copied list), in the default
+setup and with the sandbox profile's environment file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import json
+import pkgutil
+import re
+import subprocess
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+import services
+from services.cli.main import build_parser
+from services.cli.secret_files import COMPOSE_SECRETS, SANDBOX_TOKEN, init_secrets
+from services.cli.stack import SERVICES
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = ROOT / "docker-compose.yml"
+DOCKERFILE = ROOT / "Dockerfile"
+SANDBOX_ENV = ROOT / "deploy" / "compose" / "sandbox.env"
+SECRETS_DIR = "/run/secrets/"
+# Read by libraries, not by our settings: google.auth's Application Default Credentials.
+LIBRARY_VARIABLES = frozenset({"GOOGLE_APPLICATION_CREDENTIALS"})
+INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^}]*))?\}")
+
+
+def load_compose(path: Path = COMPOSE) -> dict[str, Any]:
+    """The file as compose reads it (YAML merge keys resolved); interpolation is left as written."""
+    loaded: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return loaded
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """``KEY=VALUE`` lines of a compose environment file (comments and blanks skipped)."""
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    return {k.strip(): v.strip() for k, v in pairs if not k.lstrip().startswith("#")}
+
+
+def interpolate(value: str, variables: Mapping[str, str]) -> str:
+    """``${NAME:-default}`` / ``${NAME-default}`` / ``${NAME}`` as compose substitutes them."""
+
+    def one(match: re.Match[str]) -> str:
+        name, op, default = match.group(1), match.group(2), match.group(3) or ""
+        if name in variables and (variables[name] or op != ":-"):
+            return variables[name]
+        return default
+
+    return INTERPOLATION.sub(one, value)
+
+
+def our_services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The services built from our Dockerfile (kafka and postgres are other images)."""
+    return {name: svc for name, svc in compose["services"].items() if "build" in svc}
+
+
+def entrypoint() -> list[str]:
+    """The Dockerfile's ENTRYPOINT (exec form)."""
+    line = next(ln for ln in DOCKERFILE.read_text().splitlines() if ln.startswith("ENTRYPOINT"))
+    argv: list[str] = json.loads(line.removeprefix("ENTRYPOINT"))
+    return argv
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    """``argv`` through the real CLI parser, failing the test (not exiting) when it does not parse."""
+    try:
+        return build_parser().parse_args(argv)
+    except SystemExit:
+        pytest.fail(f"`audiencesync {' '.join(argv)}` is not a command the CLI accepts")
+
+
+def command_of(svc: dict[str, Any]) -> list[str]:
+    """The CLI arguments a container runs: after the entrypoint, which must be ``audiencesync``."""
+    argv = [*(svc.get("entrypoint") or entrypoint()), *svc.get("command", [])]
+    assert argv[0] == "audiencesync", f"runs {argv[0]!r}, not the audiencesync CLI"
+    return [str(a) for a in argv[1:]]
+
+
+class RecordingEnv(Mapping[str, str]):
+    """An environment that remembers every name a settings reader asks for."""
+
+    def __init__(self, values: Mapping[str, str]) -> None:
+        self.values, self.asked = dict(values), set[str]()
+
+    def __getitem__(self, name: str) -> str:
+        self.asked.add(name)
+        return self.values[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.values)
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+
+def settings_readers() -> list[Callable[[Mapping[str, str]], object]]:
+    """Every ``from_env`` in ``shared.config`` and the services' ``config`` modules."""
+    modules = [importlib.import_module("shared.config")]
+    for info in pkgutil.iter_modules(services.__path__):
+        if info.ispkg and (Path(services.__path__[0]) / info.name / "config.py").is_file():
+            modules.append(importlib.import_module(f"services.{info.name}.config"))
+    readers = [
+        cls.from_env
+        for module in modules
+        for cls in vars(module).values()
+        if isinstance(cls, type) and cls.__module__ == module.__name__ and "from_env" in vars(cls)
+    ]
+    assert len(readers) >= 4, readers  # Settings, MetaSettings, GoogleSettings, AlertSettings at least
+    return readers
+
+
+def read_settings(env: Mapping[str, str]) -> set[str]:
+    """Run every reader over ``env`` (raising as the process would); the names they asked for."""
+    recording = RecordingEnv(env)
+    for reader in settings_readers():
+        reader(recording)
+    return recording.asked
+
+
+def container_env(
+    svc: dict[str, Any], variables: Mapping[str, str], files: Mapping[str, Path], tmp: Path
+) -> dict[str, str]:
+    """A container's environment, interpolated, with its secret and data files made real in ``tmp``."""
+    env = {k: interpolate(str(v), variables) for k, v in (svc.get("environment") or {}).items()}
+    for name, value in env.items():
+        if value.startswith(SECRETS_DIR):
+            env[name] = str(files[value.removeprefix(SECRETS_DIR)])
+        elif name.endswith("_FILE") and value:  # a file a volume provides, e.g. the sandbox's CA
+            stand_in = tmp / name.lower()
+            stand_in.write_text("stand-in\n")
+            env[name] = str(stand_in)
+    return env
+
+
+SETUPS = {"default": {}, "sandbox": read_env_file(SANDBOX_ENV)}
+
+
+# --- the compose specification ---------------------------------------------------------------
+
+
+def test_compose_file_matches_the_compose_specification_schema() -> None:
+    checker = Path(sys.executable).with_name("check-jsonschema")
+    done = subprocess.run(
+        [str(checker), "--builtin-schema", "vendor.compose-spec", str(COMPOSE)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_misspelt_service_key_fails_the_schema(tmp_path: Path) -> None:
+    """The schema check can fail: the same file with one key misspelt is refused."""
+    broken = tmp_path / "docker-compose.yml"
+    broken.write_text(COMPOSE.read_text().replace("    healthcheck:", "    healtcheck:", 1))
+    checker = Path(sys.executable).with_name("check-jsonschema")
+    done = subprocess.run(
+        [str(checker), "--builtin-schema", "vendor.compose-spec", str(broken)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1, done.stdout
+
+
+# --- what docker compose would refuse or get wrong: each check lists problems -------------------
+
+
+def command_problems(compose: dict[str, Any]) -> list[str]:
+    """Containers whose command the CLI does not accept."""
+    problems = []
+    for name, svc in our_services(compose).items():
+        try:
+            parse(command_of(svc))
+        except pytest.fail.Exception as exc:
+            problems.append(f"{name}: {exc}")
+    return problems
+
+
+def dependency_problems(compose: dict[str, Any]) -> list[str]:
+    """Dependencies on undefined services, restarting one-shot steps, hard needs on profiles."""
+    problems, defined = [], compose["services"]
+    for name, svc in defined.items():
+        for target, how in (svc.get("depends_on") or {}).items():
+            if target not in defined:
+                problems.append(f"{name} depends on undefined {target}")
+                continue
+            restart = defined[target].get("restart", "no")
+            if how["condition"] == "service_completed_successfully" and restart not in {"no", "on-failure"}:
+                problems.append(f"{target} is a one-shot step but restarts ({restart})")
+            if defined[target].get("profiles") and not svc.get("profiles") and how.get("required", True):
+                problems.append(f"{name} cannot start without {target}, which only a profile starts")
+    return problems
+
+
+def secret_problems(compose: dict[str, Any]) -> list[str]:
+    """Secrets used but undefined, files named but not mounted (or mounted and unused)."""
+    problems, defined = [], set(compose.get("secrets", {}))
+    for name, svc in compose["services"].items():
+        mounted = set(svc.get("secrets", []))
+        named = {
+            str(v).removeprefix(SECRETS_DIR)
+            for v in (svc.get("environment") or {}).values()
+            if str(v).startswith(SECRETS_DIR)
+        }
+        if mounted - defined:
+            problems.append(f"{name} mounts undefined secrets {sorted(mounted - defined)}")
+        if named != mounted:
+            problems.append(f"{name}: secret files named {sorted(named)}, mounted {sorted(mounted)}")
+    return problems
+
+
+def known_names(svc: dict[str, Any], tmp: Path) -> set[str]:
+    """Every name the readers ask for in some setup this file supports (accounts set or not)."""
+    names: set[str] = set()
+    for setup, variables in SETUPS.items():
+        folder = tmp / f"known-{setup}"
+        init_secrets(folder, sandbox=setup == "sandbox")
+        files = {name: folder / name for name in COMPOSE_SECRETS}
+        with contextlib.suppress(ValueError):  # a setup that does not load is reported elsewhere
+            names |= read_settings(container_env(svc, variables, files, folder))
+    return names
+
+
+def variable_problems(compose: dict[str, Any], variables: Mapping[str, str], tmp: Path) -> list[str]:
+    """Containers whose settings do not load, or that set a variable no settings reader asks for."""
+    problems = []
+    files = {name: tmp / name for name in COMPOSE_SECRETS}
+    for name, svc in our_services(compose).items():
+        env = container_env(svc, variables, files, tmp)
+        try:
+            read_settings(env)
+        except ValueError as exc:  # SettingsError, as the process would exit with it
+            problems.append(f"{name}: {exc}")
+        unread = set(env) - known_names(svc, tmp) - LIBRARY_VARIABLES
+        if unread:
+            problems.append(f"{name} sets {sorted(unread)}, which no settings reader asks for")
+    return problems
+
+
+def with_change(change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    compose = load_compose()
+    change(compose)
+    return compose
+
+
+def test_every_container_command_parses_with_the_real_cli() -> None:
+    assert command_problems(load_compose()) == []
+
+
+def test_every_dependency_exists_and_one_shot_steps_do_not_restart() -> None:
+    assert dependency_problems(load_compose()) == []
+
+
+def test_every_secret_a_container_names_is_defined_and_mounted() -> None:
+    assert secret_problems(load_compose()) == []
+
+
+@pytest.mark.parametrize("setup", sorted(SETUPS))
+def test_every_variable_a_container_gets_is_read_and_valid(setup: str, tmp_path: Path) -> None:
+    """Each container's settings load as its process would load them, and none is ignored."""
+    init_secrets(tmp_path, sandbox=setup == "sandbox")
+    assert variable_problems(load_compose(), SETUPS[setup], tmp_path) == []
+
+
+def _rename_command(c: dict[str, Any]) -> None:
+    c["services"]["topics"]["command"] = ["topics", "create"]
+
+
+def _undefined_dependency(c: dict[str, Any]) -> None:
+    c["services"]["scorer"]["depends_on"]["zookeeper"] = {"condition": "service_started"}
+
+
+def _restarting_one_shot(c: dict[str, Any]) -> None:
+    c["services"]["migrate"]["restart"] = "unless-stopped"
+
+
+def _secret_without_mount(c: dict[str, Any]) -> None:  # the defect this file had
+    c["services"]["migrate"]["environment"]["SHOPIFY_WEBHOOK_SECRET_FILE"] = (
+        f"{SECRETS_DIR}shopify_webhook_secret"
+    )
+
+
+def _misspelt_variable(c: dict[str, Any]) -> None:
+    c["services"]["scorer"]["environment"] = {
+        **c["services"]["scorer"]["environment"],
+        "KAFKA_PARTITION": "6",
+    }
+
+
+def _bad_value(c: dict[str, Any]) -> None:
+    c["services"]["api"]["environment"]["LOG_FORMAT"] = "xml"
+
+
+@pytest.mark.parametrize(
+    ("check", "change"),
+    [
+        (command_problems, _rename_command),
+        (dependency_problems, _undefined_dependency),
+        (dependency_problems, _restarting_one_shot),
+        (secret_problems, _secret_without_mount),
+        (variable_problems, _misspelt_variable),
+        (variable_problems, _bad_value),
+    ],
+)
+def test_each_check_catches_its_defect(
+    check: Callable[..., list[str]], change: Callable[[dict[str, Any]], None], tmp_path: Path
+) -> None:
+    init_secrets(tmp_path)
+    args = ({}, tmp_path) if check is variable_problems else ()
+    assert check(with_change(change), *args)
+
+
+def test_the_image_runs_the_audiencesync_console_script() -> None:
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert entrypoint() == ["audiencesync"]
+    assert 'audiencesync = "services.cli.main:main"' in pyproject
+    cmd = next(ln for ln in DOCKERFILE.read_text().splitlines() if ln.startswith("CMD"))
+    parse(json.loads(cmd.removeprefix("CMD")))
+
+
+def test_one_container_per_service_the_cli_can_serve() -> None:
+    served = [
+        args.service
+        for svc in our_services(load_compose()).values()
+        if (args := parse(command_of(svc))).command == "serve"
+    ]
+    assert sorted(served) == sorted(SERVICES)
+
+
+def test_every_service_waits_for_migrations_and_topics_from_the_one_shot_steps() -> None:
+    compose = load_compose()
+    steps = {parse(command_of(svc)).command: name for name, svc in our_services(compose).items()}
+    migrate, topics = steps["db"], steps["topics"]
+    assert parse(command_of(compose["services"][migrate])).db_command == "upgrade"
+    assert parse(command_of(compose["services"][topics])).topics_command == "ensure"
+    for name, svc in our_services(compose).items():
+        if parse(command_of(svc)).command == "serve":
+            needs = svc["depends_on"]
+            assert needs[migrate]["condition"] == "service_completed_successfully", name
+            assert needs[topics]["condition"] == "service_completed_successfully", name
+
+
+def test_the_api_listens_on_every_interface_on_the_port_its_healthcheck_and_mapping_use() -> None:
+    api = next(
+        svc
+        for svc in our_services(load_compose()).values()
+        if getattr(parse(command_of(svc)), "service", None) == "api"
+    )
+    args = parse(command_of(api))
+    assert (args.host or api["environment"].get("API_HOST")) == "0.0.0.0"  # noqa: S104 - in a container
+    assert any(f"127.0.0.1:{args.port}/" in part for part in api["healthcheck"]["test"])
+    assert any(str(p).endswith(f":{args.port}") for p in api["ports"])
+
+
+def test_secrets_init_creates_exactly_the_files_compose_mounts(tmp_path: Path) -> None:
+    defined = load_compose()["secrets"]
+    assert {name: s["file"] for name, s in defined.items()} == {
+        name: f"./var/secrets/{name}" for name in COMPOSE_SECRETS
+    }
+    init_secrets(tmp_path)
+    assert {p.name for p in tmp_path.iterdir()} == set(defined)
+
+
+def test_bind_mounts_exist_and_named_volumes_are_declared() -> None:
+    compose = load_compose()
+    for name, svc in compose["services"].items():
+        for volume in svc.get("volumes", []):
+            source = str(volume).split(":", 1)[0]
+            if source.startswith("."):
+                assert (ROOT / source).exists(), f"{name} mounts missing {source}"
+            else:
+                assert source in compose["volumes"], f"{name} mounts undeclared volume {source}"
+
+
+def test_every_interpolated_variable_has_a_default_so_compose_needs_no_env_file() -> None:
+    for match in INTERPOLATION.finditer(COMPOSE.read_text()):
+        assert match.group(2), f"${{{match.group(1)}}} has no default"
+
+
+def test_the_sandbox_env_file_sets_only_what_the_compose_file_reads() -> None:
+    text, compose = COMPOSE.read_text(), load_compose()
+    interpolated = {m.group(1) for m in INTERPOLATION.finditer(text)}
+    variables = SETUPS["sandbox"]
+    assert set(variables) - {"COMPOSE_PROFILES"} <= interpolated, set(variables) - interpolated
+    profiles = {p for svc in compose["services"].values() for p in svc.get("profiles", [])}
+    assert set(variables["COMPOSE_PROFILES"].split(",")) <= profiles
+
+
+def test_the_image_sets_only_variables_python_or_the_settings_read() -> None:
+    text = DOCKERFILE.read_text().replace("\\\n", " ")
+    env_lines = [ln.removeprefix("ENV").split() for ln in text.splitlines() if ln.startswith("ENV ")]
+    names = {pair.split("=", 1)[0] for line in env_lines for pair in line}
+    ours = {n for n in names if not n.startswith("PYTHON")}
+    assert ours and ours <= read_settings({})
+
+
+# --- the sandbox profile ---------------------------------------------------------------------
+
+
+def test_sandbox_profile_accepts_the_tokens_accounts_and_names_the_syncers_use() -> None:
+    compose, env = load_compose(), SETUPS["sandbox"]
+    meta = parse(command_of(compose["services"]["sandbox-meta"]))
+    google = parse(command_of(compose["services"]["sandbox-google"]))
+    assert SANDBOX_TOKEN in meta.access_tokens and SANDBOX_TOKEN in google.access_tokens
+    assert SANDBOX_TOKEN in google.allowlisted_developer_tokens
+    assert set(env["META_ACCOUNTS"].split(",")) <= set(meta.ad_accounts)
+    assert set(env["GOOGLE_CUSTOMERS"].split(",")) <= set(google.customers)
+    assert env["META_GRAPH_URL"] == f"http://sandbox-meta:{meta.port}"
+    for endpoint in (env["GOOGLE_DATAMANAGER_ENDPOINT"], env["GOOGLE_ADS_ENDPOINT"]):
+        host, port = endpoint.rsplit(":", 1)
+        assert host in compose["services"] and host in google.tls_names and int(port) == google.port
+    assert Path(env["GOOGLE_CA_FILE"]) == google.cert_dir / "ca.pem"
+    # The CA reaches the Google syncer through a volume the sandbox writes it to.
+    written = {v.split(":")[0] for v in compose["services"]["sandbox-google"]["volumes"]}
+    for reader in ("syncer_google", "scheduler"):
+        mounts = [str(v).split(":") for v in compose["services"][reader]["volumes"]]
+        assert any(src in written and google.cert_dir.is_relative_to(dst) for src, dst, *_ in mounts)
