@@ -330,6 +330,7 @@ def test_pods_run_as_the_image_user_with_nothing_to_escalate() -> None:
     for doc, pod, container in containers(docs):
         context = pod["securityContext"]
         assert context["runAsNonRoot"] and context["runAsUser"] == uid, doc["metadata"]["name"]
+        assert context["seccompProfile"] == {"type": "RuntimeDefault"}  # Pod Security "restricted"
         assert pod["automountServiceAccountToken"] is False
         own = container["securityContext"]
         assert own["allowPrivilegeEscalation"] is False and own["capabilities"]["drop"] == ["ALL"]
