@@ -41,9 +41,11 @@ class Scheduler:
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         owner: str | None = None,
-        rescore_stage: Callable[[Settings], None] = refresh.rescore,
+        rescore_stage: Callable[[Settings, Callable[[], bool]], None] = refresh.rescore,
+        stop: threading.Event | None = None,
     ) -> None:
         self.settings, self.store, self.clock = settings, store, clock
+        self.stop = stop or threading.Event()
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
         self.rescore_stage = rescore_stage
         self.started_at = clock()
@@ -52,12 +54,19 @@ class Scheduler:
         """Refresh if a slot is due (and this replica wins it); what it did, or None."""
         now = self.clock()
         cron, zone = self.settings.refresh_cron, self.settings.refresh_timezone
-        slot = due_slot(cron, zone, now, refresh.last_served(self.store), self.started_at)
+        slot = due_slot(cron, zone, now, refresh.baseline(self.store, now, self.started_at))
         if slot is None:
             return None
         trigger = Trigger.CRON if now - slot <= ON_TIME else Trigger.CATCH_UP
         return refresh.run_refresh(
-            self.settings, self.store, slot, self.owner, trigger, now=now, rescore_stage=self.rescore_stage
+            self.settings,
+            self.store,
+            slot,
+            self.owner,
+            trigger,
+            now=now,
+            rescore_stage=self.rescore_stage,
+            stopping=self.stop.is_set,
         )
 
     def next_refresh(self) -> datetime:
@@ -70,8 +79,8 @@ def serve(settings: Settings, *, stop: threading.Event | None = None) -> None:
     stop = stop or threading.Event()
     install_stop_signals(stop)
     store = Store(settings.database_url)
-    scheduler = Scheduler(settings, store)
-    worker = Worker(settings, store)
+    scheduler = Scheduler(settings, store, stop=stop)
+    worker = Worker(settings, store, stop=stop)
     log.info(
         "service.started",
         service="scheduler",

@@ -3,22 +3,25 @@
 At most one refresh runs at a time across replicas: a refresh is a ``scheduled_refreshes`` row
 keyed by the cron slot it serves, so two replicas reaching the same slot race on one primary key
 and exactly one inserts it; and a refresh is not started while another is still running with a
-recent beat. The sync stage queues one sync request per audience and platform (the same requests
-``POST /syncs`` writes); an audience already syncing is skipped and said so, not waited for.
+recent beat. The holder beats while its rescore runs, so a refresh whose process died is known
+within ``STALE_AFTER``; it and one stopped by SIGTERM (``interrupted``) did not serve their slot,
+which is then owed and caught up by the next scheduler to look. The sync stage queues one sync
+request per audience and platform (the same requests ``POST /syncs`` writes); an audience already
+syncing is skipped and said so, not waited for.
 """
 
 from __future__ import annotations
 
 import enum
-import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from services.scheduler.child import STOPPED, run_beating
 from shared.config import Settings
 from shared.definitions.stored import load_effective
 from shared.log import get_logger
@@ -31,7 +34,12 @@ from shared.store.sync_requests import PLATFORMS, AlreadySyncingError
 log = get_logger(__name__)
 
 ACTOR = "scheduler"
-STALE_AFTER = timedelta(hours=6)  # a running refresh that has not beaten for this long is dead
+STALE_AFTER = timedelta(minutes=5)  # a running refresh that has not beaten for this long is dead
+BEAT_SECONDS = 10.0  # a refresh's heartbeat while its rescore runs
+
+
+class RefreshInterruptedError(Exception):
+    """The rescore was stopped because the scheduler is stopping; the slot stays owed."""
 
 
 class Trigger(enum.StrEnum):
@@ -52,39 +60,71 @@ class RefreshResult:
     rescored: bool = False
 
 
-def last_served(store: Store) -> datetime | None:
-    """The newest slot any refresh served (or is serving)."""
+def _alive(now: datetime) -> ColumnElement[bool]:
+    """A refresh row that still counts: ended, or running with a recent beat."""
+    return or_(ScheduledRefresh.status != "running", ScheduledRefresh.heartbeat_at > now - STALE_AFTER)
+
+
+def baseline(store: Store, now: datetime, started_at: datetime) -> datetime:
+    """Slots after this are due: the newest slot a refresh served (or is serving, alive).
+
+    A slot whose refresh was interrupted or died is still owed, so with nothing served since, the
+    baseline is just before it. An installation that never tried a refresh starts at
+    ``started_at``: slots before the scheduler first started were not missed.
+    """
     with store.session() as session:
-        found: datetime | None = session.scalar(select(func.max(ScheduledRefresh.slot)))
-        return found
+        served = session.scalar(
+            select(func.max(ScheduledRefresh.slot)).where(
+                ScheduledRefresh.status != "interrupted", _alive(now)
+            )
+        )
+        if served is not None:
+            return served
+        owed = session.scalar(select(func.min(ScheduledRefresh.slot)))
+        return started_at if owed is None else owed - timedelta(microseconds=1)
 
 
 def take(store: Store, slot: datetime, owner: str, trigger: Trigger, now: datetime) -> bool:
-    """Claim ``slot`` for ``owner``; False when another refresh has it or is still running."""
+    """Claim ``slot`` for ``owner``; False when another refresh has it or is still running.
+
+    A row for ``slot`` left by an interrupted or dead refresh is taken over by a conditional
+    UPDATE (of two replicas, one changes it); otherwise the INSERT on the slot's key decides.
+    """
+    claim = {"owner": owner, "trigger": trigger, "started_at": now, "heartbeat_at": now, "status": "running"}
     try:
         with store.transaction() as session:
             running = session.scalar(
                 select(func.count())
                 .select_from(ScheduledRefresh)
-                .where(
-                    ScheduledRefresh.status == "running", ScheduledRefresh.heartbeat_at > now - STALE_AFTER
-                )
+                .where(ScheduledRefresh.status == "running", _alive(now))
             )
             if running:
                 return False
-            session.add(
-                ScheduledRefresh(
-                    slot=slot,
-                    owner=owner,
-                    trigger=trigger,
-                    started_at=now,
-                    heartbeat_at=now,
-                    status="running",
-                )
+            if session.get(ScheduledRefresh, slot) is None:
+                session.add(ScheduledRefresh(slot=slot, **claim))
+                return True
+            owed = or_(
+                ScheduledRefresh.status == "interrupted",
+                (ScheduledRefresh.status == "running") & (ScheduledRefresh.heartbeat_at <= now - STALE_AFTER),
             )
+            taken = session.execute(
+                update(ScheduledRefresh)
+                .where(ScheduledRefresh.slot == slot, owed)
+                .values(**claim, finished_at=None, message=None)
+            )
+            return bool(taken.rowcount)  # type: ignore[attr-defined]
     except IntegrityError:
         return False  # another replica took this slot first
-    return True
+
+
+def beat(store: Store, slot: datetime, owner: str) -> None:
+    """Record that ``owner`` is still refreshing ``slot``."""
+    with store.transaction() as session:
+        session.execute(
+            update(ScheduledRefresh)
+            .where(ScheduledRefresh.slot == slot, ScheduledRefresh.owner == owner)
+            .values(heartbeat_at=datetime.now(UTC))
+        )
 
 
 def end(store: Store, slot: datetime, status: str, message: str | None = None) -> None:
@@ -98,15 +138,15 @@ def end(store: Store, slot: datetime, status: str, message: str | None = None) -
         )
 
 
-def rescore(settings: Settings) -> None:
+def rescore(settings: Settings, go_on: Callable[[], bool]) -> None:
     """Stage 1: ``audiencesync score --all`` (the scorer's own command; it announces changes)."""
-    subprocess.run(
-        [sys.executable, "-m", "services.cli.main", "score", "--all"],
-        env=settings.child_environ(),
-        check=True,
-        capture_output=True,
-        text=True,
-    )
+    argv = [sys.executable, "-m", "services.cli.main", "score", "--all"]
+    code, _, stderr = run_beating(argv, settings.child_environ(), go_on, beat=BEAT_SECONDS)
+    if code == STOPPED:
+        raise RefreshInterruptedError("the scheduler stopped during the rescore")
+    if code != 0:
+        last = stderr.strip().splitlines()[-1:] or [f"exit code {code}"]
+        raise RuntimeError(f"score --all failed: {last[0][:300]}")
 
 
 def queue_syncs(settings: Settings, store: Store, mode: str = "delta") -> tuple[list[int], list[str]]:
@@ -131,11 +171,12 @@ def run_refresh(
     trigger: Trigger,
     *,
     now: datetime | None = None,
-    rescore_stage: Callable[[Settings], None] = rescore,
+    rescore_stage: Callable[[Settings, Callable[[], bool]], None] = rescore,
     on_stage: Callable[[str], None] | None = None,
     mode: str = "delta",
+    stopping: Callable[[], bool] = lambda: False,
 ) -> RefreshResult | None:
-    """Take ``slot`` and refresh: None when another refresh has it."""
+    """Take ``slot`` and refresh: None when another refresh has it (or it was interrupted)."""
     now = now or datetime.now(UTC)
     if not take(store, slot, owner, trigger, now):
         log.info("refresh.skipped", slot=slot.isoformat(), reason="taken or another refresh running")
@@ -145,11 +186,22 @@ def run_refresh(
     try:
         if on_stage:
             on_stage("rescore")
-        rescore_stage(settings)
+
+        def go_on() -> bool:
+            beat(store, slot, owner)
+            return not stopping()
+
+        rescore_stage(settings, go_on)
         result.rescored = True
         if on_stage:
             on_stage("sync")
         result.request_ids, result.skipped = queue_syncs(settings, store, mode)
+    except (RefreshInterruptedError, KeyboardInterrupt) as exc:
+        end(store, slot, "interrupted", str(exc) or "interrupted")
+        log.warning("refresh.interrupted", slot=slot.isoformat())
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        return None
     except Exception as exc:
         message = f"{type(exc).__name__}: {exc}"[:500]
         end(store, slot, "failed", message)

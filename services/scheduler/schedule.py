@@ -1,9 +1,10 @@
 """When the nightly refresh is due: cron slots read in the configured time zone (pure).
 
 A *slot* is one cron time, in UTC. The refresh for a slot is due once ``now`` has reached it and
-no refresh has served it or a later slot. After downtime only the latest missed slot is due, so a
-scheduler that was down for three nights refreshes once, not three times. An installation that
-has never refreshed waits for its next slot rather than refreshing the moment it first starts.
+no refresh has served it or a later slot (the baseline). After downtime only the latest missed
+slot is due, so a scheduler that was down for three nights refreshes once, not three times. An
+installation that has never refreshed waits for its next slot rather than refreshing the moment
+it first starts.
 """
 
 from __future__ import annotations
@@ -30,14 +31,11 @@ def next_slot(cron: str, zone: str, now: datetime) -> datetime:
     return following.astimezone(UTC)
 
 
-def due_slot(
-    cron: str, zone: str, now: datetime, last_served: datetime | None, started_at: datetime
-) -> datetime | None:
-    """The slot to refresh now, or None: the latest slot, if no refresh served it or a later one.
+def due_slot(cron: str, zone: str, now: datetime, baseline: datetime) -> datetime | None:
+    """The slot to refresh now, or None: the latest slot, if it is after ``baseline``.
 
-    ``last_served`` is the newest slot any refresh served (any replica); with none yet, slots
-    before ``started_at`` (this scheduler's start) were not missed, they predate the installation.
+    ``baseline`` is the newest slot a refresh served (any replica), or, before any, the moment
+    from which slots count (``services.scheduler.refresh.baseline``).
     """
     slot = latest_slot(cron, zone, now)
-    baseline = last_served if last_served is not None else started_at
     return slot if slot > baseline else None

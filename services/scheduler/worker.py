@@ -9,8 +9,9 @@ interface: the worker never imports a syncer, so a platform whose command does n
 
 While a command runs the worker beats every ``BEAT`` seconds; a cancel asked through the API is
 seen at the next beat and the command is stopped with SIGTERM (its batches are recorded one by
-one, so the next sync resumes where it stopped). A worker that dies leaves a request whose beat
-goes stale; another worker claims it again.
+one, so the next sync resumes where it stopped). A worker told to stop (the scheduler's SIGTERM)
+stops its command the same way and puts the request back in the queue for any worker; one that
+dies leaves a request whose beat goes stale, and another worker claims it again.
 """
 
 from __future__ import annotations
@@ -19,13 +20,14 @@ import json
 import os
 import re
 import socket
-import subprocess
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from services.scheduler.child import STOPPED, run_beating
 from shared.config import Settings
 from shared.definitions.stored import write_effective
 from shared.log import get_logger
@@ -35,8 +37,6 @@ from shared.store.sync_requests import RequestStatus
 
 log = get_logger(__name__)
 
-BEAT = 1.0  # seconds between heartbeats (and cancel checks) while a command runs
-STOP_GRACE = 10.0  # seconds a cancelled command gets to stop after SIGTERM
 FINE = frozenset({"succeeded", "dry_run"})
 UNAVAILABLE = "unavailable"
 MODE_FLAGS: dict[str, list[str]] = {"delta": [], "full": ["--repair"], "dry_run": ["--dry-run"]}
@@ -49,6 +49,7 @@ class Outcome:
     run_ids: list[int] = field(default_factory=list)
     results: list[dict[str, Any]] = field(default_factory=list)
     cancelled: bool = False
+    stopped: bool = False  # the worker itself was told to stop: the request goes back to the queue
 
     @property
     def status(self) -> RequestStatus:
@@ -94,8 +95,10 @@ class Worker:
         *,
         name: str | None = None,
         run: Callable[[list[str], Callable[[], bool]], tuple[int, str, str]] | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
         self.settings, self.store = settings, store
+        self.stop = stop or threading.Event()
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self._run = run or self._subprocess
 
@@ -118,11 +121,17 @@ class Worker:
         )
         for audience in request["audiences"]:
             for platform in request["destinations"]:
-                if outcome.cancelled:
+                if outcome.cancelled or outcome.stopped:
                     break
                 if on_slot:
                     on_slot(audience, platform)
                 self._slot(request_id, audience, platform, request["mode"], outcome)
+        if outcome.stopped:
+            # Delta syncs are idempotent: whoever claims it next runs every slot again, the ones
+            # this worker finished with nothing left to send.
+            sync_requests.release(self.store, request_id, self.name)
+            log.info("sync_request.released", request=request_id, reason="worker stopping")
+            return outcome
         sync_requests.finish(
             self.store,
             request_id,
@@ -136,9 +145,13 @@ class Worker:
 
     def _slot(self, request_id: int, audience: str, platform: str, mode: str, outcome: Outcome) -> None:
         def go_on() -> bool:
-            return sync_requests.heartbeat(self.store, request_id, self.name, outcome.run_ids)
+            wanted = sync_requests.heartbeat(self.store, request_id, self.name, outcome.run_ids)
+            return wanted and not self.stop.is_set()
 
         code, stdout, stderr = self._run(command(platform, audience, mode), go_on)
+        if self.stop.is_set() and (code == STOPPED or code != 0):
+            outcome.stopped = True
+            return
         if code < 0 or (code != 0 and not go_on()):
             outcome.cancelled = True
             outcome.results.append({"audience": audience, "platform": platform, "status": "cancelled"})
@@ -176,24 +189,11 @@ class Worker:
         return write_effective(self.store, self.settings.config_file, out)
 
     def _subprocess(self, argv: list[str], go_on: Callable[[], bool]) -> tuple[int, str, str]:
-        """Run ``argv`` with this worker's settings, beating; SIGTERM it when told to stop."""
+        """Run ``argv`` with this worker's settings and the definitions in force, beating."""
         env = self.settings.child_environ()
         # The definitions in force, API versions included, as the file the command reads.
         env["AUDIENCESYNC_CONFIG"] = str(self._definitions_file())
-        proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        while True:
-            try:
-                stdout, stderr = proc.communicate(timeout=BEAT)
-                return proc.returncode, stdout, stderr
-            except subprocess.TimeoutExpired:
-                if not go_on():
-                    proc.terminate()
-                    try:
-                        stdout, stderr = proc.communicate(timeout=STOP_GRACE)
-                    except subprocess.TimeoutExpired:
-                        proc.kill()
-                        stdout, stderr = proc.communicate()
-                    return -15, stdout, stderr
+        return run_beating(argv, env, go_on)
 
 
 def run_pending(worker: Worker, *, limit: int = 100) -> Sequence[int]:

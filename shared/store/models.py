@@ -554,7 +554,7 @@ class ScheduledRefresh(Base):
     started_at: Mapped[datetime] = mapped_column(Stamp)
     heartbeat_at: Mapped[datetime] = mapped_column(Stamp)
     finished_at: Mapped[datetime | None] = mapped_column(Stamp)
-    status: Mapped[str] = mapped_column(String(16))  # running | succeeded | failed
+    status: Mapped[str] = mapped_column(String(16))  # running | succeeded | failed | interrupted
     message: Mapped[str | None] = mapped_column(Text)
 
 

@@ -223,6 +223,16 @@ def heartbeat(store: Store, request_id: int, worker: str, run_ids: Sequence[int]
         return row is not None and row.cancel_requested_at is None
 
 
+def release(store: Store, request_id: int, worker: str) -> None:
+    """Give a claimed request back to the queue (its worker is stopping); any worker claims it next."""
+    with store.transaction() as session:
+        session.execute(
+            update(SyncRequest)
+            .where(SyncRequest.id == request_id, SyncRequest.claimed_by == worker)
+            .values(status=RequestStatus.QUEUED, claimed_by=None, heartbeat_at=None)
+        )
+
+
 def finish(
     store: Store,
     request_id: int,

@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from services.scheduler import refresh
 from services.scheduler.bootstrap import Scheduler
+from services.scheduler.child import STOPPED, run_beating
 from services.scheduler.refresh import Trigger
 from services.scheduler.worker import Worker
 from shared.config import Settings
@@ -35,7 +37,7 @@ class Clock:
 def _scheduler(store: Store, clock: Clock, owner: str, rescored: list[str] | None = None) -> Scheduler:
     settings = Settings(database_url=store.url, refresh_cron="0 2 * * *", refresh_timezone="UTC")
     seen = rescored if rescored is not None else []
-    return Scheduler(settings, store, clock=clock, owner=owner, rescore_stage=lambda _s: seen.append(owner))
+    return Scheduler(settings, store, clock=clock, owner=owner, rescore_stage=lambda *_: seen.append(owner))
 
 
 def _refreshes(store: Store) -> list[tuple[datetime, str, str]]:
@@ -179,3 +181,86 @@ def test_commands_read_the_definitions_in_force_api_versions_included(store: Sto
         written.audience("icp_seed").select.min_value == 500 and written.audience("icp_seed").google is None
     )
     assert written.audience("vip_only").google is not None
+
+
+def test_a_refresh_whose_process_died_is_taken_over_and_one_stopped_is_caught_up(store: Store) -> None:
+    clock = Clock(datetime(2026, 3, 1, 1, 0, tzinfo=UTC))
+    stop = threading.Event()
+    beats: list[bool] = []
+
+    def stopped_midway(_settings: Settings, go_on: Callable[[], bool]) -> None:
+        beats.append(go_on())  # the rescore beats while it runs ...
+        stop.set()  # ... until SIGTERM reaches the scheduler
+        if not go_on():
+            raise refresh.RefreshInterruptedError("the scheduler stopped during the rescore")
+
+    first = Scheduler(
+        Settings(database_url=store.url, refresh_cron="0 2 * * *", refresh_timezone="UTC"),
+        store,
+        clock=clock,
+        owner="stopping",
+        rescore_stage=stopped_midway,
+        stop=stop,
+    )
+    clock.now = datetime(2026, 3, 1, 2, 0, 5, tzinfo=UTC)
+    assert first.tick() is None and beats == [True]
+    assert _refreshes(store) == [(datetime(2026, 3, 1, 2, tzinfo=UTC), Trigger.CRON, "interrupted")]
+    with store.session() as session:
+        row = session.get(ScheduledRefresh, datetime(2026, 3, 1, 2, tzinfo=UTC))
+        assert row is not None and row.heartbeat_at > row.started_at  # the beat was recorded
+
+    # A scheduler started after the slot still owes it (the only attempt was interrupted) ...
+    clock.now = datetime(2026, 3, 1, 2, 30, tzinfo=UTC)
+    rescored: list[str] = []
+    back = _scheduler(store, clock, "restarted", rescored)
+    assert back.tick() is not None and rescored == ["restarted"]
+    assert _refreshes(store) == [(datetime(2026, 3, 1, 2, tzinfo=UTC), Trigger.CATCH_UP, "succeeded")]
+
+    # ... and a refresh whose process died mid-rescore (running, no beat since) stops blocking.
+    clock.now = datetime(2026, 3, 1, 3, 0, tzinfo=UTC)
+    with store.transaction() as session:
+        row = session.get(ScheduledRefresh, datetime(2026, 3, 1, 2, tzinfo=UTC))
+        assert row is not None
+        row.status, row.heartbeat_at = "running", clock.now - refresh.STALE_AFTER * 2
+    assert _scheduler(store, clock, "survivor", rescored).tick() is not None
+    assert rescored == ["restarted", "survivor"]
+    assert [status for *_, status in _refreshes(store)] == ["succeeded"]
+
+
+def test_a_worker_told_to_stop_puts_its_request_back_for_another(store: Store) -> None:
+    request_id = sync_requests.create(store, [("icp_seed", "meta")], "delta", "ops")
+    stop = threading.Event()
+
+    def stopped(argv: list[str], go_on: Callable[[], bool]) -> tuple[int, str, str]:
+        stop.set()  # the scheduler's SIGTERM while the command runs
+        assert go_on() is False
+        return STOPPED, "", ""
+
+    Worker(Settings(database_url=store.url), store, name="w1", run=stopped, stop=stop).step()
+    back = sync_requests.get(store, request_id)
+    assert back is not None and back["status"] == "queued" and back["finished_at"] is None
+    run = {"audience": "icp_seed", "account": "act_1", "status": "succeeded", "run_id": 7, "message": None}
+    other = Worker(
+        Settings(database_url=store.url),
+        store,
+        name="w2",
+        run=_fake_sync({("meta", "icp_seed"): (0, json.dumps(run), "")}),
+    )
+    assert other.step() == request_id
+    done = sync_requests.get(store, request_id)
+    assert done is not None and done["status"] == "succeeded" and done["run_ids"] == [7]
+
+
+def test_a_stopped_command_gets_sigterm_and_its_exit_is_reported() -> None:
+    import sys
+    import time
+
+    calls: list[float] = []
+
+    def go_on() -> bool:
+        calls.append(time.monotonic())
+        return len(calls) < 2
+
+    argv = [sys.executable, "-c", "import time; print('started', flush=True); time.sleep(60)"]
+    code, stdout, _ = run_beating(argv, {}, go_on, beat=0.2)
+    assert code == STOPPED and stdout.startswith("started") and len(calls) == 2
