@@ -108,6 +108,7 @@ class Settings:
     api_host: str | None = None  # None: 127.0.0.1 (``serve api --host`` wins)
     api_rate_per_second: float = 20.0  # per API token and process; 0 disables (docs/api.md)
     api_rate_burst: int = 60  # requests a token may make at once before the rate applies
+    metrics_port: int = 0  # a worker's Prometheus /metrics on 0.0.0.0:PORT; 0: not served
     refresh_cron: str = "0 2 * * *"  # the nightly refresh (docs/api.md, "Scheduler")
     refresh_timezone: str = "UTC"  # IANA zone the cron expression is read in
     ci: bool = False
@@ -152,6 +153,7 @@ class Settings:
             api_host=env.get("API_HOST") or None,
             api_rate_per_second=env_bounded(env, "API_RATE_PER_SECOND", 20.0, 0),
             api_rate_burst=int(env_bounded(env, "API_RATE_BURST", 60, 1)),
+            metrics_port=int(env_bounded(env, "METRICS_PORT", 0, 0)),
             ci=env_bool(env, "CI", False),
             **_refresh_settings(env),
         )
@@ -163,6 +165,7 @@ class Settings:
     def child_environ(self) -> dict[str, str]:
         """The environment that gives a child process these same settings."""
         env = dict(os.environ)
+        env.pop("METRICS_PORT", None)  # one port serves one process, never its children too
         env["AUDIENCESYNC_VAR_DIR"] = str(self.var_dir)
         env["DATABASE_URL"] = self.database_url
         env["KAFKA_PARTITIONS"] = str(self.kafka_partitions)

@@ -22,6 +22,28 @@ log = get_logger(__name__)
 BACKGROUND_JOIN_SECONDS = 10.0  # a worker in a long platform wait is abandoned (daemon) after this
 
 
+def serve_metrics(settings: Settings, service: str) -> Callable[[], None]:
+    """Serve this process's Prometheus metrics on ``METRICS_PORT`` (0.0.0.0); returns how to stop.
+
+    The api has its own ``/metrics``; the workers (consumers, scheduler) have no HTTP server, so
+    their counters (rows synced, messages dead-lettered, platform calls) reach a scraper only
+    through this one. Off (a no-op) when ``METRICS_PORT`` is 0, as in the embedded stack.
+    """
+    if not settings.metrics_port:
+        return lambda: None
+    from prometheus_client import start_http_server
+
+    server, thread = start_http_server(settings.metrics_port)
+    log.info("metrics.serving", service=service, port=settings.metrics_port)
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+    return stop
+
+
 def _start_background(
     service: ConsumerService, store: Store, stop: threading.Event
 ) -> threading.Thread | None:
@@ -98,10 +120,12 @@ def run_consumer_service(
     if install_signals:
         install_stop_signals(runner.stop)
     log.info("service.started", service=service.name)
+    stop_metrics = serve_metrics(settings, service.name)
     worker = _start_background(service, store, runner.stop)
     try:
         runner.run()
     finally:
+        stop_metrics()
         runner.stop.set()
         if worker is not None:
             worker.join(timeout=BACKGROUND_JOIN_SECONDS)

@@ -23,6 +23,7 @@ from services.scheduler.worker import Worker
 from shared.bus.consumer import install_stop_signals
 from shared.config import Settings
 from shared.log import get_logger
+from shared.runtime import serve_metrics
 from shared.store.db import Store
 
 log = get_logger(__name__)
@@ -88,6 +89,7 @@ def serve(settings: Settings, *, stop: threading.Event | None = None) -> None:
         timezone=settings.refresh_timezone,
         next_refresh=scheduler.next_refresh().isoformat(),
     )
+    stop_metrics = serve_metrics(settings, "scheduler")
     try:
         while not stop.is_set():
             try:
@@ -99,5 +101,6 @@ def serve(settings: Settings, *, stop: threading.Event | None = None) -> None:
                 log.error("scheduler.step_failed", error=f"{type(exc).__name__}: {exc}"[:500])
             stop.wait(POLL)
     finally:
+        stop_metrics()
         store.dispose()
         log.info("service.stopped", service="scheduler")
