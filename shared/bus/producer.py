@@ -93,6 +93,10 @@ class Publisher:
         """Queue already encoded bytes (the outbox relay publishes rows as stored)."""
         return self._send(topic, key, value, headers or [])
 
+    def partitions(self, topic: str) -> int:
+        """How many partitions ``topic`` has (from the producer's metadata, fetched if missing)."""
+        return len(self._producer.partitions_for(topic))
+
     def flush(self, timeout: float | None = 30.0) -> None:
         """Block until every queued message is acknowledged (``acks=all``); raise if one was not."""
         self._producer.flush(timeout=timeout)
