@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
 from shared.bus.consumer import DeadLetter
 from shared.store.db import Store
@@ -38,10 +39,8 @@ class SqlSeenMessages:
 
     def mark(self, consumer: str, ids: Sequence[str]) -> None:
         """Remember ``ids`` as handled by this consumer."""
-        now = datetime.now(UTC)
-        rows = [{"consumer": consumer, "message_id": i, "processed_at": now} for i in dict.fromkeys(ids)]
         with self.store.transaction() as session:
-            insert_ignoring_conflicts(session, ProcessedMessage.__table__, rows)  # type: ignore[arg-type]
+            mark_handled(session, consumer, ids)
 
     def prune(self, older_than: timedelta) -> int:
         """Forget ids older than the topics' retention (redeliveries cannot be that old)."""
@@ -64,20 +63,33 @@ class SqlDeadLetterSink:
 
     def record(self, consumer: str, letters: Sequence[DeadLetter]) -> None:
         """Persist dead letters; a redelivered one (same id, or same place without one) is stored once."""
-        rows = [
-            {
-                "consumer": consumer,
-                "topic": d.topic,
-                "partition": d.partition,
-                "offset": d.offset,
-                "reason": d.reason,
-                "field_path": d.field_path,
-                "message_id": d.message_id,
-                "message_type": d.message_type,
-                "key": d.key,
-                "created_at": d.at,
-            }
-            for d in letters
-        ]
         with self.store.transaction() as session:
-            insert_ignoring_conflicts(session, DeadLetterRecord.__table__, rows)  # type: ignore[arg-type]
+            record_dead_letters(session, consumer, letters)
+
+
+def mark_handled(session: Session, consumer: str, ids: Sequence[str]) -> None:
+    """Remember ``ids`` as handled by ``consumer`` in the caller's transaction (a handler that
+    names the records inside its messages marks them with their effects)."""
+    now = datetime.now(UTC)
+    rows = [{"consumer": consumer, "message_id": i, "processed_at": now} for i in dict.fromkeys(ids)]
+    insert_ignoring_conflicts(session, ProcessedMessage.__table__, rows)  # type: ignore[arg-type]
+
+
+def record_dead_letters(session: Session, consumer: str, letters: Sequence[DeadLetter]) -> None:
+    """Store dead letters in the caller's transaction, once per envelope id (or place)."""
+    rows = [
+        {
+            "consumer": consumer,
+            "topic": d.topic,
+            "partition": d.partition,
+            "offset": d.offset,
+            "reason": d.reason,
+            "field_path": d.field_path,
+            "message_id": d.message_id,
+            "message_type": d.message_type,
+            "key": d.key,
+            "created_at": d.at,
+        }
+        for d in letters
+    ]
+    insert_ignoring_conflicts(session, DeadLetterRecord.__table__, rows)  # type: ignore[arg-type]
