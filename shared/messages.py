@@ -98,9 +98,9 @@ class RawBatch:
 
     A bulk import is the only edge that publishes straight to ``orders.raw`` and it has many
     records at once: one message per record spent most of an import's time on per-message work
-    (fetching, envelope decoding, the handled-id bookkeeping). The message is the unit a consumer
-    acknowledges; each record keeps its own name, ``record_id(envelope id, index)``, under which
-    its refusal is dead-lettered. Bodies travel as text: an import reads its file as UTF-8.
+    (fetching, envelope decoding). Each record keeps a name of its own, ``record_id(envelope id,
+    index)``, under which it is marked handled and its refusal dead-lettered, so every count of
+    handled messages still counts records. Bodies travel as text: an import reads its file as UTF-8.
     """
 
     TYPE: ClassVar[str] = "RawBatch"
@@ -113,8 +113,12 @@ class RawBatch:
 
     @staticmethod
     def record_id(envelope_id: str, index: int) -> str:
-        """The name of the record at ``index`` of the batch sent as ``envelope_id``."""
-        return f"{envelope_id}/{index}"
+        """The name of the record at ``index`` of the batch sent as ``envelope_id``.
+
+        The first record is named by the envelope's own id (a batch of one is named as a message
+        of one), so the ids a consumer marks handled are exactly one per record.
+        """
+        return f"{envelope_id}/{index}" if index else envelope_id
 
     def to_envelope(self) -> Envelope:
         """Wrap for ``orders.raw``, keyed by the first record's key."""
