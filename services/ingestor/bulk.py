@@ -25,13 +25,21 @@ from sqlalchemy import func, select
 from services.ingestor.adapters.rates_store import save_rates
 from services.ingestor.bootstrap import service as ingestor_service
 from services.ingestor.domain import Rates
-from services.ingestor.importer import check_file, import_shop, publish_records, read_records, record_unit
+from services.ingestor.importer import (
+    Published,
+    check_file,
+    import_shop,
+    publish_batches,
+    read_records,
+    record_unit,
+)
 from services.ingestor.verdict import MIN_HANDLED, Verdict, judge
 from shared.bus.broker import EmbeddedBroker, ensure_topics
 from shared.bus.consumer import ConsumerRunner, RunnerConfig
 from shared.bus.producer import Publisher
 from shared.bus.topics import ALL_TOPICS, ORDERS_RAW
 from shared.config import Settings
+from shared.messages import RawBatch
 from shared.store.db import Store
 from shared.store.messages import SqlDeadLetterSink, SqlSeenMessages
 from shared.store.migrate import upgrade
@@ -52,7 +60,8 @@ class ImportStalledError(RuntimeError):
 
 @dataclass
 class Tally:
-    """This import's envelope ids and what became of them, read back from the store by id."""
+    """This import's records by name (``RawBatch.record_id``) and what became of them, read back
+    from the store by name."""
 
     store: Store
     consumer: str = "ingestor"
@@ -61,10 +70,12 @@ class Tally:
     pending: dict[str, None] = field(default_factory=dict)  # published, not yet handled (in order)
     refusals: Counter[tuple[str, str | None]] = field(default_factory=Counter)  # (reason, path)
 
-    def add(self, envelope_id: str) -> None:
-        """Track one published record."""
-        self.published += 1
-        self.pending[envelope_id] = None
+    def add(self, sent: Published) -> None:
+        """Track the records of one published message."""
+        self.published += sent.records
+        self.pending.update(
+            dict.fromkeys(RawBatch.record_id(sent.envelope_id, i) for i in range(sent.records))
+        )
 
     @property
     def refused(self) -> int:
@@ -72,10 +83,10 @@ class Tally:
         return sum(self.refusals.values())
 
     def refresh(self) -> None:
-        """Move ids the consumer has handled out of ``pending`` and count their refusals.
+        """Move records the consumer has handled out of ``pending`` and count their refusals.
 
-        The runner records a message's dead letter before it marks the message handled, so a
-        handled id's refusal is already in ``dead_letters``.
+        A record's dead letter is stored no later than its mark as handled (the ingestor writes
+        both with its effects), so a handled record's refusal is already in ``dead_letters``.
         """
         ids = list(islice(self.pending, _CHUNK * _LOOKUPS))
         with self.store.session() as session:
@@ -97,8 +108,8 @@ class Tally:
                 )
                 for reason, path, count in letters:
                     self.refusals[(reason, path)] += count
-                for envelope_id in done:
-                    del self.pending[envelope_id]
+                for record_id in done:
+                    del self.pending[record_id]
                 self.handled += len(done)
 
 
@@ -153,8 +164,8 @@ def run_import(
     loaded = save_rates_to_store(settings, rates) if rates is not None else None
     progress = on_progress or (lambda _done, _total: None)
 
-    def records(publisher: Publisher) -> Generator[str, None, None]:
-        return publish_records(publisher, read_records(path, kind, shop, fmt), shop)
+    def records(publisher: Publisher) -> Generator[Published, None, None]:
+        return publish_batches(publisher, read_records(path, kind, shop, fmt), shop)
 
     if settings.kafka_bootstrap is not None:
         published = _publish_only(settings.kafka_bootstrap, records, progress, total)
@@ -167,17 +178,18 @@ def run_import(
     )
 
 
-Records = Callable[[Publisher], Generator[str, None, None]]  # publishes the file, yields envelope ids
+Records = Callable[[Publisher], Generator[Published, None, None]]  # publishes the file, yields messages
 
 
 def _publish_only(bootstrap: str, records: Records, progress: Progress, total: int) -> int:
     """Publish every record for the deployed ingestors; the number published."""
-    published = 0
-    with Publisher(bootstrap, client_id="import") as publisher, closing(records(publisher)) as ids:
-        for _ in ids:
-            published += 1
-            if published % _SLICE == 0:
+    published, next_look = 0, _SLICE
+    with Publisher(bootstrap, client_id="import") as publisher, closing(records(publisher)) as sent:
+        for message in sent:
+            published += message.records
+            if published >= next_look:
                 progress(published, total)
+                next_look = published + _SLICE
         publisher.flush()
     return published
 
@@ -197,14 +209,17 @@ def _ingest_here(
         runner = _start_ingestor(settings, store, publisher, broker.bootstrap, stack)
         tally = Tally(store)
         watch = _Watch(tally, runner, progress, total)
-        with closing(records(publisher)) as ids:
-            for envelope_id in ids:
-                tally.add(envelope_id)
-                if tally.published == PROBE or tally.published % _SLICE == 0:
+        probed, next_look = False, _SLICE
+        with closing(records(publisher)) as sent:
+            for message in sent:
+                tally.add(message)
+                probe = not probed and tally.published >= PROBE
+                if probe or tally.published >= next_look:
                     publisher.flush()
                     # The probe is handled before the rest is published: a file refused whole
                     # stops after PROBE records, not after all of them sat in the broker.
-                    verdict = watch.until_handled() if tally.published == PROBE else watch.look()
+                    verdict = watch.until_handled() if probe else watch.look()
+                    probed, next_look = probed or probe, tally.published + _SLICE
                     if verdict:
                         return tally, verdict
         publisher.flush()

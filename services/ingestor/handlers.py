@@ -1,26 +1,37 @@
 """The ingestor's handler: raw messages in, facts stored once, changed customers announced.
 
-One database transaction per batch, one savepoint per message: a message that fails
-validation or the store's checks is rolled back alone and dead-lettered with its reason.
-Changed customer keys go to the outbox in the same transaction and are published after commit.
-Database errors are left to the runner, which retries the batch (locked file, failover,
-a concurrent ingestor's insert) or isolates the one message an unexpected error comes from.
+A message is a webhook's one record or an import's ``RawBatch`` of many; every record is handled
+alone as far as refusals go. Records are written in transactions of at most
+``RECORDS_PER_TRANSACTION``; consecutive orders, customers and refunds in set-based runs, other
+records with one savepoint each. A record that fails validation or the store's checks is
+dead-lettered alone with its reason. Changed customer keys go to the outbox in the same
+transaction, one ``CustomersChanged`` per partition, and are published after commit. Database
+errors are left to the runner, which retries the batch (locked file, failover, a concurrent
+ingestor's insert) or isolates the one message an unexpected error comes from.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
+from kafka.partitioner.default import murmur2
 from prometheus_client import Counter
 
 from services.ingestor import privacy
+from services.ingestor.adapters.customer_store import ERASED
 from services.ingestor.adapters.facts_store import CustomerErased, FactsWriter
 from services.ingestor.adapters.order_batch import OrderItem, write_orders
+from services.ingestor.adapters.refund_batch import write_refunds
 from services.ingestor.domain import (
+    Contact,
+    CustomerFacts,
     InvalidPayload,
     Rates,
+    RefundFacts,
     ingest_checkout,
     ingest_customer,
     ingest_customer_redact,
@@ -35,12 +46,13 @@ from services.ingestor.domain.customer_rows import ingest_customer_row
 from services.ingestor.domain.errors import ROOT, Reason, invalid
 from services.ingestor.domain.refund_rows import ingest_refund_row
 from shared.bus.consumer import DeadLetter, Delivery, Handler
-from shared.bus.envelope import InvalidMessage
+from shared.bus.envelope import Envelope, InvalidMessage
 from shared.bus.producer import Publisher
 from shared.bus.topics import CUSTOMERS_CHANGED, ORDERS_RAW
 from shared.log import get_logger
-from shared.messages import CustomerChanged, RawReceived
+from shared.messages import CustomerChanged, CustomersChanged, RawBatch, RawReceived
 from shared.store.db import Store
+from shared.store.messages import mark_handled, record_dead_letters
 from shared.store.outbox import add_to_outbox, consume, relay_outbox
 
 log = get_logger(__name__)
@@ -50,6 +62,13 @@ STORED = Counter("audiencesync_ingest_stored_total", "Raw messages applied to th
 ORDER_TOPICS = frozenset(
     {"orders/create", "orders/updated", "orders/paid", "orders/cancelled", "import/shopify", "import/generic"}
 )
+CUSTOMER_TOPICS = frozenset({"customers/create", "customers/update", "import/customers"})
+REFUND_TOPICS = frozenset({"refunds/create", "import/refunds"})
+# A poll may bring many batches (a fetch holds megabytes of compressed records): a transaction
+# takes whole messages up to about this many records, bounding the time and memory of each.
+# Every record is idempotent, so a crash between two of a poll's transactions redelivers the
+# poll and repeats nothing in effect (messages already handled are skipped by id).
+RECORDS_PER_TRANSACTION = 2000
 # The shop a raw message names: a host name (``shop.myshopify.com``) or a configured name such
 # as the default ``default``. The webhook header is outside Shopify's signature, so anything
 # else (empty once stripped, spaces, control characters) is refused before it scopes a key.
@@ -67,6 +86,52 @@ def read_raw(delivery: Delivery) -> RawReceived:
     return raw
 
 
+@dataclass(frozen=True)
+class Received:
+    """One record as the handler takes it: its delivery (named as the record), the raw message or
+    why it is unusable, and whether it came inside a ``RawBatch``."""
+
+    delivery: Delivery
+    raw: RawReceived | InvalidMessage
+    in_batch: bool = False
+
+
+def unpack(delivery: Delivery) -> list[Received]:
+    """The records a delivery carries: a webhook's one, or each of an import's ``RawBatch``.
+
+    A batch's record gets a delivery of its own named ``RawBatch.record_id``, so it is marked
+    handled and its refusal dead-lettered alone, under a name no other record shares. A batch
+    that cannot be read refuses each of its records under its name, so every record is counted.
+    """
+    envelope = delivery.envelope
+    if envelope.type != RawBatch.TYPE or envelope.version != RawBatch.VERSION:
+        try:
+            return [Received(delivery, read_raw(delivery))]
+        except InvalidMessage as exc:
+            return [Received(delivery, exc)]
+
+    def named(index: int, key: str) -> Delivery:
+        name = RawBatch.record_id(envelope.id, index)
+        record = Envelope(
+            type=RawReceived.TYPE, key=key, payload={}, id=name, occurred_at=envelope.occurred_at
+        )
+        return replace(delivery, envelope=record)
+
+    try:
+        batch = RawBatch.from_envelope(envelope)
+        if not _SHOP.fullmatch(batch.shop):
+            raise InvalidMessage("invalid_shop", "payload.shop")
+    except InvalidMessage as exc:
+        records = envelope.payload.get("records")
+        if not isinstance(records, list) or not records:
+            return [Received(delivery, exc)]
+        return [Received(named(index, envelope.key), exc, True) for index in range(len(records))]
+    return [
+        Received(named(index, key), raw, True)
+        for index, ((_, key, _), raw) in enumerate(zip(batch.records, batch.raws(), strict=True))
+    ]
+
+
 def parse_order(raw: RawReceived, rates: Rates) -> OrderItem:
     """An order topic's body as an ``OrderItem``; raises ``InvalidPayload``."""
     source = "import" if raw.source == "import" else "webhook"
@@ -77,23 +142,27 @@ def parse_order(raw: RawReceived, rates: Rates) -> OrderItem:
     return OrderItem(got.facts, got.contact, source)
 
 
+def parse_customer(raw: RawReceived) -> tuple[CustomerFacts, Contact]:
+    """A customer topic's body (Shopify's customer, or a customers row); raises ``InvalidPayload``."""
+    got = (
+        ingest_customer_row(raw.body, shop=raw.shop)
+        if raw.topic == "import/customers"
+        else ingest_customer(raw.body, shop=raw.shop)
+    )
+    return got.facts, got.contact
+
+
+def parse_refund(raw: RawReceived, rates: Rates) -> RefundFacts:
+    """A refund topic's body (Shopify's refund, or a refunds row); raises ``InvalidPayload``."""
+    if raw.topic == "import/refunds":
+        return ingest_refund_row(raw.body, shop=raw.shop, rates=rates).facts
+    return ingest_refund(raw.body, shop=raw.shop, rates=rates).facts
+
+
 def apply(raw: RawReceived, writer: FactsWriter, rates: Rates, exports: Path, default_shop: str) -> None:
-    """Route one non-order raw message to its parser and store writer; raises ``InvalidPayload``."""
+    """Route one raw message not written in runs to its parser and writer; raises ``InvalidPayload``."""
     topic, shop = raw.topic, raw.shop
-    if topic == "refunds/create":
-        refund = ingest_refund(raw.body, shop=shop, rates=rates).facts
-        if writer.refund(refund) is None:
-            raise invalid("order_id", Reason.REFUND_WITHOUT_ORDER)
-    elif topic == "import/refunds":
-        if writer.refund(ingest_refund_row(raw.body, shop=shop, rates=rates).facts) is None:
-            raise invalid("order_id", Reason.REFUND_WITHOUT_ORDER)
-    elif topic in {"customers/create", "customers/update"}:
-        got_customer = ingest_customer(raw.body, shop=shop)
-        writer.customer(got_customer.facts, got_customer.contact)
-    elif topic == "import/customers":
-        got_row = ingest_customer_row(raw.body, shop=shop)
-        writer.customer(got_row.facts, got_row.contact)
-    elif topic in {"checkouts/create", "checkouts/update"}:
+    if topic in {"checkouts/create", "checkouts/update"}:
         got_checkout = ingest_checkout(raw.body, shop=shop, rates=rates)
         writer.checkout(got_checkout.facts, got_checkout.contact)
     elif topic in {"tickets/create", "tickets/update", "import/tickets"}:
@@ -110,20 +179,76 @@ def apply(raw: RawReceived, writer: FactsWriter, rates: Rates, exports: Path, de
         raise InvalidMessage(f"unsupported raw topic {topic!r}", "payload.topic")
 
 
-def _write_order_run(writer: FactsWriter, orders: Sequence[tuple[Delivery, OrderItem]]) -> list[DeadLetter]:
-    """Write consecutive orders in bulk; orders without any identity are dead-lettered."""
-    result = write_orders(writer.session, [item for _, item in orders], writer.now)
-    for changed_key, cause in result.changed.items():
-        writer.changed.setdefault(changed_key, cause)
-    letters: list[DeadLetter] = []
-    for (delivery, item), key in zip(orders, result.keys, strict=True):
-        if key is None:
-            letters.append(DeadLetter.of(delivery, Reason.NO_CUSTOMER_IDENTIFIER.value, ROOT))
-        elif key == "":
-            DROPPED.labels("customer_erased").inc()
-        else:
-            STORED.labels("import" if item.source == "import" else "orders").inc()
-    return letters
+@dataclass
+class _Run:
+    """Consecutive records of one kind (orders, customers, refunds), written in one go.
+
+    Any other record waits until the run is written, so effects keep the partition's order.
+    """
+
+    writer: FactsWriter
+    kind: str = ""
+    deliveries: list[Delivery] = field(default_factory=list)
+    items: list[Any] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)  # the stored counter's label of each record
+
+    def add(self, kind: str, delivery: Delivery, item: Any, label: str) -> list[DeadLetter]:
+        """Queue a record (writing the run of another kind first); that run's dead letters."""
+        letters = self.flush() if kind != self.kind else []
+        self.kind = kind
+        self.deliveries.append(delivery)
+        self.items.append(item)
+        self.labels.append(label)
+        return letters
+
+    def flush(self) -> list[DeadLetter]:
+        """Write the run; the dead letters of records it refused."""
+        if not self.items:
+            return []
+        writer = self.writer
+        keys: Sequence[str | None]
+        changed: dict[str, str]
+        missing: Reason | None
+        if self.kind == "orders":
+            written = write_orders(writer.session, self.items, writer.now)
+            keys, changed, missing = written.keys, written.changed, Reason.NO_CUSTOMER_IDENTIFIER
+        elif self.kind == "refunds":
+            refunds = write_refunds(writer.session, self.items)
+            keys, changed, missing = refunds.keys, refunds.changed, Reason.REFUND_WITHOUT_ORDER
+        else:  # a customer record naming nobody is kept as it is: nothing to store, nothing wrong
+            keys, changed, missing = writer.customers(self.items), {}, None
+        for changed_key, cause in changed.items():
+            writer.changed.setdefault(changed_key, cause)
+        letters: list[DeadLetter] = []
+        for delivery, key, label in zip(self.deliveries, keys, self.labels, strict=True):
+            if key is None and missing is not None:
+                path = "order_id" if missing is Reason.REFUND_WITHOUT_ORDER else ROOT
+                letters.append(DeadLetter.of(delivery, missing.value, path))
+            elif key == ERASED:
+                DROPPED.labels("customer_erased").inc()  # the tombstone's point
+            else:
+                STORED.labels(label).inc()
+        self.kind, self.deliveries, self.items, self.labels = "", [], [], []
+        return letters
+
+
+def announcements(changed: dict[str, str], partitions: int) -> list[Envelope]:
+    """The outbox messages for a transaction's changed customers.
+
+    Erasures go alone as ``CustomerChanged``; the others as one ``CustomersChanged`` per
+    partition of ``customers.changed``, holding the keys the producer's partitioner would put on
+    that partition, so one customer's changes keep reaching one scorer in order.
+    """
+    erased = [
+        CustomerChanged(key, cause, erased=True) for key, cause in changed.items() if cause == "erasure"
+    ]
+    groups: dict[int, list[tuple[str, str]]] = {}
+    for key, cause in changed.items():
+        if cause != "erasure":
+            groups.setdefault((murmur2(key.encode()) & 0x7FFFFFFF) % partitions, []).append((key, cause))
+    return [e.to_envelope() for e in erased] + [
+        CustomersChanged(tuple(g)).to_envelope() for g in groups.values()
+    ]
 
 
 def _reason(exc: InvalidPayload) -> str:
@@ -138,38 +263,40 @@ def make_handler(
     exports: Path,
     *,
     default_shop: str = "default",
+    consumer: str = "ingestor",
 ) -> Handler:
-    """The batch handler wired to the store and the publisher (``default_shop``: the ``SHOP`` setting)."""
+    """The batch handler wired to the store and the publisher (``default_shop``: the ``SHOP``
+    setting; ``consumer``: the group whose handled ids and dead letters it writes)."""
 
-    def handle(batch: Sequence[Delivery]) -> list[DeadLetter]:
+    def write(received: Sequence[Received], table: Rates, partitions: int) -> list[DeadLetter]:
         letters: list[DeadLetter] = []
-        table = rates()
         with store.transaction() as session:
             writer = FactsWriter(session)
-            orders: list[tuple[Delivery, OrderItem]] = []
+            run = _Run(writer)
             # Raw deliveries that may have an outbox row to delete: every one but imports, which
             # are published straight to the topic (the scan for them cost ~5 % of an import).
             inboxed: list[str] = []
-
-            def flush_orders() -> None:
-                # Consecutive orders are written together; any other message waits for them,
-                # so effects keep the order of the partition.
-                if orders:
-                    letters.extend(_write_order_run(writer, orders))
-                    orders.clear()
-
-            for delivery in batch:
+            for record in received:
+                delivery, raw = record.delivery, record.raw
                 try:
-                    raw = read_raw(delivery)
+                    if isinstance(raw, InvalidMessage):
+                        raise raw
                     if raw.source != "import":
                         inboxed.append(delivery.envelope.id)
                     if raw.topic in ORDER_TOPICS:
-                        orders.append((delivery, parse_order(raw, table)))
-                        continue
-                    flush_orders()
-                    with session.begin_nested():
-                        apply(raw, writer, table, exports, default_shop)
-                    STORED.labels(raw.topic).inc()
+                        item = parse_order(raw, table)
+                        letters += run.add(
+                            "orders", delivery, item, "import" if raw.source == "import" else "orders"
+                        )
+                    elif raw.topic in CUSTOMER_TOPICS:
+                        letters += run.add("customers", delivery, parse_customer(raw), raw.topic)
+                    elif raw.topic in REFUND_TOPICS:
+                        letters += run.add("refunds", delivery, parse_refund(raw, table), raw.topic)
+                    else:
+                        letters += run.flush()
+                        with session.begin_nested():
+                            apply(raw, writer, table, exports, default_shop)
+                        STORED.labels(raw.topic).inc()
                 except InvalidPayload as exc:
                     letters.append(DeadLetter.of(delivery, _reason(exc), exc.field_path))
                 except InvalidMessage as exc:
@@ -178,14 +305,30 @@ def make_handler(
                 except CustomerErased:
                     # Late event of an erased customer: dropping it is the point of the tombstone.
                     DROPPED.labels("customer_erased").inc()
-            flush_orders()
-            changes = [
-                CustomerChanged(key, cause, erased=cause == "erasure").to_envelope()
-                for key, cause in writer.changed.items()
-            ]
-            add_to_outbox(session, CUSTOMERS_CHANGED, changes)
+            letters += run.flush()
+            add_to_outbox(session, CUSTOMERS_CHANGED, announcements(writer.changed, partitions))
             consume(session, ORDERS_RAW, inboxed)
+            # A batch's records are marked handled, and their refusals stored, with their effects:
+            # the runner marks only the message, and an import counts its records by their names.
+            mark_handled(session, consumer, [r.delivery.envelope.id for r in received if r.in_batch])
+            record_dead_letters(session, consumer, [letter.storable() for letter in letters])
         relay_outbox(store, publisher, topics=(CUSTOMERS_CHANGED,))
+        return letters
+
+    def handle(batch: Sequence[Delivery]) -> list[DeadLetter]:
+        table = rates()
+        partitions = publisher.partitions(CUSTOMERS_CHANGED)
+        letters: list[DeadLetter] = []
+        pending: list[Received] = []
+        for delivery in batch:
+            # Whole messages per transaction: a batch's first record is named by the message's
+            # id, which the runner finds handled on redelivery and then skips whole.
+            pending += unpack(delivery)
+            if len(pending) >= RECORDS_PER_TRANSACTION:
+                letters += write(pending, table, partitions)
+                pending = []
+        if pending:
+            letters += write(pending, table, partitions)
         return letters
 
     return handle

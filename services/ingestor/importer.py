@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Generator, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -33,17 +34,25 @@ from services.ingestor.file_check import (
 from services.ingestor.layouts import LayoutError, Record
 from shared.bus.producer import Publisher
 from shared.bus.topics import ORDERS_RAW
-from shared.messages import RawReceived
+from shared.messages import RawBatch, RawReceived
 from shared.shops import InvalidShopDomain, normalize_shop_domain
 
 KINDS = ("orders", "refunds", "customers", "tickets", "checkouts")
+# Records per ``RawBatch`` message, and the body text one may carry. 200 makes the per-message
+# work (fetch, envelope, handled-id bookkeeping) a small share of each record's; 512 KiB of
+# bodies (~90 Shopify orders, ~1,500 generic rows) stays under Apache Kafka's default 1 MB
+# message even before compression.
+BATCH_RECORDS = 200
+BATCH_BYTES = 512 << 10
 
 __all__ = [
     "KINDS",
     "ImportInputError",
+    "Published",
     "check_file",
     "check_text_file",
     "import_shop",
+    "publish_batches",
     "publish_records",
     "read_records",
     "record_unit",
@@ -142,10 +151,45 @@ def _json_record(raw: bytes | dict[str, Any], body: bytes, kind: str, shop: str,
 
 
 def publish_records(publisher: Publisher, records: Iterator[Record], shop: str) -> Generator[str, None, None]:
-    """Publish each record; yields the envelope ids (to track what was stored)."""
+    """Publish each record in a message of its own; yields the envelope ids (to track what was stored).
+
+    ``publish_batches`` sends the same records several to a message, which ingests faster.
+    """
     now = datetime.now(UTC)
     for record in records:
         raw = RawReceived(source="import", topic=record.topic, shop=shop, body=record.body, received_at=now)
         envelope = raw.to_envelope(record.key)
         publisher.publish(ORDERS_RAW, envelope)
         yield envelope.id
+
+
+@dataclass(frozen=True)
+class Published:
+    """One ``RawBatch`` message sent: its envelope id and how many records it carries."""
+
+    envelope_id: str
+    records: int
+
+
+def publish_batches(
+    publisher: Publisher, records: Iterator[Record], shop: str
+) -> Generator[Published, None, None]:
+    """Publish consecutive records together in ``RawBatch`` messages; yields each one sent."""
+    now = datetime.now(UTC)
+    batch: list[tuple[str, str, str]] = []
+    size = 0
+
+    def send() -> Published:
+        envelope = RawBatch(shop=shop, received_at=now, records=tuple(batch)).to_envelope()
+        publisher.publish(ORDERS_RAW, envelope)
+        return Published(envelope.id, len(batch))
+
+    for record in records:
+        body = record.body.decode("utf-8")  # an import reads its file as UTF-8
+        if batch and (len(batch) >= BATCH_RECORDS or size + len(body) > BATCH_BYTES):
+            yield send()
+            batch, size = [], 0
+        batch.append((record.topic, record.key, body))
+        size += len(body)
+    if batch:
+        yield send()

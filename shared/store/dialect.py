@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Table
@@ -66,14 +67,37 @@ def insert_rows(
 
 
 def _sqlite_params(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
-    """Rows as driver parameters, each value through its column's bind processor."""
+    """Rows as driver parameters, each value through its column's bind processor.
+
+    Column by column, and a timestamp's processing once per distinct value: an ingest batch's
+    identifier rows share one ``added_at``, and converting it per row took 1.3 M calls for 20k
+    orders (a third of the identifier insert, cProfile).
+    """
     dialect = session.get_bind().dialect
     names = list(rows[0])
     processors = [table.c[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names]
     if not any(processors):
         return [tuple(row[n] for n in names) for row in rows]
-    pairs = list(zip(names, processors, strict=True))
-    return [tuple(row[n] if p is None or row[n] is None else p(row[n]) for n, p in pairs) for row in rows]
+    columns = [_processed([row[n] for row in rows], p) for n, p in zip(names, processors, strict=True)]
+    return list(zip(*columns, strict=True))
+
+
+def _processed(values: list[Any], process: Callable[[Any], Any] | None) -> list[Any]:
+    if process is None:
+        return values
+    done: dict[datetime, Any] = {}
+    out: list[Any] = []
+    for value in values:
+        if value is None:
+            out.append(None)
+        elif isinstance(value, datetime):  # equal instants convert alike (UTC, no offset)
+            got = done.get(value)
+            if got is None:
+                got = done[value] = process(value)
+            out.append(got)
+        else:
+            out.append(process(value))
+    return out
 
 
 def _sqlite_insert(table: Table, names: Sequence[str], rows: int, ignore_conflicts: bool) -> str:

@@ -8,12 +8,10 @@ Erased customers leave a tombstone (their key only): later events for them are d
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import replace
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from decimal import Decimal
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from services.ingestor.adapters.customer_store import ERASED, upsert_customers
@@ -21,7 +19,6 @@ from services.ingestor.domain import (
     CheckoutFacts,
     Contact,
     CustomerFacts,
-    RefundFacts,
     TicketFacts,
 )
 from services.ingestor.domain.resolution import Sighting
@@ -30,7 +27,6 @@ from shared.store.models import (
     Customer,
     Erasure,
     Order,
-    Refund,
     SupportTicket,
 )
 
@@ -62,77 +58,30 @@ class FactsWriter:
             self.changed.setdefault(changed, cause)
         return key
 
-    def customer(self, facts: CustomerFacts, contact: Contact) -> str | None:
-        """``customers/create|update``: consent, country, identifiers."""
-        seen_at = facts.updated_at or self.now
-        return self.touch(
-            Sighting(
-                shop=facts.shop,
-                email=contact.email,
-                shop_customer_id=facts.customer_id,
-                country=facts.country,
-                accepts_email_marketing=facts.email_consent,
-                accepts_sms_marketing=facts.sms_consent,
-                seen_at=seen_at,
-                first_seen=facts.created_at or seen_at,
-                ad_user_data=facts.ad_user_data,
-                ad_personalization=facts.ad_personalization,
-            ),
-            contact,
-        )
-
-    # --- orders and refunds --------------------------------------------------------------------
-
-    def _refunds_sum(self, shop: str, order_id: str) -> Decimal:
-        total = self.session.scalar(
-            select(func.coalesce(func.sum(Refund.amount_base), 0)).where(
-                Refund.shop == shop, Refund.order_id == order_id
+    def customers(self, records: Sequence[tuple[CustomerFacts, Contact]]) -> list[str | None]:
+        """``customers/create|update`` and customers rows, a run at once: consent, country,
+        identifiers. Each record's key (None: no identity; ``ERASED``: tombstoned, dropped)."""
+        sightings = []
+        for facts, contact in records:
+            seen_at = facts.updated_at or self.now
+            sightings.append(
+                Sighting(
+                    shop=facts.shop,
+                    email=contact.email,
+                    shop_customer_id=facts.customer_id,
+                    country=facts.country,
+                    accepts_email_marketing=facts.email_consent,
+                    accepts_sms_marketing=facts.sms_consent,
+                    seen_at=seen_at,
+                    first_seen=facts.created_at or seen_at,
+                    ad_user_data=facts.ad_user_data,
+                    ad_personalization=facts.ad_personalization,
+                )
             )
-        )
-        return Decimal(str(total or 0))
-
-    def _insert_refund(self, refund: RefundFacts, key: str) -> bool:
-        if refund.amount_base is None:
-            return False
-        before = self.session.scalar(
-            select(Refund.id).where(Refund.shop == refund.shop, Refund.refund_id == refund.refund_id)
-        )
-        if before is not None:
-            return False
-        self.session.add(
-            Refund(
-                shop=refund.shop,
-                refund_id=refund.refund_id,
-                order_id=refund.order_id,
-                customer_key=key,
-                created_at=refund.created_at,
-                amount_base=refund.amount_base,
-                items=refund.items,
-            )
-        )
-        self.session.flush()
-        return True
-
-    def refund(self, facts: RefundFacts) -> str | None:
-        """``refunds/create``: attach to its order; None when the order is unknown (dead letter)."""
-        order = self.session.scalar(
-            select(Order).where(Order.shop == facts.shop, Order.order_id == facts.order_id)
-        )
-        if order is None:
-            return None
-        if self.session.get(Erasure, order.customer_key) is not None:
-            raise CustomerErased(order.customer_key)
-        amount_base = facts.amount_base
-        if amount_base is None:  # the payload named no currency: it is the order's
-            rate = order.gross_base / order.gross if order.gross else Decimal(1)
-            amount_base = (facts.amount * rate).quantize(Decimal("0.0001"))
-        refund = replace(facts, amount_base=amount_base)
-        if self._insert_refund(refund, order.customer_key):
-            total = max(order.refunded_base, self._refunds_sum(order.shop, order.order_id))
-            order.refunded_base = total
-            order.net_base = max(order.gross_base - order.discount_base - total, Decimal(0))
-            self.changed[order.customer_key] = "refund"
-        return order.customer_key
+        result = upsert_customers(self.session, sightings, [contact for _, contact in records], self.now)
+        for changed, cause in result.changed.items():
+            self.changed.setdefault(changed, cause)
+        return result.keys
 
     # --- tickets and checkouts -----------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from shared.bus.envelope import decode
 from shared.bus.producer import Publisher
 from shared.bus.topics import ALL_TOPICS, CUSTOMERS_CHANGED, ORDERS_RAW
 from shared.config import Settings
+from shared.messages import CustomersChanged
 from shared.store.db import Store
 from shared.store.messages import SqlDeadLetterSink, SqlSeenMessages
 from shared.store.models import DeadLetterRecord, ProcessedMessage
@@ -92,7 +93,15 @@ class Pipeline:
         ]
         consumer.assign(parts)
         consumer.seek_to_beginning(*parts)
-        out = [decode(r.value).payload for r in consumer]
+        out: list[dict[str, Any]] = []
+        for record in consumer:
+            envelope = decode(record.value)
+            if envelope.type == CustomersChanged.TYPE:  # a batch's changes, one entry per customer
+                out += [
+                    {"customer_key": k, "cause": c, "erased": False} for k, c in envelope.payload["changes"]
+                ]
+            else:
+                out.append(envelope.payload)
         consumer.close()
         return out
 
