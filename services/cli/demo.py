@@ -1,34 +1,62 @@
-"""The demo pipeline ``make run`` shows, on the running embedded stack.
+"""The demo pipeline ``make run`` shows, on a running stack it is given (``DemoStack``).
 
 1. A heartbeat through every topic and back (every service is consuming).
-2. Generated shop data (orders, checkouts, tickets) published to ``orders.raw`` exactly as an
-   import would, then stored by the ingestor service.
+2. A generated shop fed in as a brand would: its history by bulk import, its last days as
+   signed Shopify webhooks to the api (``demo_feed``), stored by the ingestor service.
 3. The scorer labels every customer from ``customers.changed``; labels are compared with the
    generator's planted truth (precision and recall).
-4. The Meta syncer turns ``labels.changed`` into custom audiences on the Meta sandbox.
-Each stage prints what it measured and waits only on state in the database.
+4. The Meta and Google syncers turn ``labels.changed`` into audiences on their sandboxes; each
+   audience's size there is read back from the sandbox.
+5. An admin API token for the run, checked against the api.
+Each stage prints what it measured and waits only on state in the database (or the sandbox),
+and returns early once told to stop. The stack does not know this module: ``up`` composes them.
 """
 
 from __future__ import annotations
 
+import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any, Protocol
 
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, select
 
+from services.cli.demo_feed import (
+    DEMO_CUSTOMERS,
+    DEMO_SEED,
+    SECRET_FILE,
+    DemoShop,
+    FeedFigures,
+    feed,
+    generate_shop,
+)
 from shared.bus.heartbeat import LAST_HOPS, heartbeat
-from shared.bus.producer import Publisher
+from shared.config import Settings
 from shared.store.db import Store
 
-if TYPE_CHECKING:
-    from services.cli.embedded import EmbeddedStack
 
-DEMO_CUSTOMERS = 400
-DEMO_SEED = 7
+class DemoStack(Protocol):
+    """What the demo needs of a started stack (``services.cli.embedded.EmbeddedStack`` is one)."""
+
+    @property
+    def settings(self) -> Settings:
+        """The running stack's settings (broker address, database, webhook secret)."""
+
+    @property
+    def api_url(self) -> str:
+        """Where the api listens."""
+
+    @property
+    def meta_url(self) -> str | None:
+        """The Meta sandbox, when the stack runs one."""
+
+    @property
+    def google_url(self) -> str | None:
+        """The Google sandbox's admin endpoint, when the stack runs one."""
 
 
 def _print_heartbeat(console: Console, replies: list[dict[str, Any]]) -> bool:
@@ -48,100 +76,40 @@ def _print_heartbeat(console: Console, replies: list[dict[str, Any]]) -> bool:
     return not missing
 
 
-@dataclass(frozen=True)
-class IngestFigures:
-    """What the ingest stage did."""
-
-    published: int
-    stored: int
-    dead_lettered: int
-    customers: int
-    orders: int
-    seconds: float
-
-
-def ingest_demo_shop(stack: EmbeddedStack, *, timeout: float = 300.0) -> IngestFigures:
-    """Generate a demo shop under ``var/demo`` and push it through ``orders.raw`` and the ingestor."""
-    from services.ingestor.adapters.rates_store import save_rates
-    from services.ingestor.demo_data import write_demo
-    from services.ingestor.domain import load_rates
-    from services.ingestor.importer import publish_records, read_records
-    from shared.store.models import Customer, DeadLetterRecord, Order, ProcessedMessage
-
-    settings = stack.settings
-    assert settings.kafka_bootstrap
-    out = settings.var_dir / "demo" / "shop.jsonl"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_demo(
-        out,
-        customers=DEMO_CUSTOMERS,
-        seed=DEMO_SEED,
-        as_of=datetime.now(UTC).date(),
-        fmt="shopify",
-        workers=1,
+def _print_feed(console: Console, shop: DemoShop, figures: FeedFigures) -> bool:
+    table = Table(title=f"2. demo shop fed in ({shop.customers:,} customers, seed {DEMO_SEED})")
+    for column in ("path", "records", "sent", "accepted", "duplicate", "refused"):
+        table.add_column(column, justify="right")
+    for d in figures.deliveries:
+        table.add_row(d.path, d.what, f"{d.sent:,}", f"{d.accepted:,}", f"{d.duplicates:,}", f"{d.refused:,}")
+    console.print(table)
+    handled = "handled" if figures.complete else "[red]not yet handled[/]"
+    console.print(
+        f"  {figures.accepted:,} records {handled} by the ingestor in {figures.seconds:.1f}s"
+        f" ({figures.dead_lettered:,} dead-lettered); the database holds {figures.customers:,}"
+        f" customers and {figures.orders:,} orders"
     )
-    store = Store(settings.database_url)
-    started = time.perf_counter()
-    try:
-        save_rates(store, load_rates(out.with_name(out.name + ".rates.yaml")))
-
-        def handled() -> int:
-            with store.session() as s:
-                return int(
-                    s.scalar(
-                        select(func.count())
-                        .select_from(ProcessedMessage)
-                        .where(ProcessedMessage.consumer == "ingestor")
-                    )
-                    or 0
-                )
-
-        before = handled()
-        published = 0
-        with Publisher(settings.kafka_bootstrap, client_id="demo") as publisher:
-            for kind, path in (
-                ("orders", out),
-                ("checkouts", out.with_name(out.name + ".checkouts.jsonl")),
-                ("tickets", out.with_name(out.name + ".tickets.jsonl")),
-            ):
-                published += sum(
-                    1
-                    for _ in publish_records(
-                        publisher, read_records(path, kind, settings.shop), settings.shop
-                    )
-                )
-            publisher.flush()
-        deadline = time.monotonic() + timeout
-        while handled() < before + published and time.monotonic() < deadline:
-            time.sleep(0.5)
-        with store.session() as s:
-            dead = int(
-                s.scalar(
-                    select(func.count())
-                    .select_from(DeadLetterRecord)
-                    .where(DeadLetterRecord.consumer == "ingestor")
-                )
-                or 0
-            )
-            customers = int(s.scalar(select(func.count()).select_from(Customer)) or 0)
-            orders = int(s.scalar(select(func.count()).select_from(Order)) or 0)
-        return IngestFigures(
-            published, handled() - before - dead, dead, customers, orders, time.perf_counter() - started
-        )
-    finally:
-        store.dispose()
+    refused = sum(d.refused for d in figures.deliveries)
+    if refused:
+        console.print(f"[red]{refused:,} webhooks refused (the api's log says why)[/]")
+    return figures.complete and not refused and figures.orders > 0
 
 
-def _wait(predicate: Any, timeout: float, interval: float = 0.5) -> bool:
+def _wait(
+    predicate: Callable[[], bool], timeout: float, stop: threading.Event, interval: float = 0.5
+) -> bool:
+    """Poll ``predicate`` until it holds, ``timeout`` passes or ``stop`` is set; its last answer."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not stop.is_set():
         if predicate():
             return True
-        time.sleep(interval)
+        stop.wait(interval)
     return bool(predicate())
 
 
-def labels_stage(console: Console, stack: EmbeddedStack, *, timeout: float = 180.0) -> bool:
+def labels_stage(
+    console: Console, stack: DemoStack, truth_path: Path, stop: threading.Event, *, timeout: float = 180.0
+) -> bool:
     """Wait until every customer is labelled; print label sizes and precision/recall vs the truth."""
     import csv
 
@@ -166,7 +134,7 @@ def labels_stage(console: Console, stack: EmbeddedStack, *, timeout: float = 180
             stable = len(history) > 10 and labelled > 0 and len(set(history[-10:])) == 1
             return (labelled >= customers > 0) or stable
 
-        done = _wait(settled, timeout)
+        done = _wait(settled, timeout, stop)
         with store.session() as s:
             got = {
                 cid: label
@@ -178,7 +146,6 @@ def labels_stage(console: Console, stack: EmbeddedStack, *, timeout: float = 180
             }
     finally:
         store.dispose()
-    truth_path = stack.settings.var_dir / "demo" / "shop.jsonl.truth.csv"
     with truth_path.open(encoding="utf-8") as handle:
         truth = {row["shop_customer_id"]: row["expected_label"] for row in csv.DictReader(handle)}
     table = Table(title="3. labels (scorer) vs the planted truth")
@@ -197,8 +164,8 @@ def labels_stage(console: Console, stack: EmbeddedStack, *, timeout: float = 180
     return done
 
 
-def _held(stack: EmbeddedStack, platform: str, audience_id: str | None) -> str:
-    """How many members the platform's sandbox holds in one audience ("-" when unknown)."""
+def _held(stack: DemoStack, platform: str, audience_id: str | None) -> int | None:
+    """How many members the platform's sandbox holds in one audience (None when unknown)."""
     import json
     import urllib.request
 
@@ -207,22 +174,26 @@ def _held(stack: EmbeddedStack, platform: str, audience_id: str | None) -> str:
     elif platform == "google" and stack.google_url and audience_id:
         url = f"{stack.google_url}/lists/{audience_id}/members"
     else:
-        return "-"
+        return None
     try:
         with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback sandbox
             body = json.loads(response.read())
     except OSError:
-        return "?"
+        return None
     if platform == "google":
-        return f"{body.get('count', 0):,}"
-    return f"{len(body.get('members', body)):,}"
+        return int(body.get("count", 0))
+    return len(body.get("members", body))
 
 
 def audiences_stage(
-    console: Console, stack: EmbeddedStack, *, platform: str = "meta", timeout: float = 180.0
+    console: Console,
+    stack: DemoStack,
+    stop: threading.Event,
+    *,
+    platform: str = "meta",
+    timeout: float = 180.0,
 ) -> bool:
-    """Wait for one platform's syncer runs; print each audience's run and what the sandbox holds."""
-
+    """Wait for one platform's syncer runs; print each audience's runs and what the sandbox holds."""
     from shared.store.models import DestinationAudience, SyncPending, SyncRun
 
     store = Store(stack.settings.database_url)
@@ -237,7 +208,6 @@ def audiences_stage(
                             DestinationAudience.kind,
                             DestinationAudience.platform_audience_id,
                             SyncRun.status,
-                            SyncRun.desired,
                             SyncRun.added,
                             SyncRun.removed,
                             SyncRun.api_calls,
@@ -248,7 +218,7 @@ def audiences_stage(
                     )
                 )
 
-        done = _wait(lambda: any(r.added for r in runs()), timeout, interval=1.0)
+        done = _wait(lambda: any(r.added for r in runs()), timeout, stop, interval=1.0)
 
         def settled() -> bool:
             """Every label change the syncer noted is synced and no run is in flight."""
@@ -258,69 +228,98 @@ def audiences_stage(
 
         # The syncer flushes label changes in micro-batches (and Google waits for each request to
         # be applied): print once they are all synced, not while the last ones are pending.
-        _wait(settled, 60.0, interval=0.5)
+        _wait(settled, 60.0, stop)
         rows = runs()
     finally:
         store.dispose()
-    latest = {}
+    by_audience: dict[tuple[str, str], list[Any]] = {}
     for row in rows:
-        latest[(row.audience_key, row.kind)] = row
+        by_audience.setdefault((row.audience_key, row.kind), []).append(row)
     title = {
         "meta": "4. Meta audiences (syncer -> Meta sandbox over the Graph API)",
         "google": "5. Google Customer Match lists (syncer -> Google sandbox over the Data Manager API)",
     }[platform]
-    table = Table(title=title)
-    for column in (
-        "audience",
-        "kind",
-        "list id",
-        "status",
-        "desired",
-        "added",
-        "removed",
-        "api calls",
-        "in sandbox",
-    ):
+    table = Table(title=title, caption="added, removed and api calls: summed over the audience's sync runs")
+    for column in ("audience", "kind", "list id", "sync runs", "last run", "added", "removed", "api calls"):
         table.add_column(column, justify="right")
-    for (key, kind), row in sorted(latest.items()):
+    table.add_column("size in sandbox", justify="right")
+    sized = 0
+    for (key, kind), runs_of in sorted(by_audience.items()):
+        last = runs_of[-1]
+        held = _held(stack, platform, last.platform_audience_id)
+        sized += bool(held)
         table.add_row(
             key,
             kind,
-            row.platform_audience_id or "-",
-            row.status,
-            f"{row.desired:,}",
-            f"{row.added:,}",
-            f"{row.removed:,}",
-            str(row.api_calls),
-            _held(stack, platform, row.platform_audience_id),
+            last.platform_audience_id or "-",
+            str(len(runs_of)),
+            last.status,
+            f"{sum(r.added for r in runs_of):,}",
+            f"{sum(r.removed for r in runs_of):,}",
+            f"{sum(r.api_calls for r in runs_of):,}",
+            "?" if held is None else f"{held:,}",
         )
     console.print(table)
-    if not done:
+    if not done or not sized:
         console.print(f"[red]no {platform} audience received members in {timeout:.0f}s[/]")
-    return done
+    return done and sized > 0
 
 
-def run_demo(stack: EmbeddedStack) -> bool:
-    """Run every stage and print its summary; True when each stage did what it should."""
-    console = Console(width=max(Console().width, 120))
-    assert stack.settings.kafka_bootstrap
-    ok = _print_heartbeat(console, heartbeat(stack.settings.kafka_bootstrap))
-    figures = ingest_demo_shop(stack)
-    table = Table(title=f"2. demo shop ingested ({DEMO_CUSTOMERS} customers, seed {DEMO_SEED})")
-    for column in ("published", "stored", "dead-lettered", "customers", "orders", "seconds"):
-        table.add_column(column, justify="right")
-    table.add_row(
-        f"{figures.published:,}",
-        f"{figures.stored:,}",
-        f"{figures.dead_lettered:,}",
-        f"{figures.customers:,}",
-        f"{figures.orders:,}",
-        f"{figures.seconds:.1f}",
+def admin_token(stack: DemoStack) -> tuple[str, bool]:
+    """An admin API token created for this run, and whether the api accepts it (``GET /audiences``)."""
+    import secrets
+    import urllib.request
+
+    from services.api.auth import create_token
+
+    name = f"make-run-{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+    store = Store(stack.settings.database_url)
+    try:
+        token = create_token(store, name, ["admin"], actor="up --demo")
+    finally:
+        store.dispose()
+    headers = {"Authorization": f"Bearer {token}"}
+    request = urllib.request.Request(f"{stack.api_url}/audiences", headers=headers)  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - the local api
+            return token, response.status == 200
+    except OSError:
+        return token, False
+
+
+def run_demo(stack: DemoStack, stop: threading.Event, *, customers: int = DEMO_CUSTOMERS) -> bool:
+    """Run every stage on the started ``stack`` and print its summary; True when each did its job.
+
+    Returns early (False) once ``stop`` is set.
+    """
+    started = time.perf_counter()
+    console = Console(width=max(Console().width, 132))
+    settings = stack.settings
+    assert settings.kafka_bootstrap
+    ok = _print_heartbeat(console, heartbeat(settings.kafka_bootstrap))
+    shop = generate_shop(settings.var_dir / "demo", customers=customers, as_of=datetime.now(UTC).date())
+    ok = _print_feed(console, shop, feed(shop, settings, stack.api_url, stop)) and ok
+    ok = labels_stage(console, stack, shop.truth, stop) and ok
+    ok = audiences_stage(console, stack, stop) and ok
+    ok = audiences_stage(console, stack, stop, platform="google") and ok
+    token, accepted = admin_token(stack)
+    ok = ok and accepted and not stop.is_set()
+    seconds = time.perf_counter() - started
+    verdict = "OK" if ok else ("INTERRUPTED" if stop.is_set() else "INCOMPLETE")
+    console.print(f"[{'green' if ok else 'red'}]pipeline {verdict}[/]: first refresh in {seconds:.1f}s")
+    console.print(
+        f"  token     {token}\n"
+        f"            admin scope, created for this run{'' if accepted else ' [red](the api refused it)[/]'};"
+        f' try: curl -H "Authorization: Bearer {token}" {stack.api_url}/audiences',
+        soft_wrap=True,
+        highlight=False,
     )
-    console.print(table)
-    ok = ok and figures.stored + figures.dead_lettered == figures.published and figures.orders > 0
-    ok = labels_stage(console, stack) and ok
-    ok = audiences_stage(console, stack) and ok
-    ok = audiences_stage(console, stack, platform="google") and ok
-    console.print(f"[{'green' if ok else 'red'}]pipeline {'OK' if ok else 'INCOMPLETE'}[/]")
+    secret_file = settings.var_dir / "demo" / SECRET_FILE
+    if (
+        secret_file.exists()
+        and secret_file.read_text(encoding="utf-8").strip() == settings.shopify_webhook_secret
+    ):
+        console.print(
+            f"  webhooks  signed with the secret in {secret_file} (SHOPIFY_WEBHOOK_SECRET overrides it)"
+        )
     return ok

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -27,7 +29,6 @@ from services.cli.supervisor import Child
 from services.syncer_google.config import GoogleSettings
 from services.syncer_meta.config import MetaSettings
 from shared.bus.broker import EmbeddedBroker, ensure_topics, free_port
-from shared.bus.consumer import install_stop_signals
 from shared.bus.producer import Publisher
 from shared.bus.topics import ALL_TOPICS
 from shared.config import Settings
@@ -43,6 +44,23 @@ SANDBOX_GOOGLE_CUSTOMER = "1234567890"  # the embedded Google sandbox's Google A
 SANDBOX_TOKEN = "sandbox-token"  # noqa: S105 - the embedded Meta sandbox's token and ad account (demo only)
 SANDBOX_ACCOUNT = "act_1000"
 CONSUMERS = frozenset({"ingestor", "scorer", "syncer_meta", "syncer_google"})
+
+# What ``up`` runs on the started stack (the demo): stops early once the event is set; True if it did its job.
+FirstRun = Callable[[threading.Event], bool]
+
+
+def _stop_on_signals(stop: threading.Event) -> None:
+    """SIGINT or SIGTERM sets ``stop`` (``run`` stops in order); a second one raises
+    ``KeyboardInterrupt``, so an impatient Ctrl-C still unwinds through ``stop`` at once."""
+
+    def handler(signum: int, _frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        log.info("signal.stop", signal=signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
 
 
 @dataclass
@@ -276,32 +294,24 @@ class EmbeddedStack:
                 self.broker.stop()
                 self.broker = None
 
-    def run_forever(self) -> int:
-        """Run until Ctrl-C / SIGTERM; crashed processes are restarted meanwhile."""
+    def run(self, first: FirstRun | None = None, *, once: bool = False) -> int:
+        """Start; run ``first`` on the started stack (the demo); serve until Ctrl-C or SIGTERM.
+
+        With ``once`` it stops right after ``first``. Exit 0, or 1 when ``first`` reported a
+        failure. Crashed processes are restarted meanwhile; whatever happens, ``stop`` runs.
+        """
         stop = threading.Event()
-        install_stop_signals(stop)
+        _stop_on_signals(stop)
         try:
             self.start()
+            ok = first(stop) if first is not None else True
             print(self.where_to_look(), flush=True)
+            if once or stop.is_set():
+                return 0 if ok else 1
             print(self.readiness(stop), flush=True)
+            print("  serving   until Ctrl-C (SIGINT) or SIGTERM", flush=True)
             while not stop.wait(1.0):
                 pass
-            return 0
-        finally:
-            self.stop()
-
-    def run_demo(self) -> int:
-        """Start, run the demo pipeline once, print its summary, stop everything."""
-        import signal
-
-        from services.cli.demo import run_demo
-
-        install_stop_signals(threading.Event())  # Ctrl-C still unwinds through ``finally``
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        try:
-            self.start()
-            ok = run_demo(self)
-            print(self.where_to_look(), flush=True)
             return 0 if ok else 1
         finally:
             self.stop()
@@ -330,8 +340,9 @@ class EmbeddedStack:
             f"  logs      {self.log_dir}/<service>.log (pids in {self.run_dir})",
             f"  database  {self.settings.database_url}",
             f"  broker    {self.settings.kafka_bootstrap}",
-            f"  api       {self.api_url}/health",
-            f"  dashboard {self.api_url}/ (a token to log in: audiencesync tokens create NAME --scope read)",
+            f"  api       {self.api_url} (reference at /docs; a token: audiencesync tokens create NAME)",
+            f"  dashboard {self.api_url}/ (log in with a token of scope read or more)",
+            f"  webhooks  POST {self.api_url}/webhooks/shopify/<topic> (signed with SHOPIFY_WEBHOOK_SECRET)",
         ]
         if self.meta_url:
             lines.append(f"  meta      {self.meta_url} (sandbox; /_sandbox/audiences lists what it holds)")

@@ -55,7 +55,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     up.add_argument(
         "--demo",
         action="store_true",
-        help="run the demo pipeline once, print a summary, stop everything and exit",
+        help="first feed a generated shop through webhooks and bulk import, score it, sync both"
+        " sandboxes and print a summary with an admin token; then keep serving",
+    )
+    up.add_argument("--once", action="store_true", help="with --demo: stop everything after the summary")
+    up.add_argument(
+        "--customers", type=int, default=None, help="with --demo: the demo shop's size (default 3,000)"
     )
     up.set_defaults(func=_up)
 
@@ -106,13 +111,23 @@ def _config_check(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _up(args: argparse.Namespace, settings: Settings) -> int:
+    """The stack, and with ``--demo`` the demo run on it first: composed here; neither imports the other."""
     from services.cli.embedded import EmbeddedStack
     from shared.definitions import DefinitionsError, load_definitions
 
+    if (args.once or args.customers is not None) and not args.demo:
+        print("audiencesync: --once and --customers go with --demo", file=sys.stderr)
+        return 2
     try:
         load_definitions(settings.config_file)  # fail before starting anything
     except DefinitionsError as exc:
         print(exc, file=sys.stderr)
         return 2
-    stack = EmbeddedStack(settings, api_port=args.api_port)
-    return stack.run_demo() if args.demo else stack.run_forever()
+    if not args.demo:
+        return EmbeddedStack(settings, api_port=args.api_port).run()
+    from services.cli.demo import run_demo
+    from services.cli.demo_feed import DEMO_CUSTOMERS, with_webhook_secret
+
+    customers = DEMO_CUSTOMERS if args.customers is None else args.customers
+    stack = EmbeddedStack(with_webhook_secret(settings), api_port=args.api_port)
+    return stack.run(lambda stop: run_demo(stack, stop, customers=customers), once=args.once)

@@ -6,6 +6,9 @@ up`` is its own. The policy is pure (``Backoff``); ``Child`` is the thin process
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -58,6 +61,7 @@ class Child:
 
     def spawn(self, now: float) -> None:
         """Start the process (tied to ours by PDEATHSIG), logging to its file; write its pid file."""
+        self._kill_group()  # a restart: nothing the previous process started may linger
         with open(self.log_file, "ab") as out:
             self.process = spawn_tied(self.argv, env=self.env, stdout=out, stderr=subprocess.STDOUT)
         self.pid_file.write_text(f"{self.process.pid}\n")
@@ -75,7 +79,11 @@ class Child:
             self.process.terminate()
 
     def wait(self, timeout: float) -> bool:
-        """Wait for the exit; SIGKILL after ``timeout``. Returns whether it stopped in time."""
+        """Wait for the exit; SIGKILL after ``timeout``. Returns whether it stopped in time.
+
+        Then SIGKILL whatever is left of its process group (``spawn_tied`` makes it the leader),
+        so nothing it started outlives the stack.
+        """
         if self.process is None:
             return True
         try:
@@ -86,4 +94,11 @@ class Child:
             self.process.wait()
             return False
         finally:
+            self._kill_group()
             self.pid_file.unlink(missing_ok=True)
+
+    def _kill_group(self) -> None:
+        """SIGKILL what is left of the last process's group (anything it started)."""
+        if self.process is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.process.pid, signal.SIGKILL)
