@@ -29,8 +29,8 @@ browser: ## install Debian's chromium and chromium-driver for the browser test (
 			|| echo "warning: could not install chromium; the browser test will fail under CI"; \
 	fi
 
-run: $(STAMP) ## run the whole pipeline on the embedded default and print where to look
-	$(BIN)/audiencesync up --demo
+run: $(STAMP) ## the whole pipeline on a demo shop, then serve until Ctrl-C (ONCE=1: exit after the summary)
+	$(BIN)/audiencesync up --demo $(if $(ONCE),--once)
 
 test: $(STAMP) browser ## run the test suite (unit, integration on SQLite and PostgreSQL, e2e, drills)
 	$(BIN)/pytest -n 3 -m "not drill"
