@@ -9,6 +9,7 @@ process runs as the image's user (uid 10001). What this cannot see is the image 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -80,10 +81,17 @@ class Host:
         return probe
 
 
+@functools.cache
 def _as_image_user() -> list[str]:
-    if os.geteuid() == 0 and shutil.which("setpriv"):
-        return ["setpriv", f"--reuid={IMAGE_USER}", f"--regid={IMAGE_USER}", "--clear-groups"]
-    return []
+    """``setpriv`` to the image's uid when root and that user can run this checkout, else nothing."""
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        return []
+    switch = ["setpriv", f"--reuid={IMAGE_USER}", f"--regid={IMAGE_USER}", "--clear-groups"]
+    # A checkout or interpreter under a private home cannot be reached by that user: run as root.
+    probe = subprocess.run(
+        [*switch, str(BIN / "audiencesync"), "version"], cwd="/", capture_output=True, check=False
+    )
+    return switch if probe.returncode == 0 else []
 
 
 @pytest.fixture
