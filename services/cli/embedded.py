@@ -304,7 +304,7 @@ class EmbeddedStack:
         _stop_on_signals(stop)
         try:
             self.start()
-            ok = first(stop) if first is not None else True
+            ok = first(stop) if first is not None and not stop.is_set() else True
             print(self.where_to_look(), flush=True)
             if once or stop.is_set():
                 return 0 if ok else 1
