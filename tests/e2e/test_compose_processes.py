@@ -43,6 +43,7 @@ class Host:
     def __init__(self, work: Path, broker: EmbeddedBroker) -> None:
         self.work = work
         self.ports = {port: str(free_port()) for port in ("8080", "8790", "8791", "8792")}
+        self.metrics: dict[str, str] = {}  # each worker's METRICS_PORT: one per container there
         self.names = {
             "kafka:9092": broker.bootstrap,
             "sandbox-meta:8790": f"127.0.0.1:{self.ports['8790']}",
@@ -66,17 +67,21 @@ class Host:
         ]
         return [self.place(a) for a in ports]
 
-    def env(self, svc: dict[str, Any]) -> dict[str, str]:
+    def env(self, name: str, svc: dict[str, Any]) -> dict[str, str]:
         written = {
             k: interpolate(str(v), SETUPS["sandbox"]) for k, v in (svc.get("environment") or {}).items()
         }
         placed = {k: self.place(v) for k, v in {**image_env(), **written}.items()}
+        if "METRICS_PORT" in placed:
+            placed["METRICS_PORT"] = self.metrics.setdefault(name, str(free_port()))
         return {**placed, "PATH": f"{BIN}:/usr/bin:/bin"}
 
-    def healthcheck(self, svc: dict[str, Any]) -> list[str]:
+    def healthcheck(self, name: str, svc: dict[str, Any]) -> list[str]:
         """The healthcheck's command (``CMD`` form) with this host's Python and ports."""
         probe = [str(BIN / "python") if a == "python" else a for a in svc["healthcheck"]["test"][1:]]
-        for port, here in self.ports.items():
+        metrics = svc.get("environment", {}).get("METRICS_PORT")
+        ports = {**self.ports, **({str(metrics): self.metrics[name]} if metrics else {})}
+        for port, here in ports.items():
             probe = [a.replace(f":{port}/", f":{here}/") for a in probe]
         return probe
 
@@ -119,7 +124,7 @@ def _start(host: Host, name: str, svc: dict[str, Any]) -> subprocess.Popen[bytes
     try:
         return subprocess.Popen(
             [*_as_image_user(), str(BIN / "audiencesync"), *host.argv(svc)],
-            env=host.env(svc),
+            env=host.env(name, svc),
             cwd=host.work / "var",
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -181,7 +186,7 @@ def test_compose_containers_start_in_order_and_carry_a_signed_webhook(host: Host
         assert _ready(f"{api}/readyz", timeout=150)["status"] == "ready"
         for name, svc in containers.items():
             if "healthcheck" in svc:
-                probe = host.healthcheck(svc)
+                probe = host.healthcheck(name, svc)
                 assert subprocess.run(probe, capture_output=True, timeout=30, check=False).returncode == 0, (
                     name
                 )

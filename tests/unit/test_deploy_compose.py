@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Callable, Mapping
@@ -251,6 +252,22 @@ def test_the_api_listens_on_every_interface_on_the_port_its_healthcheck_and_mapp
     assert (args.host or api["environment"].get("API_HOST")) == "0.0.0.0"  # noqa: S104 - in a container
     assert any(f"127.0.0.1:{args.port}/" in part for part in api["healthcheck"]["test"])
     assert any(str(p).endswith(f":{args.port}") for p in api["ports"])
+
+
+def served_ports(svc: dict[str, Any]) -> set[int]:
+    """The loopback ports a container of ours listens on: its command's and its metrics port."""
+    args = parse(command_of(svc))
+    ports = {getattr(args, "port", None), getattr(args, "admin_port", None)}
+    metrics = (svc.get("environment") or {}).get("METRICS_PORT")
+    return {int(p) for p in (*ports, metrics) if p}
+
+
+def test_every_long_running_container_has_a_healthcheck_on_a_port_it_serves() -> None:
+    for name, svc in our_services(load_compose()).items():
+        if svc.get("restart") in {"always", "unless-stopped"}:
+            test = " ".join(svc["healthcheck"]["test"])
+            asked = {int(p) for p in re.findall(r"127\.0\.0\.1:(\d+)/", test)}
+            assert asked and asked <= served_ports(svc), f"{name} checks {asked}, serves {served_ports(svc)}"
 
 
 def test_secrets_init_creates_exactly_the_files_compose_mounts(tmp_path: Path) -> None:
