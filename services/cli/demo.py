@@ -180,9 +180,7 @@ def _held(stack: DemoStack, platform: str, audience_id: str | None) -> int | Non
             body = json.loads(response.read())
     except OSError:
         return None
-    if platform == "google":
-        return int(body.get("count", 0))
-    return len(body.get("members", body))
+    return int(body.get("count", 0))  # both sandboxes' member listings carry their count
 
 
 def audiences_stage(
