@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
+from functools import cache
 from typing import Any
 
 from kafka.errors import KafkaError
@@ -115,3 +116,24 @@ class Publisher:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def partition_for(key: str, partitions: int) -> int:
+    """The partition Kafka's default partitioner (murmur2, as the Java client's) gives ``key``."""
+    from kafka.partitioner.default import murmur2
+
+    return int((murmur2(key.encode()) & 0x7FFFFFFF) % partitions)
+
+
+@cache
+def partition_keys(partitions: int) -> tuple[str, ...]:
+    """One key per partition, ``keys[p]`` sent to ``p``: a message that must land on a partition
+    chosen in process (a batch of one customer group) is sent under its key. murmur2 is pure
+    Python in kafka-python, so it runs here a few times instead of once per record."""
+    keys: dict[int, str] = {}
+    tried = 0
+    while len(keys) < partitions:
+        key = f"partition-{tried}"
+        keys.setdefault(partition_for(key, partitions), key)
+        tried += 1
+    return tuple(keys[p] for p in range(partitions))
