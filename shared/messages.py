@@ -120,12 +120,12 @@ class RawBatch:
         """
         return f"{envelope_id}/{index}" if index else envelope_id
 
-    def to_envelope(self) -> Envelope:
-        """Wrap for ``orders.raw``, keyed by the first record's key."""
+    def to_envelope(self, key: str | None = None) -> Envelope:
+        """Wrap for ``orders.raw``, keyed by ``key`` (the partition's), else the first record's key."""
         return Envelope(
             type=self.TYPE,
             version=self.VERSION,
-            key=self.records[0][1] if self.records else "",
+            key=key if key is not None else self.records[0][1] if self.records else "",
             occurred_at=self.received_at,
             payload={
                 "source": "import",
