@@ -165,7 +165,7 @@ def run_import(
     progress = on_progress or (lambda _done, _total: None)
 
     def records(publisher: Publisher) -> Generator[Published, None, None]:
-        return publish_batches(publisher, read_records(path, kind, shop, fmt), shop)
+        return publish_batches(publisher, read_records(path, kind, shop, fmt), shop, first=PROBE)
 
     if settings.kafka_bootstrap is not None:
         published = _publish_only(settings.kafka_bootstrap, records, progress, total)

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from kafka.partitioner.default import murmur2
 from prometheus_client import Counter
 
 from services.ingestor import privacy
@@ -47,7 +46,7 @@ from services.ingestor.domain.errors import ROOT, Reason, invalid
 from services.ingestor.domain.refund_rows import ingest_refund_row
 from shared.bus.consumer import DeadLetter, Delivery, Handler
 from shared.bus.envelope import Envelope, InvalidMessage
-from shared.bus.producer import Publisher
+from shared.bus.producer import Publisher, partition_for
 from shared.bus.topics import CUSTOMERS_CHANGED, ORDERS_RAW
 from shared.log import get_logger
 from shared.messages import CustomerChanged, CustomersChanged, RawBatch, RawReceived
@@ -245,7 +244,7 @@ def announcements(changed: dict[str, str], partitions: int) -> list[Envelope]:
     groups: dict[int, list[tuple[str, str]]] = {}
     for key, cause in changed.items():
         if cause != "erasure":
-            groups.setdefault((murmur2(key.encode()) & 0x7FFFFFFF) % partitions, []).append((key, cause))
+            groups.setdefault(partition_for(key, partitions), []).append((key, cause))
     return [e.to_envelope() for e in erased] + [
         CustomersChanged(tuple(g)).to_envelope() for g in groups.values()
     ]

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import csv
 import json
+import zlib
 from collections.abc import Generator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -31,8 +32,8 @@ from services.ingestor.file_check import (
     open_text,
     record_unit,
 )
-from services.ingestor.layouts import LayoutError, Record
-from shared.bus.producer import Publisher
+from services.ingestor.layouts import LayoutError, Record, customer_group
+from shared.bus.producer import Publisher, partition_keys
 from shared.bus.topics import ORDERS_RAW
 from shared.messages import RawBatch, RawReceived
 from shared.shops import InvalidShopDomain, normalize_shop_domain
@@ -129,6 +130,29 @@ def read_records(path: Path, kind: str, shop: str, fmt: str = "auto") -> Iterato
 
 def _json_record(raw: bytes | dict[str, Any], body: bytes, kind: str, shop: str, fmt: str) -> Record:
     """A JSON record's topic and key: Shopify's REST shape or a generic layout (``fmt``, else its fields)."""
+    if isinstance(raw, bytes):
+        try:
+            raw = json.loads(raw)  # once, for every field read below
+        except ValueError:
+            raw = {}
+    record = _json_topic_and_key(raw, body, kind, shop, fmt)
+    return replace(record, group=_json_group(raw, kind, record.topic))
+
+
+def _json_group(raw: object, kind: str, topic: str) -> str:
+    """The customer a JSON record belongs to (``Record.group``), where it says so plainly."""
+    if not isinstance(raw, dict) or kind not in ("orders", "customers"):
+        return ""
+    if topic in ("import/generic", "import/customers"):
+        return customer_group(raw.get("customer_id"), raw.get("email"))
+    if kind == "customers":
+        return customer_group(raw.get("id"), raw.get("email"))
+    customer = raw.get("customer")
+    customer_id = customer.get("id") if isinstance(customer, dict) else None
+    return customer_group(customer_id, raw.get("email") or raw.get("contact_email"))
+
+
+def _json_topic_and_key(raw: Any, body: bytes, kind: str, shop: str, fmt: str) -> Record:
     if kind == "tickets":
         return Record("import/tickets", f"{shop}/ticket/{_field(raw, 'id', 'ticket_id') or ''}", body)
     if kind == "checkouts":
@@ -172,24 +196,36 @@ class Published:
 
 
 def publish_batches(
-    publisher: Publisher, records: Iterator[Record], shop: str
+    publisher: Publisher, records: Iterator[Record], shop: str, *, first: int = 0
 ) -> Generator[Published, None, None]:
-    """Publish consecutive records together in ``RawBatch`` messages; yields each one sent."""
-    now = datetime.now(UTC)
-    batch: list[tuple[str, str, str]] = []
-    size = 0
+    """Publish records together in ``RawBatch`` messages; yields each message sent.
 
-    def send() -> Published:
-        envelope = RawBatch(shop=shop, received_at=now, records=tuple(batch)).to_envelope()
+    Records are gathered per partition of ``orders.raw``, a customer's always in the same one
+    (``Record.group``; a record naming none goes by its key), so with several ingestors one
+    customer is written by one of them, in file order, and none waits on another's row locks.
+    The records read up to ``first`` are sent as soon as it is reached (an import's probe).
+    """
+    now = datetime.now(UTC)
+    keys = partition_keys(publisher.partitions(ORDERS_RAW))
+    open_batches: dict[int, tuple[list[tuple[str, str, str]], list[int]]] = {}
+
+    def send(partition: int) -> Published:
+        batch, _ = open_batches.pop(partition)
+        envelope = RawBatch(shop=shop, received_at=now, records=tuple(batch)).to_envelope(keys[partition])
         publisher.publish(ORDERS_RAW, envelope)
         return Published(envelope.id, len(batch))
 
-    for record in records:
+    for read, record in enumerate(records, start=1):
         body = record.body.decode("utf-8")  # an import reads its file as UTF-8
-        if batch and (len(batch) >= BATCH_RECORDS or size + len(body) > BATCH_BYTES):
-            yield send()
-            batch, size = [], 0
+        partition = zlib.crc32((record.group or record.key).encode()) % len(keys)
+        batch, size = open_batches.setdefault(partition, ([], [0]))
+        if batch and (len(batch) >= BATCH_RECORDS or size[0] + len(body) > BATCH_BYTES):
+            yield send(partition)
+            batch, size = open_batches.setdefault(partition, ([], [0]))
         batch.append((record.topic, record.key, body))
-        size += len(body)
-    if batch:
-        yield send()
+        size[0] += len(body)
+        if read == first:
+            for waiting in sorted(open_batches):
+                yield send(waiting)
+    for waiting in sorted(open_batches):
+        yield send(waiting)

@@ -43,11 +43,27 @@ class LayoutError(ValueError):
 
 @dataclass(frozen=True)
 class Record:
-    """One record as bytes, with the raw topic it belongs to and its Kafka key."""
+    """One record as bytes, with the raw topic it belongs to and its Kafka key.
+
+    ``group`` names the customer it belongs to when the file says so plainly (an id, else an
+    email), "" otherwise: batches keep one customer's records on one partition, so two
+    ingestors never write the same customer at once. It may hold an email: it is never
+    published, only hashed in process to choose the batch.
+    """
 
     topic: str
     key: str
     body: bytes
+    group: str = ""
+
+
+def customer_group(customer_id: object, email: object) -> str:
+    """A record's ``group``: its customer's id, else its email (case aside), else "" (unknown)."""
+    if customer_id not in (None, ""):
+        return f"id:{customer_id}"
+    if isinstance(email, str) and email.strip():
+        return f"email:{email.strip().lower()}"
+    return ""
 
 
 def header_names(row: list[str]) -> list[str]:
@@ -133,17 +149,19 @@ def records(header: list[str], rows: Iterable[list[str]], layout: str, shop: str
     if layout == SHOPIFY_EXPORT:
         for lines in shopify_export.group_orders(dicts):
             order = shopify_export.order_body(lines)
-            yield Record("import/shopify", f"{shop}/{order.get('id', '')}", _json(order))
+            group = customer_group(None, order.get("email"))
+            yield Record("import/shopify", f"{shop}/{order.get('id', '')}", _json(order), group)
         return
     for fields in dicts:
         if layout == REFUNDS:  # keyed by its order: a refund follows the order on its partition
             yield Record("import/refunds", f"{shop}/{fields.get('order_id') or ''}", _json(fields))
-        elif layout == CUSTOMERS:  # never the email: keys are not hashed
-            yield Record(
-                "import/customers", f"{shop}/customer/{fields.get('customer_id') or ''}", _json(fields)
-            )
         else:
-            yield Record("import/generic", f"{shop}/{fields.get('order_id') or ''}", _json(fields))
+            group = customer_group(fields.get("customer_id"), fields.get("email"))
+            if layout == CUSTOMERS:  # never the email: keys are not hashed
+                key = f"{shop}/customer/{fields.get('customer_id') or ''}"
+                yield Record("import/customers", key, _json(fields), group)
+            else:
+                yield Record("import/generic", f"{shop}/{fields.get('order_id') or ''}", _json(fields), group)
 
 
 def _json(value: object) -> bytes:

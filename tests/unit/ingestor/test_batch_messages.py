@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 from kafka.partitioner.default import DefaultPartitioner
 
 from services.ingestor.handlers import announcements, unpack
+from services.ingestor.importer import publish_batches
+from services.ingestor.layouts import Record
 from shared.bus.consumer import Delivery
 from shared.bus.envelope import Envelope, InvalidMessage, decode, encode
+from shared.bus.producer import partition_keys
 from shared.messages import CustomerChanged, CustomersChanged, RawBatch, RawReceived
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -117,3 +122,50 @@ def test_a_malformed_change_batch_is_refused(changes: object) -> None:
     envelope = Envelope(type=CustomersChanged.TYPE, key=_key(1), payload={"changes": changes})
     with pytest.raises(InvalidMessage):
         CustomersChanged.from_envelope(envelope)
+
+
+class _Publisher:
+    """Records what an import publishes (a broker of 4 partitions)."""
+
+    def __init__(self) -> None:
+        self.sent: list[Envelope] = []
+
+    def partitions(self, topic: str) -> int:
+        return 4
+
+    def publish(self, topic: str, envelope: Envelope) -> None:
+        self.sent.append(envelope)
+
+
+def test_an_import_batches_each_customer_on_one_partition_in_file_order() -> None:
+    records = [
+        Record("import/generic", f"s/{n}", f'{{"n": {n}}}'.encode(), f"id:C-{n % 30}" if n % 10 else "")
+        for n in range(1000)
+    ]
+    publisher = _Publisher()
+    read: list[int] = []
+    sent_after: list[int] = []
+
+    def source() -> Iterator[Record]:
+        for n, record in enumerate(records):
+            read.append(n)
+            yield record
+
+    for message in publish_batches(publisher, source(), "s", first=200):  # type: ignore[arg-type]
+        sent_after.append(len(read))
+        assert message.records <= 200
+    assert sent_after[0] == 200  # the probe's records go out once read, whatever their partition
+    assert {e.key for e in publisher.sent} <= set(partition_keys(4))
+    where: dict[str, set[str]] = {}
+    order: list[int] = []
+    for envelope in publisher.sent:
+        batch = RawBatch.from_envelope(envelope)
+        for _, key, body in batch.records:
+            n = json.loads(body)["n"]
+            order.append(n)
+            where.setdefault(records[n].group or key, set()).add(envelope.key)
+    assert sorted(order) == list(range(1000))
+    assert all(len(keys) == 1 for keys in where.values())  # one partition per customer
+    for customer in {r.group for r in records if r.group}:
+        mine = [n for n in order if records[n].group == customer]
+        assert mine == sorted(mine)  # a customer's records keep the file's order
