@@ -5,11 +5,16 @@ big transactions), not through the ingestor: customers, orders with one line eac
 8% of orders, tickets, abandoned checkouts, a few test and cancelled orders. Then
 ``full_rescore`` runs twice: the first writes every label (inserts, all changed), the second is
 the nightly steady state (updates, nothing material changed). Wall time is split into
-aggregation SQL, the domain and label writes; peak memory is the rescoring process's
+aggregation SQL, the earlier cuts of the value backtest, the domain and label writes, each
+with this process's CPU time beside the wall time (SQLite works in the process's threads; on
+PostgreSQL the backends' CPU is printed too when the server is local), and the load average:
+on a shared machine the wall time alone says little. Peak memory is the rescoring process's
 ``ru_maxrss`` (each rescore runs in a fresh process, so generation does not count).
 
 Target: at most 60 s and 1.5 GB per full rescore. ``BENCH_SCALE=0.1`` runs a tenth of the size;
-``BENCH_DATABASES=sqlite`` (or ``postgresql``) runs one database only.
+``BENCH_DATABASES=sqlite`` (or ``postgresql``) runs one database only. ``BENCH_KEEP=DIR`` keeps
+the generated shops (SQLite in DIR, PostgreSQL in schema ``bench_rescore_<customers>``) and
+reuses them on the next run, labels cleared (generating a million customers takes minutes).
 PostgreSQL: ``BENCH_POSTGRES_URL`` (default the test server), in a throwaway schema dropped
 afterwards. Prints figures only; asserts nothing. Run: ``python -m bench rescore``.
 """
@@ -32,6 +37,7 @@ import numpy as np
 POSTGRES = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 SCALE = float(os.environ.get("BENCH_SCALE", "1"))
 DATABASES = os.environ.get("BENCH_DATABASES", "postgresql,sqlite").split(",")  # which to run
+KEEP = os.environ.get("BENCH_KEEP", "")  # a folder: keep the generated shops and reuse them
 CUSTOMERS = int(1_000_000 * SCALE)
 AS_OF = datetime(2025, 6, 30, 23, 59, 59, tzinfo=UTC)
 CHUNK = 200_000
@@ -199,24 +205,64 @@ def _generate(url: str, schema: str | None) -> None:
     )
 
 
+STAGES = (("aggregate", "aggregation SQL"), ("aggregate_history", "earlier cuts"),
+          ("score", "domain with value choice"), ("write", "label writes"))  # fmt: skip
+
+
+def _cpu() -> float:
+    """CPU seconds of this process (every thread) and its waited-for children."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _server_cpu(store: Any, application: str) -> float | None:
+    """CPU seconds of this run's PostgreSQL backends (its connections carry ``application``),
+    read from /proc when the server runs on this machine; None when it cannot be read."""
+    from sqlalchemy import text
+
+    with store.session() as session:
+        pids = session.scalars(
+            text("SELECT pid FROM pg_stat_activity WHERE application_name = :a"), {"a": application}
+        ).all()
+    total = 0.0
+    try:
+        for pid in pids:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return None
+    return total
+
+
 def _rescore(url: str, label: str) -> None:
-    """One full rescore, timed by phase, with this process's peak RSS (runs in a child process)."""
+    """One full rescore, timed by stage (wall and this process's CPU), with the peak RSS and the
+    load average, since the machine may be shared (runs in a child process)."""
     from services.scorer.rescoring import full_rescore
     from shared.definitions.scoring import DEFAULT_SCORING
     from shared.store.db import Store
 
+    application = f"bench_rescore_{uuid.uuid4().hex[:8]}"
+    if url.startswith("postgresql"):
+        url += f"&application_name={application}"
     store = Store(url)
+    load_before, cpu_before = os.getloadavg()[0], _cpu()
     started = time.perf_counter()
     result, _ = full_rescore(store, DEFAULT_SCORING, as_of=AS_OF, announce=False)
-    wall = time.perf_counter() - started
+    wall, cpu = time.perf_counter() - started, _cpu() - cpu_before
+    server = _server_cpu(store, application) if url.startswith("postgresql") else None
     store.dispose()
-    s = result.seconds
+    load_after = os.getloadavg()[0]
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+    s, c = result.seconds, result.cpu_seconds
+    stages = ", ".join(
+        f"{name} {s.get(key, 0.0):.1f} s ({c.get(key, 0.0):.1f} s CPU)" for key, name in STAGES
+    )
+    database = "" if server is None else f", database backends {server:.1f} s CPU"
     print(
-        f"  {label:<26} {wall:6.1f} s  (aggregation SQL {s['aggregate']:5.1f} s + earlier cuts "
-        f"{s.get('aggregate_history', 0.0):5.1f} s, domain with value choice {s['score']:4.1f} s, "
-        f"label writes {s['write']:5.1f} s)  peak RSS {peak:,.0f} MiB  "
-        f"{result.customers:,} customers, {result.changed:,} changed, model {result.method}, "
+        f"  {label:<26} {wall:6.1f} s wall, {cpu:6.1f} s CPU{database}; load average {load_before:.1f} -> "
+        f"{load_after:.1f} on {os.cpu_count()} CPUs; peak RSS {peak:,.0f} MiB\n"
+        f"    {stages}, rest {wall - sum(s.values()):.1f} s\n"
+        f"    {result.customers:,} customers, {result.changed:,} changed, model {result.method}, "
         f"value {result.value_choice.get('method')} ({result.value_choice.get('reason')})",
         flush=True,
     )
@@ -230,8 +276,21 @@ def _child(target: Any, *args: Any) -> None:
         raise RuntimeError(f"{target.__name__} failed with exit code {process.exitcode}")
 
 
-def _run(url: str, schema: str | None) -> None:
-    _child(_generate, url, schema)
+def _forget_labels(url: str) -> None:
+    """A kept shop starts without labels, so the first rescore writes every label again."""
+    from sqlalchemy import text
+
+    from shared.store.db import Store
+
+    store = Store(url)
+    with store.transaction() as session:
+        for table in ("label_history", "labels", "scoring_runs"):
+            session.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - our tables
+    store.dispose()
+
+
+def _run(url: str, schema: str | None, *, kept: bool = False) -> None:
+    _child(_forget_labels if kept else _generate, url, *(() if kept else (schema,)))
     _child(_rescore, url, "first (every label new)")
     _child(_rescore, url, "again (steady state)")
 
@@ -242,24 +301,30 @@ def main() -> None:
     if "postgresql" in DATABASES:
         _postgresql()
     if "sqlite" in DATABASES:
+        print("SQLite:", flush=True)
+        if KEEP:
+            path = Path(KEEP) / f"rescore-{CUSTOMERS}.db"
+            _run(f"sqlite:///{path}", None, kept=path.exists())
+            return
         with tempfile.TemporaryDirectory() as folder:
-            print("SQLite:", flush=True)
             _run(f"sqlite:///{Path(folder) / 'bench.db'}", None)
 
 
 def _postgresql() -> None:
     import psycopg
 
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    schema = f"bench_rescore_{CUSTOMERS}" if KEEP else f"bench_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(POSTGRES, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
+        kept = conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone()
+        conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
     try:
         print("PostgreSQL:", flush=True)
         sep = "&" if "?" in POSTGRES else "?"
-        _run(f"{POSTGRES}{sep}options=-csearch_path%3D{schema}", schema)
+        _run(f"{POSTGRES}{sep}options=-csearch_path%3D{schema}", schema, kept=bool(KEEP and kept))
     finally:
-        with psycopg.connect(POSTGRES, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        if not KEEP:
+            with psycopg.connect(POSTGRES, autocommit=True) as conn:
+                conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -56,6 +57,17 @@ class RescoreResult:
     method: str = ""
     value_choice: dict[str, object] = field(default_factory=dict)  # method, reason, backtest figures
     seconds: dict[str, float] = field(default_factory=dict)  # aggregate, aggregate_history, score, write
+    cpu_seconds: dict[str, float] = field(default_factory=dict)  # the same stages, this process's CPU
+
+    @contextmanager
+    def timed(self, stage: str) -> Iterator[None]:
+        """Record a stage's wall and CPU time (all threads of this process: SQLite works in them)."""
+        wall, cpu = time.perf_counter(), time.process_time()
+        try:
+            yield
+        finally:
+            self.seconds[stage] = time.perf_counter() - wall
+            self.cpu_seconds[stage] = time.process_time() - cpu
 
     def summary(self) -> dict[str, object]:
         """JSON-ready counts for ``scoring_runs.summary``."""
@@ -67,6 +79,7 @@ class RescoreResult:
             "value_choice": self.value_choice,
             "erased": self.erased,
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
+            "cpu_seconds": {k: round(v, 3) for k, v in self.cpu_seconds.items()},
         }
 
 
@@ -116,24 +129,18 @@ def full_rescore(
     """Rescore every customer from facts up to ``as_of``; store labels and the calibration."""
     started = datetime.now(UTC)
     result = RescoreResult(FULL)
-    clock = time.perf_counter()
-    with store.session() as session:
+    with result.timed("aggregate"), store.session() as session:
         aggregates = load_aggregates(session, as_of)
-    result.seconds["aggregate"] = time.perf_counter() - clock
-    clock = time.perf_counter()
-    with store.session() as session:
+    with result.timed("aggregate_history"), store.session() as session:
         history = load_history(session, aggregates, as_of, config.model)
-    result.seconds["aggregate_history"] = time.perf_counter() - clock
-    clock = time.perf_counter()
-    scored = score(aggregates, config, as_of, history=history)
-    del aggregates, history
-    result.seconds["score"] = time.perf_counter() - clock
+    with result.timed("score"):
+        scored = score(aggregates, config, as_of, history=history)
+        del aggregates, history
     result.value_choice = scored.calibration.value_choice.to_dict()
     result.value_choice.pop("learned")  # the model itself is in the calibration
-    clock = time.perf_counter()
     with store.transaction() as session:
-        _store(session, scored, config, result, as_of=as_of, announce=announce)
-        result.seconds["write"] = time.perf_counter() - clock
+        with result.timed("write"):
+            _store(session, scored, config, result, as_of=as_of, announce=announce)
         save_run(
             session,
             mode=FULL,

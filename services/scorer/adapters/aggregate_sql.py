@@ -128,7 +128,7 @@ def orders_sql(d: Dialect, *, after: bool, keys: bool, below: bool = False) -> s
         if d.stamp_width
         else ""
     )
-    scan = "" if keys else d.full_scan
+    scan = "" if keys or below else d.full_scan  # a sample's orders through the key index
     # Orders and spend of the recent windows (``:since_<w>`` = as_of - w days, bound like as_of).
     counts = [f"SUM(CASE WHEN o.created_at > :since_{w} THEN 1 ELSE 0 END)" for w in WINDOWS]
     spends = [
@@ -168,7 +168,7 @@ def other_sql(d: Dialect, *, after: bool, keys: bool, below: bool = False) -> di
             SELECT customer_key, product_type FROM (
                 SELECT o.customer_key, l.product_type, ROW_NUMBER() OVER (
                     PARTITION BY o.customer_key ORDER BY SUM(l.quantity) DESC, l.product_type) AS pick
-                FROM {d.lines_join if not keys else _ORDERS_THEN_LINES}
+                FROM {d.lines_join if not (keys or below) else _ORDERS_THEN_LINES}
                 WHERE {counted} AND l.product_type IS NOT NULL AND l.product_type <> ''
                 GROUP BY o.customer_key, l.product_type
             ) ranked WHERE pick = 1""",  # noqa: S608
