@@ -9,6 +9,7 @@ forwarder and came back from every last hop. The demo's first stage and the API'
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Iterable
@@ -105,14 +106,15 @@ class HeartbeatProbe:
         self._consumer.close()
 
 
-def heartbeat(bootstrap: str, *, timeout: float = 60.0) -> list[Reply]:
-    """Send one ping; return the replies once every service answered it, or when ``timeout`` ends."""
+def heartbeat(bootstrap: str, *, timeout: float = 60.0, stop: threading.Event | None = None) -> list[Reply]:
+    """Send one ping; return the replies once every service answered it, when ``timeout`` ends, or
+    once ``stop`` is set (``up --demo`` interrupted while services are still joining)."""
     probe = HeartbeatProbe(bootstrap)
     try:
         probe.send()
         replies: list[Reply] = []
         deadline = time.monotonic() + timeout
-        while missing(replies) and time.monotonic() < deadline:
+        while missing(replies) and time.monotonic() < deadline and not (stop and stop.is_set()):
             replies.extend(probe.poll(0.5))
         return replies
     finally:
