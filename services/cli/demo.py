@@ -159,7 +159,7 @@ def labels_stage(
         recall = f"{hit / len(actual):.2f}" if actual else "-"
         table.add_row(label, f"{len(predicted):,}", precision, recall)
     console.print(table)
-    if not done:
+    if not done and not stop.is_set():
         console.print(f"[red]only {len(got)} customers labelled in {timeout:.0f}s[/]")
     return done
 
@@ -258,7 +258,7 @@ def audiences_stage(
             "?" if held is None else f"{held:,}",
         )
     console.print(table)
-    if not done or not sized:
+    if (not done or not sized) and not stop.is_set():
         console.print(f"[red]no {platform} audience received members in {timeout:.0f}s[/]")
     return done and sized > 0
 
@@ -288,23 +288,34 @@ def admin_token(stack: DemoStack) -> tuple[str, bool]:
 def run_demo(stack: DemoStack, stop: threading.Event, *, customers: int = DEMO_CUSTOMERS) -> bool:
     """Run every stage on the started ``stack`` and print its summary; True when each did its job.
 
-    Returns early (False) once ``stop`` is set.
+    Once ``stop`` is set the stage under way returns early, the rest are skipped, and it is False.
     """
     started = time.perf_counter()
     console = Console(width=max(Console().width, 132))
     settings = stack.settings
     assert settings.kafka_bootstrap
-    ok = _print_heartbeat(console, heartbeat(settings.kafka_bootstrap))
+    bootstrap = settings.kafka_bootstrap
     shop = generate_shop(settings.var_dir / "demo", customers=customers, as_of=datetime.now(UTC).date())
-    ok = _print_feed(console, shop, feed(shop, settings, stack.api_url, stop)) and ok
-    ok = labels_stage(console, stack, shop.truth, stop) and ok
-    ok = audiences_stage(console, stack, stop) and ok
-    ok = audiences_stage(console, stack, stop, platform="google") and ok
-    token, accepted = admin_token(stack)
-    ok = ok and accepted and not stop.is_set()
+    stages: list[Callable[[], bool]] = [
+        lambda: _print_heartbeat(console, heartbeat(bootstrap, stop=stop)),
+        lambda: _print_feed(console, shop, feed(shop, settings, stack.api_url, stop)),
+        lambda: labels_stage(console, stack, shop.truth, stop),
+        lambda: audiences_stage(console, stack, stop),
+        lambda: audiences_stage(console, stack, stop, platform="google"),
+    ]
+    ok = True
+    for stage in stages:
+        if stop.is_set():
+            break
+        ok = stage() and ok
     seconds = time.perf_counter() - started
-    verdict = "OK" if ok else ("INTERRUPTED" if stop.is_set() else "INCOMPLETE")
-    console.print(f"[{'green' if ok else 'red'}]pipeline {verdict}[/]: first refresh in {seconds:.1f}s")
+    if stop.is_set():
+        console.print(f"[red]pipeline INTERRUPTED[/] after {seconds:.1f}s")
+        return False
+    token, accepted = admin_token(stack)
+    ok = ok and accepted
+    verdict = "[green]pipeline OK[/]" if ok else "[red]pipeline INCOMPLETE[/]"
+    console.print(f"{verdict}: first refresh in {seconds:.1f}s")
     console.print(
         f"  token     {token}\n"
         f"            admin scope, created for this run{'' if accepted else ' [red](the api refused it)[/]'};"
