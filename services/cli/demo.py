@@ -183,6 +183,13 @@ def _held(stack: DemoStack, platform: str, audience_id: str | None) -> int | Non
     return int(body.get("count", 0))  # both sandboxes' member listings carry their count
 
 
+CAPTIONS = {
+    "meta": "added, removed, api calls: over all sync runs; size: people Meta holds (rows that share"
+    " any hashed identifier are one person)",
+    "google": "added, removed, api calls: over all sync runs; size: members the list holds",
+}
+
+
 def audiences_stage(
     console: Console,
     stack: DemoStack,
@@ -237,7 +244,7 @@ def audiences_stage(
         "meta": "4. Meta audiences (syncer -> Meta sandbox over the Graph API)",
         "google": "5. Google Customer Match lists (syncer -> Google sandbox over the Data Manager API)",
     }[platform]
-    table = Table(title=title, caption="added, removed and api calls: summed over the audience's sync runs")
+    table = Table(title=title, caption=CAPTIONS[platform])
     for column in ("audience", "kind", "list id", "sync runs", "last run", "added", "removed", "api calls"):
         table.add_column(column, justify="right")
     table.add_column("size in sandbox", justify="right")
