@@ -102,7 +102,10 @@ def test_up_demo_once_prints_the_summary_and_leaves_no_process_behind(tmp_path: 
     # the broker, both sandboxes and every service inherited our var dir: none may survive
     assert processes_with_env(f"AUDIENCESYNC_VAR_DIR={tmp_path}") == []
     _, token = _check_summary(done.stdout)
-    assert "bulk import" in done.stdout and "webhook" in done.stdout
+    fed = _table(done.stdout, "2. demo shop fed in")
+    for path in ("bulk import", "webhook"):  # both ways in were taken, and accepted
+        assert any(row[0] == path and int(row[3].replace(",", "")) > 0 for row in fed), fed
+    assert all(row[5] == "0" for row in fed), fed  # no webhook refused
     for name in SERVICES:
         assert "service.stopped" in (tmp_path / "var" / "logs" / f"{name}.log").read_text(), name
     # The token was stored for real: the api, started alone on the same database, accepts it.
