@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from prometheus_client import Counter
+from sqlalchemy.exc import IntegrityError
 
 from services.ingestor import privacy
 from services.ingestor.adapters.customer_store import ERASED
@@ -46,6 +47,8 @@ from services.ingestor.domain.errors import ROOT, Reason, invalid
 from services.ingestor.domain.refund_rows import ingest_refund_row
 from shared.bus.consumer import DeadLetter, Delivery, Handler
 from shared.bus.envelope import Envelope, InvalidMessage
+from shared.bus.failures import is_infrastructure, poison_reason
+from shared.bus.metrics import HANDLER_FAILURES
 from shared.bus.producer import Publisher, partition_for
 from shared.bus.topics import CUSTOMERS_CHANGED, ORDERS_RAW
 from shared.log import get_logger
@@ -88,11 +91,18 @@ def read_raw(delivery: Delivery) -> RawReceived:
 @dataclass(frozen=True)
 class Received:
     """One record as the handler takes it: its delivery (named as the record), the raw message or
-    why it is unusable, and whether it came inside a ``RawBatch``."""
+    why it is unusable, and its place in its ``RawBatch`` (None: a message of its own)."""
 
     delivery: Delivery
     raw: RawReceived | InvalidMessage
-    in_batch: bool = False
+    index: int | None = None
+
+    @property
+    def marked_here(self) -> bool:
+        """Whether the handler marks it handled with its effects: a batch's records after the
+        first. The first bears the message's own id, which the runner marks once the whole
+        message is handled, so a message cut short by a crash is redelivered whole."""
+        return bool(self.index)
 
 
 def unpack(delivery: Delivery) -> list[Received]:
@@ -124,9 +134,9 @@ def unpack(delivery: Delivery) -> list[Received]:
         records = envelope.payload.get("records")
         if not isinstance(records, list) or not records:
             return [Received(delivery, exc)]
-        return [Received(named(index, envelope.key), exc, True) for index in range(len(records))]
+        return [Received(named(index, envelope.key), exc, index) for index in range(len(records))]
     return [
-        Received(named(index, key), raw, True)
+        Received(named(index, key), raw, index)
         for index, ((_, key, _), raw) in enumerate(zip(batch.records, batch.raws(), strict=True))
     ]
 
@@ -309,10 +319,36 @@ def make_handler(
             consume(session, ORDERS_RAW, inboxed)
             # A batch's records are marked handled, and their refusals stored, with their effects:
             # the runner marks only the message, and an import counts its records by their names.
-            mark_handled(session, consumer, [r.delivery.envelope.id for r in received if r.in_batch])
+            mark_handled(session, consumer, [r.delivery.envelope.id for r in received if r.marked_here])
             record_dead_letters(session, consumer, [letter.storable() for letter in letters])
         relay_outbox(store, publisher, topics=(CUSTOMERS_CHANGED,))
         return letters
+
+    def isolating(received: Sequence[Received], table: Rates, partitions: int) -> list[DeadLetter]:
+        """``write``; when it raises for a batch's records, halve them until the one record that
+        still fails alone is found and refused, so one bad record never costs its batch's others.
+
+        The runner does the same for whole messages, which is where anything else is left.
+        """
+        try:
+            return write(received, table, partitions)
+        except Exception as exc:
+            conflict = isinstance(exc, IntegrityError)  # a concurrent writer: the runner retries
+            if conflict or is_infrastructure(exc) or not all(r.index is not None for r in received):
+                raise
+            if len(received) > 1:
+                half = len(received) // 2
+                return isolating(received[:half], table, partitions) + isolating(
+                    received[half:], table, partitions
+                )
+            letter = DeadLetter.of(received[0].delivery, *poison_reason(exc))
+            HANDLER_FAILURES.labels(consumer, type(exc).__name__).inc()
+            log.error("record.handler_failed", consumer=consumer, error=type(exc).__name__, exc_info=exc)
+            with store.transaction() as session:
+                if received[0].marked_here:
+                    mark_handled(session, consumer, [received[0].delivery.envelope.id])
+                record_dead_letters(session, consumer, [letter.storable()])
+            return [letter]
 
     def handle(batch: Sequence[Delivery]) -> list[DeadLetter]:
         table = rates()
@@ -320,14 +356,12 @@ def make_handler(
         letters: list[DeadLetter] = []
         pending: list[Received] = []
         for delivery in batch:
-            # Whole messages per transaction: a batch's first record is named by the message's
-            # id, which the runner finds handled on redelivery and then skips whole.
-            pending += unpack(delivery)
+            pending += unpack(delivery)  # whole messages per transaction
             if len(pending) >= RECORDS_PER_TRANSACTION:
-                letters += write(pending, table, partitions)
+                letters += isolating(pending, table, partitions)
                 pending = []
         if pending:
-            letters += write(pending, table, partitions)
+            letters += isolating(pending, table, partitions)
         return letters
 
     return handle

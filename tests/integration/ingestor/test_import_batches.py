@@ -130,3 +130,30 @@ def test_customers_and_refunds_imports_are_written_in_runs(store: Store, tmp_pat
         "no_customer_identifier",
         "refund_without_order",
     ]
+
+
+def test_a_record_the_store_fails_on_is_refused_alone_and_its_batch_is_stored(
+    store: Store, tmp_path: Path
+) -> None:
+    # A 100-character order id passes validation (up to 128) but orders.order_id holds 64:
+    # PostgreSQL raises DataError for it (SQLite does not check lengths). Whatever the cause, an
+    # unexpected error costs only its own record: the batch's other records are stored.
+    records = [_order(n) for n in range(50)]
+    records[20] = Record(
+        "import/generic",
+        f"{SHOP}/long",
+        json.dumps({**json.loads(records[20].body), "order_id": "L" * 100}).encode(),
+        "id:C-20",
+    )
+    with pipeline(store, tmp_path) as p:
+        sent = list(publish_batches(p.publisher, iter(records), SHOP))
+        p.publisher.flush()
+        wait_for(lambda: p.handled() == 50, timeout=60)
+    names = {RawBatch.record_id(m.envelope_id, i) for m in sent for i in range(m.records)}
+    letters = _letters(store)
+    if store.url.startswith("postgresql"):
+        assert _count(store, Order) == 49
+        assert len(letters) == 1 and set(letters) <= names
+        assert next(iter(letters.values())).startswith("handler_error: StringDataRightTruncation")
+    else:
+        assert _count(store, Order) == 50 and letters == {}

@@ -46,7 +46,8 @@ def test_a_batch_unpacks_into_its_records_each_named_by_the_batch_and_its_place(
     assert all(
         (u.delivery.topic, u.delivery.partition, u.delivery.offset) == ("orders.raw", 1, 41) for u in units
     )
-    assert all(u.in_batch for u in units)
+    assert [u.index for u in units] == [0, 1]
+    assert [u.marked_here for u in units] == [False, True]  # the first is the message: the runner's
     raws = [u.raw for u in units]
     assert all(isinstance(raw, RawReceived) for raw in raws)
     assert [raw.body for raw in raws if isinstance(raw, RawReceived)] == [
@@ -77,14 +78,15 @@ def test_a_malformed_batch_refuses_each_of_its_records_under_its_name(
     )
     units = unpack(_delivery(envelope))
     assert [u.delivery.envelope.id for u in units] == [good.id, f"{good.id}/1"]
-    assert all(isinstance(u.raw, InvalidMessage) and u.raw.field_path == path and u.in_batch for u in units)
+    assert all(isinstance(u.raw, InvalidMessage) and u.raw.field_path == path for u in units)
+    assert [u.index for u in units] == [0, 1]
 
 
 def test_a_batch_without_a_record_list_is_one_refusal_under_the_message_id() -> None:
     good = RawBatch("demo.myshopify.com", NOW, (("import/generic", "k", "{}"),)).to_envelope()
     envelope = Envelope(type=good.type, key=good.key, payload={**good.payload, "records": "x"}, id=good.id)
     (unit,) = unpack(_delivery(envelope))
-    assert unit.delivery.envelope.id == good.id and not unit.in_batch
+    assert unit.delivery.envelope.id == good.id and unit.index is None
     assert isinstance(unit.raw, InvalidMessage) and unit.raw.field_path == "payload.records"
 
 
@@ -92,7 +94,7 @@ def test_a_webhook_message_is_its_own_single_record() -> None:
     raw = RawReceived("shopify", "orders/create", "demo.myshopify.com", b"{}", NOW, "w-1")
     envelope = raw.to_envelope("demo.myshopify.com/1")
     (unit,) = unpack(_delivery(envelope))
-    assert unit.delivery.envelope.id == envelope.id and unit.raw == raw and not unit.in_batch
+    assert unit.delivery.envelope.id == envelope.id and unit.raw == raw and unit.index is None
 
 
 def test_changes_are_grouped_on_the_partition_each_customer_would_have_had_alone() -> None:
