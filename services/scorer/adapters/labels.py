@@ -22,7 +22,7 @@ from sqlalchemy import bindparam, delete, select, text
 from sqlalchemy.orm import Session
 
 from services.scorer.adapters import label_stage as stage
-from services.scorer.adapters.aggregates import CHUNK_ROWS, KEY_BATCH, byte_keys
+from services.scorer.adapters.aggregates import CHUNK_ROWS, KEY_BATCH, positions, row_positions
 from services.scorer.domain import LabelSnapshot, ScoredCustomers
 from shared.store.models import Label, LabelHistory
 from shared.store.types import UtcDateTime
@@ -91,16 +91,13 @@ def load_snapshot(session: Session, keys: npt.NDArray[np.object_]) -> LabelSnaps
     value = np.full(n, np.nan)
     if n == 0:
         return LabelSnapshot(keys, label, stage, value)
-    wide = byte_keys(keys.tolist())
-    order = np.argsort(wide, kind="stable")
-    ordered = wide[order]
+    position = row_positions(keys)
     names: dict[Any, Any] = {}  # one str object per distinct label / stage, not a million copies
     for chunk in _stored_labels(session, keys, full=n > KEY_BATCH * 20):
         cols = list(zip(*chunk, strict=True))
-        found = byte_keys(cols[0])
-        pos = np.minimum(np.searchsorted(ordered, found), n - 1)
-        hit = ordered[pos] == found
-        rows = order[pos[hit]]
+        found = positions(position, cols[0])
+        hit = found >= 0
+        rows = found[hit]
         label[rows] = np.array([names.setdefault(v, v) for v in cols[1]], dtype=object)[hit]
         stage[rows] = np.array([names.setdefault(v, v) for v in cols[2]], dtype=object)[hit]
         value[rows] = np.array(cols[3], dtype=np.float64)[hit]
