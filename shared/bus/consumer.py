@@ -36,7 +36,7 @@ from shared.bus import metrics
 from shared.bus.envelope import Envelope
 from shared.bus.failures import ConflictBudget, TransientError, as_transient, describe, poison_reason
 from shared.bus.failures import is_infrastructure as is_infrastructure  # re-exported: syncer_meta
-from shared.bus.producer import Publisher
+from shared.bus.producer import MAX_MESSAGE_BYTES, Publisher
 from shared.bus.records import DeadLetter as DeadLetter  # re-exported: the handler contract
 from shared.bus.records import Delivery as Delivery  # re-exported: the handler contract
 from shared.bus.records import decode_record, heartbeat_problem
@@ -46,6 +46,13 @@ from shared.log import get_logger
 log = get_logger(__name__)
 
 HEARTBEAT = "Heartbeat"
+# kafka-python's defaults disagree: fetches of up to 50 MB, but response frames over 1 MB dropped
+# as "Invalid frame length" and fetched again (seen on a backlog of 512 KiB import batches). Every
+# consumer that reads records asks for what it accepts, and the largest message fits.
+FETCH_LIMITS: dict[str, int] = {
+    "fetch_max_bytes": 2 * MAX_MESSAGE_BYTES,
+    "receive_message_max_bytes": 2 * MAX_MESSAGE_BYTES + (1 << 20),  # + response headers
+}
 
 
 Handler = Callable[[Sequence[Delivery]], Iterable[DeadLetter] | None]
@@ -133,6 +140,7 @@ class ConsumerRunner:
             heartbeat_interval_ms=max(1000, self.config.session_timeout_ms // 3),
             client_id=f"{self.config.name}-{id(self):x}",
             check_crcs=_crc_is_cheap(),
+            **FETCH_LIMITS,
         )
 
     def run(self) -> None:

@@ -119,11 +119,14 @@ def fetch(bootstrap: str, topic: str, partition: int, offset: int) -> Fetched | 
     """The record at ``topic``/``partition``/``offset``, or None when the broker no longer has it."""
     from kafka import KafkaConsumer, TopicPartition
 
+    from shared.bus.consumer import FETCH_LIMITS
+
     consumer = KafkaConsumer(
         bootstrap_servers=bootstrap,
         client_id="api-replay",
         enable_auto_commit=False,
         consumer_timeout_ms=FETCH_TIMEOUT_MS,
+        **FETCH_LIMITS,  # a dead-lettered webhook may be the largest message there is
     )
     try:
         tp = TopicPartition(topic, partition)

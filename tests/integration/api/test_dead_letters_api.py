@@ -100,3 +100,22 @@ def test_resolve_is_idempotent_and_filters_see_it(broker_api: Api) -> None:
     ]
     audit = broker_api.call("GET", f"/audit?target=dead_letter:{letter}").json
     assert audit["total"] == 1
+
+
+def test_replay_fetches_a_message_larger_than_kafka_pythons_default_frame(
+    broker_api: Api, broker: EmbeddedBroker, new_topic: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+    import os
+
+    topic = new_topic("dl", partitions=1)
+    # ~3 MB of hex, ~1.6 MB gzipped on the wire: over kafka-python's 1,000,000-byte frame default.
+    big = Envelope(type="OrderReceived", key="k", payload={"blob": os.urandom(1_500_000).hex()})
+    with Publisher(broker.bootstrap) as publisher:
+        meta = publisher.publish(topic, big).get(timeout=10)
+    letter = _letter(broker_api.store, topic, 0, meta.offset, big.id)
+    with caplog.at_level(logging.ERROR, logger="kafka"):
+        answer = broker_api.call("POST", f"/dead-letters/{letter}/replay", "operate")
+    assert answer.status_code == 202 and answer.json["status"] == "replayed", answer.json
+    # With kafka-python's default frame limit the fetch is dropped and retried (logged as errors).
+    assert not [r for r in caplog.records if "Invalid frame length" in r.getMessage()]

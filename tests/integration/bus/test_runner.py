@@ -179,3 +179,22 @@ def test_two_consumers_in_one_group_share_the_partitions(broker: EmbeddedBroker,
     assert p1 and p2 and not p1 & p2 and p1 | p2 == {0, 1, 2, 3}
     ids = [d.envelope.payload["i"] for d in first.deliveries + second.deliveries]
     assert sorted(ids) == list(range(400))
+
+
+def test_the_runners_consumer_accepts_every_fetch_response_it_asks_for(broker: EmbeddedBroker) -> None:
+    # kafka-python 2.x asks for fetches up to fetch_max_bytes (50 MB by default) but drops any
+    # response frame over receive_message_max_bytes (1,000,000 by default) as "Invalid frame
+    # length", then fetches the same data again: seen on the ingestor catching up on a backlog of
+    # 512 KiB import batches (frames of 1.6 and 2.2 MB). The largest message must fit too.
+    from shared.bus.consumer import ConsumerRunner, RunnerConfig
+    from shared.bus.producer import MAX_MESSAGE_BYTES
+
+    config = RunnerConfig(name="frames", topics=("frames",), bootstrap=broker.bootstrap)
+    with Publisher(broker.bootstrap) as pub:
+        consumer = ConsumerRunner(config, Recorder(), publisher=pub)._connect()
+    try:
+        limits = consumer.config
+        assert limits["receive_message_max_bytes"] > limits["fetch_max_bytes"] >= MAX_MESSAGE_BYTES
+        assert limits["fetch_max_bytes"] >= limits["max_partition_fetch_bytes"]
+    finally:
+        consumer.close()
