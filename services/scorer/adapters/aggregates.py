@@ -219,11 +219,6 @@ def _customers(session: Session, window: _Window) -> _Columns:
     return _Columns(keys, country, email, sms)
 
 
-def _collect(session: Session, queries: dict[str, str], window: _Window) -> list[tuple[str, _Chunk]]:
-    _prepare(session, window)
-    return [(name, chunk) for name, query in queries.items() for chunk in _chunks(session, query, window)]
-
-
 def _load(session: Session, window: _Window) -> CustomerAggregates:
     dialect = sql.DIALECTS[session.get_bind().dialect.name]
     keys, after, below = (
@@ -235,31 +230,43 @@ def _load(session: Session, window: _Window) -> CustomerAggregates:
     aside: dict[str, str] = {}
     if not keys:  # these passes run beside the orders pass, each on a connection of its own
         aside = {name: others.pop(name) for name in ("top_category", "channel") if name in others}
-    results: list[tuple[str, _Chunk]] = []
+    found: list[_Columns] = []  # the customers, once read: every pass scatters into them
+    ready = threading.Event()
     errors: list[BaseException] = []
 
     def run_aside(name: str) -> None:
+        # Scattered as they come (each pass fills columns of its own), not kept until the end:
+        # a million rows of keys and values held as Python objects cost ~100 MiB a pass.
         try:
             with Session(session.get_bind()) as other:
-                results.extend(_collect(other, {name: aside[name]}, window))
+                _prepare(other, window)
+                for chunk in _chunks(other, aside[name], window):
+                    ready.wait()
+                    if not found:  # reading the customers failed; the caller raises that
+                        return
+                    found[0].scatter(name, chunk)
         except BaseException as exc:  # re-raised in the caller's thread below
             errors.append(exc)
 
     workers = [threading.Thread(target=run_aside, args=(name,), name=f"aggregate-{name}") for name in aside]
     for worker in workers:
         worker.start()
-    _prepare(session, window)
-    columns = _customers(session, window)
-    queries = {"orders": sql.orders_sql(dialect, after=after, keys=keys, below=below), **others}
-    for name, query in queries.items():
-        for chunk in _chunks(session, query, window):
-            columns.scatter(name, chunk)
-    for worker in workers:
-        worker.join()
+    try:
+        try:
+            _prepare(session, window)
+            found.append(_customers(session, window))
+        finally:
+            ready.set()
+        columns = found[0]
+        queries = {"orders": sql.orders_sql(dialect, after=after, keys=keys, below=below), **others}
+        for name, query in queries.items():
+            for chunk in _chunks(session, query, window):
+                columns.scatter(name, chunk)
+    finally:
+        for worker in workers:
+            worker.join()
     if errors:
         raise errors[0]
-    for name, chunk in results:
-        columns.scatter(name, chunk)
     return columns.build()
 
 
