@@ -22,7 +22,7 @@ from prometheus_client import Counter
 from sqlalchemy.exc import IntegrityError
 
 from services.ingestor import privacy
-from services.ingestor.adapters.customer_store import ERASED
+from services.ingestor.adapters.customer_store import ERASED, Identified
 from services.ingestor.adapters.facts_store import CustomerErased, FactsWriter
 from services.ingestor.adapters.order_batch import OrderItem, write_orders
 from services.ingestor.adapters.refund_batch import write_refunds
@@ -219,7 +219,7 @@ class _Run:
         changed: dict[str, str]
         missing: Reason | None
         if self.kind == "orders":
-            written = write_orders(writer.session, self.items, writer.now)
+            written = write_orders(writer.session, self.items, writer.now, writer.identified)
             keys, changed, missing = written.keys, written.changed, Reason.NO_CUSTOMER_IDENTIFIER
         elif self.kind == "refunds":
             refunds = write_refunds(writer.session, self.items)
@@ -277,10 +277,24 @@ def make_handler(
     """The batch handler wired to the store and the publisher (``default_shop``: the ``SHOP``
     setting; ``consumer``: the group whose handled ids and dead letters it writes)."""
 
-    def write(received: Sequence[Received], table: Rates, partitions: int) -> list[DeadLetter]:
+    def write(
+        received: Sequence[Received], table: Rates, partitions: int, identified: Identified
+    ) -> list[DeadLetter]:
+        try:
+            letters = store_records(received, table, partitions, identified)
+        except BaseException:
+            identified.discard()
+            raise
+        identified.commit()
+        relay_outbox(store, publisher, topics=(CUSTOMERS_CHANGED,))
+        return letters
+
+    def store_records(
+        received: Sequence[Received], table: Rates, partitions: int, identified: Identified
+    ) -> list[DeadLetter]:
         letters: list[DeadLetter] = []
         with store.transaction() as session:
-            writer = FactsWriter(session)
+            writer = FactsWriter(session, identified=identified)
             run = _Run(writer)
             # Raw deliveries that may have an outbox row to delete: every one but imports, which
             # are published straight to the topic (the scan for them cost ~5 % of an import).
@@ -321,25 +335,26 @@ def make_handler(
             # the runner marks only the message, and an import counts its records by their names.
             mark_handled(session, consumer, [r.delivery.envelope.id for r in received if r.marked_here])
             record_dead_letters(session, consumer, [letter.storable() for letter in letters])
-        relay_outbox(store, publisher, topics=(CUSTOMERS_CHANGED,))
         return letters
 
-    def isolating(received: Sequence[Received], table: Rates, partitions: int) -> list[DeadLetter]:
+    def isolating(
+        received: Sequence[Received], table: Rates, partitions: int, identified: Identified
+    ) -> list[DeadLetter]:
         """``write``; when it raises for a batch's records, halve them until the one record that
         still fails alone is found and refused, so one bad record never costs its batch's others.
 
         The runner does the same for whole messages, which is where anything else is left.
         """
         try:
-            return write(received, table, partitions)
+            return write(received, table, partitions, identified)
         except Exception as exc:
             conflict = isinstance(exc, IntegrityError)  # a concurrent writer: the runner retries
             if conflict or is_infrastructure(exc) or not all(r.index is not None for r in received):
                 raise
             if len(received) > 1:
                 half = len(received) // 2
-                return isolating(received[:half], table, partitions) + isolating(
-                    received[half:], table, partitions
+                return isolating(received[:half], table, partitions, identified) + isolating(
+                    received[half:], table, partitions, identified
                 )
             letter = DeadLetter.of(received[0].delivery, *poison_reason(exc))
             HANDLER_FAILURES.labels(consumer, type(exc).__name__).inc()
@@ -353,15 +368,16 @@ def make_handler(
     def handle(batch: Sequence[Delivery]) -> list[DeadLetter]:
         table = rates()
         partitions = publisher.partitions(CUSTOMERS_CHANGED)
+        identified = Identified()  # for this poll: the contacts its transactions stored
         letters: list[DeadLetter] = []
         pending: list[Received] = []
         for delivery in batch:
             pending += unpack(delivery)  # whole messages per transaction
             if len(pending) >= RECORDS_PER_TRANSACTION:
-                letters += isolating(pending, table, partitions)
+                letters += isolating(pending, table, partitions, identified)
                 pending = []
         if pending:
-            letters += isolating(pending, table, partitions)
+            letters += isolating(pending, table, partitions, identified)
         return letters
 
     return handle

@@ -38,6 +38,29 @@ _CONTACT_FIELDS = tuple(f.name for f in dataclasses.fields(Contact))
 
 
 @dataclass
+class Identified:
+    """(customer, contact) pairs whose identifiers are stored, so they are not sent again.
+
+    Kept by the ingestor for one poll: an import brings a returning buyer's same contact on most
+    of their orders, and re-inserting its ~20 identifier rows each time for the database to
+    ignore was most of PostgreSQL's work on a generic import. Pairs count only once the
+    transaction that wrote them committed (``commit``); a rolled-back one's are dropped.
+    """
+
+    committed: set[bytes] = field(default_factory=set)
+    pending: set[bytes] = field(default_factory=set)
+
+    def commit(self) -> None:
+        """The transaction committed: its pairs are stored."""
+        self.committed |= self.pending
+        self.pending.clear()
+
+    def discard(self) -> None:
+        """The transaction rolled back: forget its pairs."""
+        self.pending.clear()
+
+
+@dataclass
 class Upserted:
     """Per sighting its key (None: no identity; ``ERASED``: tombstoned), and the changed keys."""
 
@@ -63,9 +86,14 @@ def shop_chunks(pairs: Iterable[tuple[str, str]]) -> list[tuple[str, Sequence[st
 
 
 def upsert_customers(
-    session: Session, sightings: Sequence[Sighting], contacts: Sequence[Contact], now: datetime
+    session: Session,
+    sightings: Sequence[Sighting],
+    contacts: Sequence[Contact],
+    now: datetime,
+    identified: Identified | None = None,
 ) -> Upserted:
-    """Resolve, merge and store the customers of these events (in arrival order)."""
+    """Resolve, merge and store the customers of these events (in arrival order); identifiers
+    of pairs in ``identified`` are known stored and not written again."""
     keys = resolve_keys(sightings, _stored_ids(session, sightings))
     erased = erased_keys(session, {k for k in keys if k})
     result = Upserted([ERASED if k in erased else k for k in keys])
@@ -93,7 +121,7 @@ def upsert_customers(
         insert_ignoring_conflicts(session, Customer.__table__, inserts)  # type: ignore[arg-type]
     if updates:
         _update_customers(session, updates)
-    for key in _add_identifiers(session, [(k, c) for k, _, c in live], now):
+    for key in _add_identifiers(session, [(k, c) for k, _, c in live], now, identified):
         result.changed.setdefault(key, "customer")
     return result
 
@@ -152,7 +180,9 @@ def _stored(session: Session, keys: Sequence[str]) -> dict[str, StoredCustomer]:
     return found
 
 
-def _add_identifiers(session: Session, owned: Sequence[tuple[str, Contact]], now: datetime) -> set[str]:
+def _add_identifiers(
+    session: Session, owned: Sequence[tuple[str, Contact]], now: datetime, identified: Identified | None
+) -> set[str]:
     """Insert each customer's identifiers not stored yet; the keys that gained one.
 
     One ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` per batch: the database says which rows
@@ -160,6 +190,11 @@ def _add_identifiers(session: Session, owned: Sequence[tuple[str, Contact]], now
     """
     wanted: set[tuple[str, str, str, str]] = set()
     distinct = list(dict.fromkeys(owned))
+    if identified is not None:
+        pairs = [(key.encode() + _digest(contact), (key, contact)) for key, contact in distinct]
+        fresh = [(pair, owner) for pair, owner in pairs if pair not in identified.committed]
+        identified.pending.update(pair for pair, _ in fresh)
+        distinct = [owner for _, owner in fresh]
     for (key, _), hashed in zip(distinct, _hashed([c for _, c in distinct]), strict=True):
         wanted.update((key, *identifier) for identifier in hashed)
     if not wanted:

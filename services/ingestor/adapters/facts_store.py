@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from services.ingestor.adapters.customer_store import ERASED, upsert_customers
+from services.ingestor.adapters.customer_store import ERASED, Identified, upsert_customers
 from services.ingestor.domain import (
     CheckoutFacts,
     Contact,
@@ -38,9 +38,12 @@ class CustomerErased(Exception):  # noqa: N818 - a fact, handled by dropping the
 class FactsWriter:
     """Applies facts inside the caller's transaction; collects changed customer keys."""
 
-    def __init__(self, session: Session, *, now: datetime | None = None) -> None:
+    def __init__(
+        self, session: Session, *, now: datetime | None = None, identified: Identified | None = None
+    ) -> None:
         self.session = session
         self.now = now or datetime.now(UTC)
+        self.identified = identified  # contacts whose identifiers are known stored
         self.changed: dict[str, str] = {}  # customer key -> cause
 
     # --- customers -------------------------------------------------------------------------
@@ -50,7 +53,7 @@ class FactsWriter:
 
         Raises ``CustomerErased`` for a tombstoned customer.
         """
-        result = upsert_customers(self.session, [sighting], [contact], self.now)
+        result = upsert_customers(self.session, [sighting], [contact], self.now, self.identified)
         key = result.keys[0]
         if key == ERASED:
             raise CustomerErased("a tombstoned customer")
@@ -78,7 +81,8 @@ class FactsWriter:
                     ad_personalization=facts.ad_personalization,
                 )
             )
-        result = upsert_customers(self.session, sightings, [contact for _, contact in records], self.now)
+        contacts = [contact for _, contact in records]
+        result = upsert_customers(self.session, sightings, contacts, self.now, self.identified)
         for changed, cause in result.changed.items():
             self.changed.setdefault(changed, cause)
         return result.keys

@@ -18,7 +18,13 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from services.ingestor.adapters.customer_store import ERASED, chunks, shop_chunks, upsert_customers
+from services.ingestor.adapters.customer_store import (
+    ERASED,
+    Identified,
+    chunks,
+    shop_chunks,
+    upsert_customers,
+)
 from services.ingestor.domain import Contact, OrderFacts
 from services.ingestor.domain.resolution import Sighting
 from shared.store.dialect import insert_ignoring_conflicts, insert_rows
@@ -87,11 +93,12 @@ def _order_values(item: OrderItem, key: str, refunds_sum: Decimal, now: datetime
     }
 
 
-def write_orders(session: Session, items: Sequence[OrderItem], now: datetime) -> BatchResult:
+def write_orders(
+    session: Session, items: Sequence[OrderItem], now: datetime, identified: Identified | None = None
+) -> BatchResult:
     """Write a batch of orders inside the caller's transaction."""
-    customers = upsert_customers(
-        session, [_sighting(i.facts, i.contact) for i in items], [i.contact for i in items], now
-    )
+    sightings = [_sighting(i.facts, i.contact) for i in items]
+    customers = upsert_customers(session, sightings, [i.contact for i in items], now, identified)
     result = BatchResult(keys=customers.keys, changed=customers.changed)
     result.erased_items = sum(1 for k in customers.keys if k == ERASED)
     live = [(key, item) for key, item in zip(result.keys, items, strict=True) if key]
