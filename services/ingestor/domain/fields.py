@@ -21,6 +21,7 @@ from services.ingestor.domain.errors import Reason
 MAX_AMOUNT = Decimal(10) ** 12  # far above any order; stops 1e300 before it reaches arithmetic
 MAX_QUANTITY = 1_000_000
 MAX_ID = 2**63 - 1  # Shopify ids are signed 64-bit
+MAX_REF = 64  # a shop's own id (generic layouts): the store's id columns are String(64)
 EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 _TRUE = frozenset({"true", "t", "yes", "y", "1", "on"})
@@ -134,15 +135,22 @@ class Id(ShopField):
 
 
 class Ref(ShopField):
-    """A shop's own reference (generic layout ids like ``A-1001``): a short string or integer."""
+    """A shop's own reference (generic layout ids like ``A-1001``): a short string or integer.
+
+    At most ``MAX_REF`` characters, the width of the store's id columns (orders.order_id,
+    customers.shop_customer_id, refunds, tickets, checkouts): a longer one is refused here with
+    its reason rather than by the database, which would fail the whole write.
+    """
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str | None:
         if isinstance(value, int) and not isinstance(value, bool):
-            return str(value)
+            value = str(value)
         if not isinstance(value, str):
             raise fail(Reason.NOT_AN_ID)
         text = value.strip()
-        if len(text) > 128 or "\x00" in text or not text.isprintable():
+        if len(text) > MAX_REF:
+            raise fail(Reason.TOO_LONG, f"at most {MAX_REF} characters")
+        if "\x00" in text or not text.isprintable():
             raise fail(Reason.NOT_AN_ID)
         if not text and self.required:
             raise fail(Reason.MISSING)

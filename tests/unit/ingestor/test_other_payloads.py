@@ -82,6 +82,9 @@ GENERIC_BAD: list[tuple[str, dict[str, Any], str, Reason]] = [
         Reason.NO_CUSTOMER_IDENTIFIER,
     ),
     ("empty order id", {"order_id": ""}, "order_id", Reason.MISSING),
+    # The store's id columns hold 64 characters: a longer id is refused here, not by the database.
+    ("order id over 64 characters", {"order_id": "A" * 65}, "order_id", Reason.TOO_LONG),
+    ("customer id over 64 characters", {"customer_id": "9" * 65}, "customer_id", Reason.TOO_LONG),
     ("empty created_at", {"created_at": ""}, "created_at", Reason.MISSING),
     ("empty currency", {"currency": ""}, "currency", Reason.MISSING),
     ("empty gross", {"gross": " "}, "gross", Reason.MISSING),
