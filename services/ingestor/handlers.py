@@ -71,6 +71,7 @@ REFUND_TOPICS = frozenset({"refunds/create", "import/refunds"})
 # Every record is idempotent, so a crash between two of a poll's transactions redelivers the
 # poll and repeats nothing in effect (messages already handled are skipped by id).
 RECORDS_PER_TRANSACTION = 2000
+CONFLICT_RETRIES = 3  # a record alone retried after an IntegrityError before it counts as its own
 # The shop a raw message names: a host name (``shop.myshopify.com``) or a configured name such
 # as the default ``default``. The webhook header is outside Shopify's signature, so anything
 # else (empty once stripped, spaces, control characters) is refused before it scopes a key.
@@ -338,24 +339,32 @@ def make_handler(
         return letters
 
     def isolating(
-        received: Sequence[Received], table: Rates, partitions: int, identified: Identified
+        received: Sequence[Received],
+        table: Rates,
+        partitions: int,
+        identified: Identified,
+        conflicts_left: int = CONFLICT_RETRIES,
     ) -> list[DeadLetter]:
         """``write``; when it raises for a batch's records, halve them until the one record that
         still fails alone is found and refused, so one bad record never costs its batch's others.
 
-        The runner does the same for whole messages, which is where anything else is left.
+        An ``IntegrityError`` is most likely a concurrent writer's row: each half is a new
+        transaction (a retry), and a record alone is tried ``CONFLICT_RETRIES`` more times before
+        it is refused (a constraint the database keeps refusing is that record's, not the
+        batch's). The runner does the same for whole messages, which is where anything else is left.
         """
         try:
             return write(received, table, partitions, identified)
         except Exception as exc:
-            conflict = isinstance(exc, IntegrityError)  # a concurrent writer: the runner retries
-            if conflict or is_infrastructure(exc) or not all(r.index is not None for r in received):
+            if is_infrastructure(exc) or not all(r.index is not None for r in received):
                 raise
             if len(received) > 1:
                 half = len(received) // 2
                 return isolating(received[:half], table, partitions, identified) + isolating(
                     received[half:], table, partitions, identified
                 )
+            if isinstance(exc, IntegrityError) and conflicts_left > 0:
+                return isolating(received, table, partitions, identified, conflicts_left - 1)
             letter = DeadLetter.of(received[0].delivery, *poison_reason(exc))
             HANDLER_FAILURES.labels(consumer, type(exc).__name__).inc()
             log.error("record.handler_failed", consumer=consumer, error=type(exc).__name__, exc_info=exc)
