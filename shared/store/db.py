@@ -32,6 +32,17 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.close()
+    # pysqlite's own transaction handling emits BEGIN only before a write and none for SAVEPOINT,
+    # so a savepoint (``begin_nested``) opening a transaction committed on RELEASE and an outer
+    # rollback undid nothing. SQLAlchemy's BEGIN (``_sqlite_begin``) takes over instead.
+    dbapi_conn.isolation_level = None
+
+
+def _sqlite_begin(conn: Any) -> None:
+    # A writer takes the write lock up front (BEGIN IMMEDIATE, waiting up to busy_timeout), so a
+    # transaction that read first never fails to upgrade its snapshot after another commit.
+    immediate = conn.get_execution_options().get("sqlite_immediate", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -43,6 +54,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
@@ -54,6 +66,8 @@ class Store:
         self.url = normalize_url(url)
         self.engine = make_engine(self.url, **engine_kwargs)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        writer = self.engine.execution_options(sqlite_immediate=True)
+        self._writes = sessionmaker(writer, expire_on_commit=False)
 
     @property
     def dialect(self) -> str:
@@ -63,7 +77,7 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A session whose work commits on success and rolls back on any error."""
-        with self._sessions.begin() as session:
+        with self._writes.begin() as session:
             yield session
 
     def session(self) -> Session:

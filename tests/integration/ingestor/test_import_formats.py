@@ -25,7 +25,9 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[3]
 FIXTURES = ROOT / "tests" / "fixtures" / "shopify"
 SHOP = "demo.myshopify.com"
-RAW = ("example.com", "Zoë", "Dupré", "Montréal", "Kierkegård", "514", "山田", "Kowalska")
+# Raw values of the fixtures (the phone as written and as E.164: "514" alone matched a timestamp).
+RAW = ("example.com", "Zoë", "Dupré", "Montréal", "Kierkegård", "514-555-0142", "5145550142", "山田")
+RAW += ("Kowalska",)
 
 
 def _summary(done: object) -> str:
