@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from kafka.errors import KafkaError
 
@@ -93,11 +94,12 @@ def wait_until_ready(bootstrap: str, *, timeout: float = 15.0) -> None:
     raise BrokerError(f"broker at {bootstrap} did not answer a metadata request: {last}")
 
 
-def list_topics(bootstrap: str) -> set[str]:
-    """Topic names from a metadata request.
+@contextlib.contextmanager
+def _metadata_consumer(bootstrap: str) -> Iterator[Any]:
+    """A consumer for metadata requests only, closed afterwards.
 
-    Uses a consumer's metadata call: kafka-python's ``KafkaAdminClient.list_topics`` fails on
-    Tansu (it cannot parse the authorized-operations bitfield Tansu returns).
+    Not ``KafkaAdminClient.list_topics``: kafka-python's fails on Tansu (it cannot parse the
+    authorized-operations bitfield Tansu returns).
     """
     from kafka import KafkaConsumer
 
@@ -108,26 +110,22 @@ def list_topics(bootstrap: str) -> set[str]:
         enable_auto_commit=False,
     )
     try:
-        return set(consumer.topics())
+        yield consumer
     finally:
         consumer.close()
+
+
+def list_topics(bootstrap: str) -> set[str]:
+    """Topic names from a metadata request."""
+    with _metadata_consumer(bootstrap) as consumer:
+        return set(consumer.topics())
 
 
 def topic_partitions(bootstrap: str, topics: Iterable[str]) -> dict[str, int]:
-    """Partition count of each of ``topics`` that exists (a consumer's metadata call, as above)."""
-    from kafka import KafkaConsumer
-
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap,
-        request_timeout_ms=3000,
-        api_version_auto_timeout_ms=2000,
-        enable_auto_commit=False,
-    )
-    try:
+    """Partition count of each of ``topics`` that exists."""
+    with _metadata_consumer(bootstrap) as consumer:
         existing = consumer.topics()
         return {t: len(consumer.partitions_for_topic(t) or ()) for t in topics if t in existing}
-    finally:
-        consumer.close()
 
 
 def ensure_topics(
