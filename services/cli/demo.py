@@ -199,10 +199,16 @@ def audiences_stage(
     timeout: float = 180.0,
 ) -> bool:
     """Wait for one platform's syncer runs; print each audience's runs and what the sandbox holds."""
+    from shared.definitions.stored import load_effective
     from shared.store.models import DestinationAudience, SyncPending, SyncRun
 
     store = Store(stack.settings.database_url)
     try:
+        declared = {
+            a.key
+            for a in load_effective(store, stack.settings.config_file).audiences
+            if getattr(a, platform) is not None
+        }
 
         def runs() -> list[Any]:
             with store.session() as s:
@@ -226,10 +232,13 @@ def audiences_stage(
         done = _wait(lambda: any(r.added for r in runs()), timeout, stop, interval=1.0)
 
         def settled() -> bool:
-            """Every label change the syncer noted is synced and no run is in flight."""
+            """Every declared audience has a run, every label change the syncer noted is synced
+            and no run is in flight."""
             with store.session() as s:
                 pending = s.scalar(select(func.count()).where(SyncPending.syncer == platform))
-            return not pending and all(r.status != "running" for r in runs())
+            done = runs()
+            synced = {r.audience_key for r in done}
+            return not pending and declared <= synced and all(r.status != "running" for r in done)
 
         # The syncer flushes label changes in micro-batches (and Google waits for each request to
         # be applied): print once they are all synced, not while the last ones are pending.
