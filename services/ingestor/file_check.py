@@ -33,6 +33,18 @@ class ImportInputError(Exception):
     """An import that cannot start: the file or the shop is not usable. The message is one line."""
 
 
+def loads(text: str | bytes) -> Any:
+    """``json.loads``, with JSON nested deeper than the parser's recursion limit as a ``ValueError``.
+
+    ``json.loads`` raises ``RecursionError`` for ``[[[[...`` a few thousand levels deep; read as
+    a broken record, such a line is dead-lettered alone (``too_deep``) instead of ending the import.
+    """
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
 def open_text(path: Path) -> IO[str]:
     """``path`` as UTF-8 text, gunzipped when its name ends in ``.gz``, without a leading BOM."""
     if path.suffix == ".gz":
@@ -118,6 +130,29 @@ def _check_path(path: Path) -> None:
         raise ImportInputError(f"{path}: not a regular file (a pipe or device cannot be read twice)")
     if path.stat().st_size == 0:
         raise ImportInputError(f"{path}: the file is empty")
+    with path.open("rb") as handle:
+        _check_magic(path, handle.read(4))
+
+
+# Files that are not text, told by their first bytes, with what to do (the UTF-8 check would only
+# say "line 1 is not UTF-8"): a compressed file without ``.gz``, a workbook, Excel's "Unicode text".
+_MAGIC = (
+    (b"\x1f\x8b", "gzip-compressed but its name does not end in .gz; name it {name}.gz"),
+    (b"PK\x03\x04", "a zip archive (an Excel workbook?), not text; export it as CSV UTF-8"),
+    (b"\xff\xfe", "UTF-16 text (Excel's 'Unicode text'); save it as UTF-8 (CSV UTF-8)"),
+    (b"\xfe\xff", "UTF-16 text; save it as UTF-8"),
+)
+
+
+def _check_magic(path: Path, head: bytes) -> None:
+    """Refuse a file whose first bytes say it is not (uncompressed, when so named) UTF-8 text."""
+    if path.suffix == ".gz":
+        if not head.startswith(b"\x1f\x8b"):
+            raise ImportInputError(f"{path}: not a gzip file, though its name ends in .gz")
+        return
+    for magic, what in _MAGIC:
+        if head.startswith(magic):
+            raise ImportInputError(f"{path}: {what.format(name=path.name)}")
 
 
 def _first_non_utf8_line(path: Path) -> int:
@@ -196,10 +231,21 @@ def _check_csv(path: Path, kind: str, fmt: str, on_bytes: Ticker | None) -> int:
 
 def _parses(line: str) -> bool:
     try:
-        json.loads(line)
+        loads(line)
     except ValueError:
         return False
     return True
+
+
+def _too_deep(text: str) -> bool:
+    """Whether ``text`` fails to parse only because it nests deeper than the parser can follow."""
+    try:
+        json.loads(text)
+    except RecursionError:
+        return True
+    except ValueError:
+        return False
+    return False
 
 
 def _check_json(path: Path, kind: str, on_bytes: Ticker | None) -> int:
@@ -218,6 +264,10 @@ def _check_json(path: Path, kind: str, on_bytes: Ticker | None) -> int:
         return count
     lines = [line for line in text.splitlines() if line.strip()]
     if not any(_parses(line) for line in lines[: 1 + _SAMPLE_LINES]):
+        if _too_deep(text):
+            raise ImportInputError(
+                f"{path}: JSON nested too deeply to read (arrays or objects in thousands of levels)"
+            )
         raise ImportInputError(f"{path}: not JSON or JSON Lines (a CSV file's name must end in .csv)")
     return len(lines)  # JSON Lines with a broken first line: each broken line is dead-lettered alone
 
@@ -228,7 +278,7 @@ def is_jsonl(first: str, kind: str) -> bool:
     A first line that is a whole list (``[...]`` or ``{"orders": [...]}``) starts a document.
     """
     try:
-        value = json.loads(first)
+        value = loads(first)
     except ValueError:
         return False
     return not (isinstance(value, list) or (isinstance(value, dict) and isinstance(value.get(kind), list)))
@@ -247,7 +297,7 @@ def leading_lines(handle: IO[str]) -> list[str]:
 def document(text: str) -> Any | None:
     """``text`` as one JSON document, or None when it is not one (JSON Lines, or broken)."""
     try:
-        return json.loads(text)
+        return loads(text)
     except ValueError:
         return None
 

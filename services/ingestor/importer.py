@@ -29,6 +29,7 @@ from services.ingestor.file_check import (
     is_jsonl,
     items_of,
     leading_lines,
+    loads,
     open_text,
     record_unit,
 )
@@ -100,7 +101,7 @@ def _json_records(handle: IO[str], kind: str) -> Iterator[bytes | dict[str, Any]
 def _field(record: bytes | dict[str, Any], *names: str) -> str | None:
     if isinstance(record, bytes):
         try:
-            record = json.loads(record)
+            record = loads(record)
         except ValueError:
             return None
     if not isinstance(record, dict):
@@ -132,7 +133,7 @@ def _json_record(raw: bytes | dict[str, Any], body: bytes, kind: str, shop: str,
     """A JSON record's topic and key: Shopify's REST shape or a generic layout (``fmt``, else its fields)."""
     if isinstance(raw, bytes):
         try:
-            raw = json.loads(raw)  # once, for every field read below
+            raw = loads(raw)  # once, for every field read below
         except ValueError:
             raw = {}
     record = _json_topic_and_key(raw, body, kind, shop, fmt)

@@ -1,0 +1,74 @@
+"""Files a shop really has, and files that are broken in the ways real files break, through the real
+``audiencesync import`` (embedded broker and ingestor): one line and exit 2 for a file that cannot
+be read, one dead letter with its reason for a record that cannot be used, never a traceback."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from shared.store.db import Store
+from shared.store.models import DeadLetterRecord, Order
+from tests.integration.ingestor.harness import sample
+from tests.integration.ingestor.test_import_bad_input import run_cli
+from tests.integration.ingestor.test_import_cli import import_cli
+
+pytestmark = pytest.mark.integration
+
+GENERIC = "order_id,customer_id,created_at,currency,gross,email\nA-1,C-1,2025-01-01,EUR,10,a@example.com\n"
+DEEP = "[" * 100_000 + "]" * 100_000  # past json's recursion limit
+# A file that cannot be read as named, and what its one line must say.
+UNREADABLE_FILES: dict[str, tuple[str, bytes, str]] = {
+    "gzip named .csv": ("orders.csv", gzip.compress(GENERIC.encode()), "name it orders.csv.gz"),
+    "gzip named .jsonl": ("orders.jsonl", gzip.compress(b'{"id": 1}\n'), "name it orders.jsonl.gz"),
+    "workbook named .csv": ("orders.csv", b"PK\x03\x04\x14\x00\x06\x00" + bytes(64), "export it as CSV"),
+    "excel unicode text": ("orders.csv", GENERIC.encode("utf-16"), "UTF-16 text"),
+    "deep json document": ("orders.json", f'{{"orders": [{DEEP}]}}'.encode(), "nested too deeply"),
+    "deep json value": ("orders.json", DEEP.encode(), "nested too deeply"),
+}
+
+
+@pytest.mark.parametrize("case", list(UNREADABLE_FILES))
+def test_a_file_that_is_not_what_its_name_says_is_refused_in_one_line_saying_what_it_is(
+    case: str, tmp_path: Path
+) -> None:
+    name, data, says = UNREADABLE_FILES[case]
+    path = tmp_path / name
+    path.write_bytes(data)
+    done = run_cli(["import", "orders", str(path)], tmp_path / "var")
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert done.stderr.splitlines() == [done.stderr.strip()], done.stderr
+    assert done.stderr.startswith(f"audiencesync: {path}: ") and says in done.stderr
+    assert "Traceback" not in done.stderr and done.stdout == ""
+    assert not (tmp_path / "var" / "audiencesync.db").exists()
+
+
+def _letters(store: Store) -> list[tuple[str, str | None]]:
+    with store.session() as s:
+        return [(r.reason, r.field_path) for r in s.scalars(select(DeadLetterRecord))]
+
+
+def _order_ids(store: Store) -> set[str]:
+    with store.session() as s:
+        return set(s.scalars(select(Order.order_id)))
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_json_lines_record_nested_too_deep_is_refused_alone_and_the_others_are_stored(
+    store: Store, tmp_path: Path
+) -> None:
+    order = sample("orders_create.shopify_docs_2026-07.json")
+    path = tmp_path / "orders.jsonl"
+    # First line and a later one: the file check and the reader both meet it.
+    path.write_text(
+        f'{{"id": 1, "x": {DEEP}}}\n{json.dumps(order)}\n{{"id": 2, "x": {DEEP}}}\n', encoding="utf-8"
+    )
+    done = import_cli(store, tmp_path, "orders", str(path), "--shop", "demo.myshopify.com")
+    assert "Traceback" not in done.stderr, done.stderr
+    assert "3 records: 1 stored, 2 refused" in done.stdout, (done.stdout, done.stderr)
+    assert _letters(store) == [("too_deep", "$")] * 2
+    assert _order_ids(store) == {str(order["id"])}
