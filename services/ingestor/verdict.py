@@ -27,10 +27,13 @@ _FIXES = {
     "not_a_decimal": "amounts must be plain decimals with a dot (1200.50)",
     "refund_without_order": "import the orders first",
     "too_many_line_items": "raise MAX_LINE_ITEMS if these orders are real",
+    # A spreadsheet that opened the file rewrote 6101234560001 as 6.10123E+12: the digits are lost.
+    "not_an_id": "ids must be whole numbers as Shopify writes them; a spreadsheet that saved the file"
+    " may have rewritten them (6.10123E+12): import the file as exported, unopened",
+    "duplicate_key": "a record repeats a field name; fix the program that wrote the file",
+    "too_deep": "a record nests arrays or objects too deeply to read; fix the program that wrote the file",
 }
-_NOT_RECORDS = frozenset(
-    {"empty_body", "not_utf8", "not_json", "truncated_json", "not_an_object", "too_deep", "duplicate_key"}
-)
+_NOT_RECORDS = frozenset({"empty_body", "not_utf8", "not_json", "truncated_json", "not_an_object"})
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,11 @@ be read, one dead letter with its reason for a record that cannot be used, never
 
 from __future__ import annotations
 
+import csv
 import gzip
+import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -13,7 +16,7 @@ from sqlalchemy import select
 
 from shared.store.db import Store
 from shared.store.models import DeadLetterRecord, Order
-from tests.integration.ingestor.harness import sample
+from tests.integration.ingestor.harness import FIXTURES, sample
 from tests.integration.ingestor.test_import_bad_input import run_cli
 from tests.integration.ingestor.test_import_cli import import_cli
 
@@ -70,5 +73,32 @@ def test_a_json_lines_record_nested_too_deep_is_refused_alone_and_the_others_are
     done = import_cli(store, tmp_path, "orders", str(path), "--shop", "demo.myshopify.com")
     assert "Traceback" not in done.stderr, done.stderr
     assert "3 records: 1 stored, 2 refused" in done.stdout, (done.stdout, done.stderr)
+    assert "fix: a record nests arrays or objects too deeply to read" in done.stdout
     assert _letters(store) == [("too_deep", "$")] * 2
     assert _order_ids(store) == {str(order["id"])}
+
+
+def _excel_saved(text: str) -> str:
+    """An export as a spreadsheet saves it back: ids rounded to 6 digits, dates reformatted."""
+    rows = list(csv.reader(io.StringIO(text)))
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    for row in rows:
+        writer.writerow([f"{int(cell):.5E}" if re.fullmatch(r"\d{13}", cell) else cell for cell in row])
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_an_export_a_spreadsheet_saved_says_the_ids_were_rewritten(store: Store, tmp_path: Path) -> None:
+    exported = (FIXTURES / "orders_export.csv").read_text(encoding="utf-8-sig")
+    path = tmp_path / "orders_export.csv"
+    path.write_text(_excel_saved(exported), encoding="utf-8-sig", newline="")
+    done = import_cli(store, tmp_path, "orders", str(path), "--shop", "demo.myshopify.com")
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert "Traceback" not in done.stderr
+    assert done.stderr.splitlines() == [
+        "audiencesync: import refused: 5 of 5 records refused as not_an_id at id; ids must be whole"
+        " numbers as Shopify writes them; a spreadsheet that saved the file may have rewritten them"
+        " (6.10123E+12): import the file as exported, unopened"
+    ]
+    assert _order_ids(store) == set()
