@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from shared.bus.consumer import DeadLetter
 from shared.store.db import Store
-from shared.store.dialect import insert_ignoring_conflicts
+from shared.store.dialect import among, insert_ignoring_conflicts
 from shared.store.models import DeadLetterRecord, ProcessedMessage
 
 _CHUNK = 500  # bound the IN (...) list; SQLite's variable limit is 32766 but plans degrade earlier
@@ -31,7 +31,7 @@ class SqlSeenMessages:
                 rows = session.scalars(
                     select(ProcessedMessage.message_id).where(
                         ProcessedMessage.consumer == consumer,
-                        ProcessedMessage.message_id.in_(chunk),
+                        among(session, ProcessedMessage.message_id, chunk),
                     )
                 )
                 found.update(rows)

@@ -27,7 +27,7 @@ from services.ingestor.adapters.customer_store import (
 )
 from services.ingestor.domain import Contact, OrderFacts
 from services.ingestor.domain.resolution import Sighting
-from shared.store.dialect import insert_ignoring_conflicts, insert_rows
+from shared.store.dialect import among, insert_ignoring_conflicts, insert_rows
 from shared.store.models import Order, OrderLine, Refund
 
 
@@ -117,7 +117,7 @@ def write_orders(
                 (s, o): (pk, at)
                 for pk, s, o, at in session.execute(
                     select(Order.id, Order.shop, Order.order_id, Order.updated_at).where(
-                        Order.shop == shop, Order.order_id.in_(chunk)
+                        Order.shop == shop, among(session, Order.order_id, chunk)
                     )
                 )
             }
@@ -127,7 +127,7 @@ def write_orders(
                 (s, o): Decimal(str(total))
                 for s, o, total in session.execute(
                     select(Refund.shop, Refund.order_id, func.sum(Refund.amount_base))
-                    .where(Refund.shop == shop, Refund.order_id.in_(chunk))
+                    .where(Refund.shop == shop, among(session, Refund.order_id, chunk))
                     .group_by(Refund.shop, Refund.order_id)
                 )
             }
@@ -152,7 +152,7 @@ def write_orders(
         session.execute(update(Order), [v for _, v in updates])
         ids.update({ident: v["id"] for ident, v in updates})
         for chunk in chunks([v["id"] for _, v in updates]):
-            session.execute(delete(OrderLine).where(OrderLine.order_pk.in_(chunk)))
+            session.execute(delete(OrderLine).where(among(session, OrderLine.order_pk, chunk)))
     lines = [
         {
             "order_pk": ids[ident],

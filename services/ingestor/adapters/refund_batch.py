@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from services.ingestor.adapters.customer_store import ERASED, erased_keys, shop_chunks
 from services.ingestor.domain import RefundFacts
-from shared.store.dialect import insert_rows
+from shared.store.dialect import among, insert_rows
 from shared.store.models import Order, Refund
 
 _CENT = Decimal("0.0001")
@@ -46,7 +46,7 @@ def write_refunds(session: Session, refunds: Sequence[RefundFacts]) -> RefundsWr
                 Order.gross_base,
                 Order.discount_base,
                 Order.refunded_base,
-            ).where(Order.shop == shop, Order.order_id.in_(chunk))
+            ).where(Order.shop == shop, among(session, Order.order_id, chunk))
         ):
             orders[(row.shop, row.order_id)] = row
     erased = erased_keys(session, {row.customer_key for row in orders.values()})
@@ -96,7 +96,7 @@ def _settle(session: Session, gained: dict[tuple[str, str], Any]) -> None:
     for shop, chunk in shop_chunks(gained):
         for s, o, total in session.execute(
             select(Refund.shop, Refund.order_id, func.sum(Refund.amount_base))
-            .where(Refund.shop == shop, Refund.order_id.in_(chunk))
+            .where(Refund.shop == shop, among(session, Refund.order_id, chunk))
             .group_by(Refund.shop, Refund.order_id)
         ):
             sums[(s, o)] = Decimal(str(total))
