@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from services.scorer.adapters.aggregates import load_aggregates
+from services.scorer.adapters.label_rebuild import drop_replaced
 from services.scorer.adapters.labels import delete_labels, load_snapshot, reasons_list, write_labels
 from services.scorer.adapters.outbox import queue_label_changes
 from services.scorer.adapters.runs import FULL, latest_calibration, save_run
@@ -106,13 +107,15 @@ def _store(
     *,
     as_of: datetime,
     announce: bool,
+    rebuild: bool = False,
 ) -> None:
-    """Compare with the stored labels, write them, queue the material changes."""
+    """Compare with the stored labels, queue the material changes, write the labels (last: a
+    ``rebuild`` holds its locks until the commit)."""
     previous = load_snapshot(session, scored.customer_key)
     changed = material_change(previous, scored.snapshot(), config.material_change)
-    write_labels(session, scored, changed, as_of=as_of, scored_at=datetime.now(UTC))
     if announce:
         queue_label_changes(session, _changes(scored, previous, changed))
+    write_labels(session, scored, changed, as_of=as_of, scored_at=datetime.now(UTC), rebuild=rebuild)
     result.customers += len(scored)
     result.changed += int(changed.sum())
     result.labels.update(scored.label.tolist())
@@ -138,9 +141,10 @@ def full_rescore(
         del aggregates, history
     result.value_choice = scored.calibration.value_choice.to_dict()
     result.value_choice.pop("learned")  # the model itself is in the calibration
+    drop_replaced(store)  # a table an earlier rebuild could not drop, before locking anything
     with store.transaction() as session:
         with result.timed("write"):
-            _store(session, scored, config, result, as_of=as_of, announce=announce)
+            _store(session, scored, config, result, as_of=as_of, announce=announce, rebuild=True)
         save_run(
             session,
             mode=FULL,
@@ -153,6 +157,8 @@ def full_rescore(
             calibration=scored.calibration,
             summary=result.summary(),
         )
+    with result.timed("drop_replaced"):
+        drop_replaced(store)
     log.info("rescore.full", customers=result.customers, changed=result.changed, **result.seconds)
     return result, scored
 

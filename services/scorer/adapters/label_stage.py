@@ -85,6 +85,21 @@ def features_sql(dialect: str) -> str:
     return "json_object(" + ", ".join(f"'{k}', {v}" for k, v in pairs) + ")"
 
 
+LABEL_COLUMNS = "customer_key, label, stage, reasons, value, p_alive, features, as_of, scored_at"
+
+
+def labels_select(dialect: str) -> str:
+    """``labels`` rows (``LABEL_COLUMNS``) from the staged ones, ``:as_of`` and ``:scored_at``
+    bound; rows of customers deleted meanwhile (an erasure racing the rescore) are left out."""
+    # NaN values (none expected) become NULL: NULLIF on PostgreSQL, SQLite stores NaN as NULL.
+    value = "NULLIF(s.value, 'NaN')" if dialect == "postgresql" else "s.value"
+    p_alive = "NULLIF(s.p_alive, 'NaN')" if dialect == "postgresql" else "s.p_alive"
+    return f"""
+        SELECT s.customer_key, s.label, s.stage, s.reasons, {value}, {p_alive}, {features_sql(dialect)},
+               :as_of, :scored_at
+        FROM {TABLE} s JOIN customers c ON c.customer_key = s.customer_key"""  # noqa: S608 - constant fragments only
+
+
 def _rounded(values: npt.NDArray[np.float64], digits: int) -> list[float]:
     finite = np.where(np.isfinite(values), values, np.nan)
     rounded: list[float] = np.round(finite, digits).tolist()

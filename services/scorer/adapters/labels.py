@@ -2,8 +2,9 @@
 
 A million labels are written set-based: rows go into a temporary staging table
 (``label_stage``), then one ``INSERT .. SELECT .. ON CONFLICT DO UPDATE`` upserts ``labels``
-(building the features JSON in the database) and one ``INSERT .. SELECT`` appends
-``label_history`` for the rows flagged as changed. Rows of customers deleted meanwhile
+(building the features JSON in the database), or for a full rescore a new table is filled and
+swapped in (``label_rebuild``), and one ``INSERT .. SELECT`` appends ``label_history`` for the
+rows flagged as changed. Rows of customers deleted meanwhile
 (an erasure racing the rescore) are skipped by joining ``customers``.
 
 ``label_history`` holds exactly the changes announced on ``labels.changed`` (label, stage or a
@@ -23,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from services.scorer.adapters import label_stage as stage
 from services.scorer.adapters.aggregates import CHUNK_ROWS, KEY_BATCH, positions, row_positions
+from services.scorer.adapters.label_rebuild import rebuild_labels
 from services.scorer.domain import LabelSnapshot, ScoredCustomers
 from shared.store.models import Label, LabelHistory
 from shared.store.types import UtcDateTime
@@ -33,16 +35,10 @@ _TIME = UtcDateTime()
 def _upsert_sql(dialect: str) -> str:
     names = [c.name for c in Label.__table__.columns if c.name != "customer_key"]
     updates = ", ".join(f"{n} = excluded.{n}" for n in names)
-    # NaN values (none expected) become NULL: NULLIF on PostgreSQL, SQLite stores NaN as NULL.
-    value = "NULLIF(s.value, 'NaN')" if dialect == "postgresql" else "s.value"
-    p_alive = "NULLIF(s.p_alive, 'NaN')" if dialect == "postgresql" else "s.p_alive"
     return f"""
-        INSERT INTO labels (customer_key, label, stage, reasons, value, p_alive, features, as_of, scored_at)
-        SELECT s.customer_key, s.label, s.stage, s.reasons, {value}, {p_alive}, {stage.features_sql(dialect)},
-               :as_of, :scored_at
-        FROM {stage.TABLE} s JOIN customers c ON c.customer_key = s.customer_key
+        INSERT INTO labels ({stage.LABEL_COLUMNS}) {stage.labels_select(dialect)}
         WHERE 1 = 1
-        ON CONFLICT (customer_key) DO UPDATE SET {updates}"""  # noqa: S608 - constant fragments only
+        ON CONFLICT (customer_key) DO UPDATE SET {updates}"""
 
 
 def _history_sql(dialect: str) -> str:
@@ -66,19 +62,29 @@ def write_labels(
     *,
     as_of: datetime,
     scored_at: datetime,
+    rebuild: bool = False,
 ) -> None:
-    """Upsert every scored customer's label; append history for the ``changed`` ones."""
+    """Store every scored customer's label; append history for the ``changed`` ones.
+
+    ``rebuild`` (a full rescore, called last in its transaction): on PostgreSQL the table is
+    rebuilt and swapped in (``label_rebuild``) instead of upserted row by row. SQLite upserts:
+    measured at 1,000,000 customers, its rebuild cost more than the upsert (dropping the old
+    table alone ~3 s, writing every page anew).
+    """
     if len(scored) == 0:
         return
     dialect = session.get_bind().dialect.name
     stage.fill(session, scored, changed)
-    times = {"as_of": as_of, "scored_at": scored_at}
-    upsert = text(_upsert_sql(dialect))
-    session.execute(
-        upsert.bindparams(bindparam("as_of", type_=_TIME), bindparam("scored_at", type_=_TIME)), times
-    )
     history = text(_history_sql(dialect)).bindparams(bindparam("scored_at", type_=_TIME))
     session.execute(history, {"scored_at": scored_at})
+    if rebuild and dialect == "postgresql":
+        rebuild_labels(session, as_of=as_of, scored_at=scored_at)
+    else:
+        upsert = text(_upsert_sql(dialect))
+        times = {"as_of": as_of, "scored_at": scored_at}
+        session.execute(
+            upsert.bindparams(bindparam("as_of", type_=_TIME), bindparam("scored_at", type_=_TIME)), times
+        )
     stage.drop(session)
 
 

@@ -1,0 +1,158 @@
+"""A full rescore's labels table rebuilt and swapped in, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pytest
+from sqlalchemy import delete, func, inspect, select, text
+from sqlalchemy.exc import IntegrityError
+
+from services.scorer.adapters.aggregates import load_aggregates
+from services.scorer.adapters.label_rebuild import drop_replaced
+from services.scorer.adapters.labels import load_snapshot, write_labels
+from services.scorer.adapters.runs import latest_calibration
+from services.scorer.domain import material_change, score
+from services.scorer.rescoring import full_rescore
+from shared.definitions.scoring import DEFAULT_SCORING
+from shared.store.db import Store
+from shared.store.models import Customer, Label, LabelHistory
+from tests.integration.scorer.shop import AS_OF, key, random_shop
+from tests.integration.scorer.test_rescoring import announced, count, labels
+
+pytestmark = pytest.mark.integration
+
+
+def _rebuild_with(store: Store, keys: list[str], as_of: datetime) -> np.ndarray:
+    """What a full rescore of only ``keys`` writes (the stored calibration); returns ``changed``."""
+    with store.transaction() as s:
+        aggregates = load_aggregates(s, as_of, keys=keys)
+        scored = score(aggregates, DEFAULT_SCORING, as_of, calibration=latest_calibration(s))
+        previous = load_snapshot(s, scored.customer_key)
+        changed = material_change(previous, scored.snapshot(), DEFAULT_SCORING.material_change)
+        write_labels(s, scored, changed, as_of=as_of, scored_at=datetime.now(UTC), rebuild=True)
+    drop_replaced(store)
+    return changed
+
+
+def test_a_rebuild_keeps_the_labels_of_customers_it_did_not_score(store: Store) -> None:
+    ours = random_shop(store, 50, prefix="a")
+    theirs = random_shop(store, 30, prefix="b", seed=5)
+    full_rescore(store, DEFAULT_SCORING, as_of=AS_OF, announce=False)
+    before, history_before = labels(store), count(store, LabelHistory)
+    later = AS_OF + timedelta(days=400)  # a year on, every one of ours has a new recency
+    changed = _rebuild_with(store, [key(n) for n in ours], later)
+    after = labels(store)
+    assert set(after) == set(before)
+    assert {key(n): after[key(n)] for n in theirs} == {key(n): before[key(n)] for n in theirs}
+    with store.session() as s:
+        as_of = {k: v for k, v in s.execute(select(Label.customer_key, Label.as_of))}
+    assert {as_of[key(n)] for n in ours} == {later} and {as_of[key(n)] for n in theirs} == {AS_OF}
+    assert int(changed.sum()) > 0 and count(store, LabelHistory) == history_before + int(changed.sum())
+
+
+def _shape(store: Store) -> dict[str, Any]:
+    table = inspect(store.engine)
+    return {
+        "columns": [(c["name"], str(c["type"]), c["nullable"]) for c in table.get_columns("labels")],
+        "primary_key": table.get_pk_constraint("labels"),
+        "foreign_keys": table.get_foreign_keys("labels"),
+        "indexes": sorted(
+            (i["name"], tuple(i["column_names"]), i["unique"]) for i in table.get_indexes("labels")
+        ),
+        "tables": sorted(t for t in table.get_table_names() if t.startswith("labels")),
+    }
+
+
+def test_the_rebuilt_table_is_the_migrated_one_and_its_foreign_key_acts(store: Store) -> None:
+    names = random_shop(store, 40)
+    migrated = _shape(store)
+    full_rescore(store, DEFAULT_SCORING, as_of=AS_OF, announce=False)
+    full_rescore(store, DEFAULT_SCORING, as_of=AS_OF + timedelta(days=1), announce=False)
+    assert _shape(store) == migrated
+    gone = key(names[0])
+    with store.transaction() as s:
+        s.execute(delete(Customer).where(Customer.customer_key == gone))  # cascades to the label
+    assert gone not in labels(store) and len(labels(store)) == len(names) - 1
+    row = dict(labels(store)).popitem()
+    with pytest.raises(IntegrityError), store.transaction() as s:  # no label without its customer
+        s.execute(
+            text(
+                "INSERT INTO labels (customer_key, label, reasons, as_of, scored_at) "
+                "SELECT :k, label, reasons, as_of, scored_at FROM labels WHERE customer_key = :row"
+            ),
+            {"k": "f" * 64, "row": row[0]},
+        )
+
+
+def test_a_full_rescore_announces_and_records_only_material_changes_through_the_rebuild(store: Store) -> None:
+    names = random_shop(store, 50)
+    full_rescore(store, DEFAULT_SCORING, as_of=AS_OF, announce=True)
+    first = announced(store)
+    assert sorted(m.customer_key for m in first) == sorted(key(n) for n in names)
+    assert all(m.previous_label is None for m in first)
+    stored = labels(store)
+    assert {m.customer_key: m.label for m in first} == {k: v[0] for k, v in stored.items()}
+    later, _ = full_rescore(store, DEFAULT_SCORING, as_of=AS_OF + timedelta(days=300), announce=True)
+    moved = announced(store)[len(first) :]
+    assert 0 < later.changed == len(moved) <= len(names)
+    now = labels(store)
+    assert {m.customer_key: (m.previous_label, m.label) for m in moved} == {
+        m.customer_key: (stored[m.customer_key][0], now[m.customer_key][0]) for m in moved
+    }
+    assert count(store, LabelHistory) == len(names) + len(moved)
+
+
+def test_readers_see_the_old_or_the_new_labels_never_a_partial_table(store: Store) -> None:
+    names = random_shop(store, 80)
+    full_rescore(store, DEFAULT_SCORING, as_of=AS_OF, announce=False)
+    seen: list[tuple[int, int]] = []
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def read() -> None:
+        try:
+            while not done.is_set():
+                with store.session() as s:
+                    query = select(func.count(), func.count(func.distinct(Label.scored_at)))
+                    total, runs = s.execute(query).one()
+                seen.append((int(total), int(runs)))
+        except BaseException as exc:  # reported by the test's thread
+            errors.append(exc)
+
+    readers = [threading.Thread(target=read) for _ in range(2)]
+    for reader in readers:
+        reader.start()
+    try:
+        for day in range(1, 4):
+            full_rescore(store, DEFAULT_SCORING, as_of=AS_OF + timedelta(days=30 * day), announce=False)
+    finally:
+        done.set()
+        for reader in readers:
+            reader.join()
+    assert not errors
+    assert seen and set(seen) == {(len(names), 1)}
+
+
+@pytest.mark.postgres
+def test_a_label_whose_customer_was_erased_during_the_rebuild_is_dropped(postgres_server: str) -> None:
+    from services.scorer.adapters import label_rebuild
+    from shared.store.migrate import upgrade
+    from tests.conftest import _postgres_schema_url
+
+    for url in _postgres_schema_url(postgres_server):
+        upgrade(url)
+        store = Store(url)
+        names = random_shop(store, 10)
+        full_rescore(store, DEFAULT_SCORING, as_of=AS_OF, announce=False)
+        with store.transaction() as s:  # staged, then erased before the foreign key is added
+            s.execute(text("CREATE TABLE labels_rebuild AS SELECT * FROM labels"))
+            s.execute(delete(Customer).where(Customer.customer_key == key(names[0])))
+            label_rebuild._add_foreign_key(s)
+            left = s.scalars(text("SELECT customer_key FROM labels_rebuild")).all()
+            s.execute(text("DROP TABLE labels_rebuild"))
+        store.dispose()
+        assert sorted(left) == sorted(key(n) for n in names[1:])
