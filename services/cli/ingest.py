@@ -113,6 +113,7 @@ def _rates_load(args: argparse.Namespace, settings: Settings) -> int:
 def _import(args: argparse.Namespace, settings: Settings) -> int:
     from services.ingestor.bulk import ImportStalledError, run_import
     from services.ingestor.importer import ImportInputError
+    from shared.bus.producer import PublishError
     from shared.log import configure_logging
 
     if not args.verbose:  # the summary below says what the ingestor's per-record lines would
@@ -137,6 +138,12 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
         return _refuse(str(exc))
     except ImportStalledError as exc:
         print(f"audiencesync: {args.file}: {exc} (run again with --verbose to see why)", file=sys.stderr)
+        return STOPPED
+    except PublishError as exc:  # the broker refused or lost records: nothing more was published
+        print(
+            f"audiencesync: {args.file}: import stopped, the broker did not take every record ({exc})",
+            file=sys.stderr,
+        )
         return STOPPED
     if result.rates_loaded is not None:
         print(f"{result.rates_loaded} rates loaded (base {settings.base_currency})")

@@ -36,7 +36,7 @@ from services.ingestor.file_check import (
 from services.ingestor.layouts import LayoutError, Record, customer_group
 from shared.bus.producer import Publisher, partition_keys
 from shared.bus.topics import ORDERS_RAW
-from shared.messages import RawBatch, RawReceived
+from shared.messages import MAX_RAW_BODY_BYTES, RawBatch, RawReceived
 from shared.shops import InvalidShopDomain, normalize_shop_domain
 
 KINDS = ("orders", "refunds", "customers", "tickets", "checkouts")
@@ -188,6 +188,19 @@ def publish_records(publisher: Publisher, records: Iterator[Record], shop: str) 
         yield envelope.id
 
 
+def _sendable(body: bytes) -> str:
+    """A record's body as text that fits a broker message (an import reads its file as UTF-8).
+
+    A record over ``MAX_RAW_BODY_BYTES`` (a 9 MB JSON line) is cut just past the cap: the ingestor
+    refuses it as ``too_large`` on its length alone, as the webhook edge answers 413, and whole it
+    would not fit a broker message (publishing failed the whole import).
+    """
+    if len(body) > MAX_RAW_BODY_BYTES:
+        body = body[: MAX_RAW_BODY_BYTES + 4]  # still over the cap once a cut character is dropped
+        return body.decode("utf-8", "ignore")
+    return body.decode("utf-8")
+
+
 @dataclass(frozen=True)
 class Published:
     """One ``RawBatch`` message sent: its envelope id and how many records it carries."""
@@ -217,7 +230,7 @@ def publish_batches(
         return Published(envelope.id, len(batch))
 
     for read, record in enumerate(records, start=1):
-        body = record.body.decode("utf-8")  # an import reads its file as UTF-8
+        body = _sendable(record.body)
         partition = zlib.crc32((record.group or record.key).encode()) % len(keys)
         batch, size = open_batches.setdefault(partition, ([], [0]))
         if batch and (len(batch) >= BATCH_RECORDS or size[0] + len(body) > BATCH_BYTES):

@@ -102,3 +102,32 @@ def test_an_export_a_spreadsheet_saved_says_the_ids_were_rewritten(store: Store,
         " (6.10123E+12): import the file as exported, unopened"
     ]
     assert _order_ids(store) == set()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_record_too_large_for_a_broker_message_is_refused_alone_as_too_large(
+    store: Store, tmp_path: Path
+) -> None:
+    order = sample("orders_create.shopify_docs_2026-07.json")
+    huge = {**order, "id": 1, "note": "\u00e9" * 4_500_000}  # 9 MB of UTF-8: over the 8 MiB message
+    path = tmp_path / "orders.jsonl"
+    path.write_text(f"{json.dumps(huge, ensure_ascii=False)}\n{json.dumps(order)}\n", encoding="utf-8")
+    done = import_cli(store, tmp_path, "orders", str(path), "--shop", "demo.myshopify.com")
+    assert "Traceback" not in done.stderr, done.stderr
+    assert "2 records: 1 stored, 1 refused" in done.stdout, (done.stdout, done.stderr)
+    assert "fix: a record may be at most 5 MiB" in done.stdout
+    assert [reason.split(" ")[0] for reason, _ in _letters(store)] == ["too_large"]
+    assert _order_ids(store) == {str(order["id"])}
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_record_the_broker_refuses_stops_the_import_in_one_line(store: Store, tmp_path: Path) -> None:
+    order = sample("orders_create.shopify_docs_2026-07.json")
+    path = tmp_path / "orders.jsonl"
+    # Under the 5 MiB cap as text, but each control character travels as a 6-byte \u0001 escape.
+    path.write_text(f"{json.dumps(order)}\n{chr(1) * 2_000_000}\n", encoding="utf-8")
+    done = import_cli(store, tmp_path, "orders", str(path), "--shop", "demo.myshopify.com")
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert "Traceback" not in done.stderr
+    assert done.stderr.splitlines() == [done.stderr.strip()]
+    assert "import stopped, the broker did not take every record" in done.stderr
