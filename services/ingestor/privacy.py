@@ -21,6 +21,7 @@ from services.ingestor.adapters.facts_store import FactsWriter
 from services.ingestor.domain import CustomerRedact, DataRequest, Ingested, ShopRedact
 from shared.identity import customer_key
 from shared.log import get_logger
+from shared.shops import InvalidShopDomain, normalize_shop_domain
 from shared.store.models import (
     AuditEntry,
     Checkout,
@@ -35,21 +36,39 @@ from shared.store.models import (
 log = get_logger(__name__)
 
 
-def shop_aliases(*shops: str | None, default_shop: str) -> list[str]:
-    """Every name the shop's customers may be stored under.
+def shop_aliases(body_shop: str | None, header_shop: str | None, *, default_shop: str) -> list[str]:
+    """Every name the shop a privacy request is about may have stored its customers under.
 
     Webhooks name a shop by its domain (``x.myshopify.com``, lower-cased at the edge), a bulk
     import by ``--shop`` or the ``SHOP`` setting (``default`` unless set), and a privacy body
     carries its own ``shop_domain`` spelled as Shopify likes: an erasure must reach the customer
-    under any of them, so it tries each name given (as written and lower-cased), its handle
-    (``x``), the handle's domain, and the default.
+    under each spelling of the body's shop (as written, lower-cased, its handle ``x``, the handle's
+    domain), and under the default when it may be that shop.
+
+    Only the signed body decides which shop: the ``X-Shopify-Shop-Domain`` header is not signed,
+    so a header naming another shop (a replayed body of one shop sent with another's name) adds
+    nothing. The default counts only when it is not another shop's domain: ``SHOP=a.myshopify.com``
+    holds shop a, and a ``shop/redact`` from a development store b on the same app used to erase
+    every customer of a. A placeholder such as ``default`` (imports of a deployment that never named
+    its shop) is searched, as an erasure should rather reach too far than miss the customer.
     """
+    shop = body_shop or header_shop
     names: list[str] = []
-    for shop in filter(None, shops):
+    if shop:
         for spelling in (shop.strip(), shop.strip().lower()):
             handle = spelling.removesuffix(".myshopify.com")
             names += [spelling, handle, f"{handle}.myshopify.com"]
-    return list(dict.fromkeys([*names, default_shop]))
+    if default_shop in names or not _is_domain(default_shop):
+        names.append(default_shop)
+    return list(dict.fromkeys(names))
+
+
+def _is_domain(name: str) -> bool:
+    try:
+        normalize_shop_domain(name)
+    except InvalidShopDomain:
+        return False
+    return True
 
 
 def candidate_keys(

@@ -52,7 +52,13 @@ class Pipeline:
     runner: ConsumerRunner
     exports: Path
 
-    def post(self, topic: str, body: bytes | dict[str, Any], webhook_id: str | None = None) -> int:
+    def post(
+        self,
+        topic: str,
+        body: bytes | dict[str, Any],
+        webhook_id: str | None = None,
+        shop: str = "demo.myshopify.com",
+    ) -> int:
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
         signature = base64.b64encode(hmac.new(SECRET.encode(), raw, hashlib.sha256).digest()).decode()
         response = self.client.post(
@@ -62,7 +68,7 @@ class Pipeline:
                 "X-Shopify-Hmac-Sha256": signature,
                 "X-Shopify-Topic": topic,
                 "X-Shopify-Webhook-Id": webhook_id or uuid.uuid4().hex,
-                "X-Shopify-Shop-Domain": "demo.myshopify.com",
+                "X-Shopify-Shop-Domain": shop,
             },
         )
         return int(response.status_code)
@@ -107,8 +113,9 @@ class Pipeline:
 
 
 @contextmanager
-def pipeline(store: Store, tmp_path: Path) -> Iterator[Pipeline]:
-    """Start a private broker, the API app and the ingestor runner; stop them afterwards."""
+def pipeline(store: Store, tmp_path: Path, *, default_shop: str = "default") -> Iterator[Pipeline]:
+    """Start a private broker, the API app and the ingestor runner; stop them afterwards
+    (``default_shop``: the ingestor's ``SHOP`` setting)."""
     with EmbeddedBroker() as broker:
         ensure_topics(broker.bootstrap, ALL_TOPICS, partitions=2)
         settings = Settings(
@@ -119,7 +126,9 @@ def pipeline(store: Store, tmp_path: Path) -> Iterator[Pipeline]:
         )
         publisher = Publisher(broker.bootstrap)
         app = create_app(settings, store=store, publisher=publisher)
-        handler = make_handler(store, publisher, cached_rates(store, "USD"), tmp_path / "exports")
+        handler = make_handler(
+            store, publisher, cached_rates(store, "USD"), tmp_path / "exports", default_shop=default_shop
+        )
         runner = ConsumerRunner(
             RunnerConfig(
                 name="ingestor", topics=(ORDERS_RAW,), bootstrap=broker.bootstrap, poll_timeout_ms=100

@@ -15,8 +15,9 @@ import pytest
 from sqlalchemy import select
 
 from shared.store.db import Store
-from shared.store.models import DeadLetterRecord, Order
-from tests.integration.ingestor.harness import FIXTURES, sample
+from shared.store.models import Customer, DeadLetterRecord, Order
+from tests.integration.bus.harness import wait_for
+from tests.integration.ingestor.harness import FIXTURES, pipeline, sample
 from tests.integration.ingestor.test_import_bad_input import run_cli
 from tests.integration.ingestor.test_import_cli import import_cli
 
@@ -131,3 +132,30 @@ def test_a_record_the_broker_refuses_stops_the_import_in_one_line(store: Store, 
     assert "Traceback" not in done.stderr
     assert done.stderr.splitlines() == [done.stderr.strip()]
     assert "import stopped, the broker did not take every record" in done.stderr
+
+
+PROD, DEV = "prod.myshopify.com", "dev.myshopify.com"
+
+
+def _customers(store: Store) -> int:
+    with store.session() as s:
+        return len(s.scalars(select(Customer)).all())
+
+
+def test_a_privacy_webhook_of_another_shop_erases_nothing_of_this_shop(store: Store, tmp_path: Path) -> None:
+    """The signed body names the shop; the unsigned header and the SHOP setting cannot widen it."""
+    order = sample("orders_create.shopify_docs_2026-07.json")
+    email = order["customer"]["email"]
+    redact = {"shop_id": 2, "shop_domain": DEV, "customer": {"id": 1, "email": email}, "orders_to_redact": []}
+    with pipeline(store, tmp_path, default_shop=PROD) as p:
+        assert p.post("orders/create", order, shop=PROD) == 200
+        wait_for(lambda: p.handled() == 1)
+        # A development store on the same app uninstalled 48 h ago; then a dev body sent as prod's.
+        assert p.post("shop/redact", {"shop_id": 2, "shop_domain": DEV}, shop=DEV) == 200
+        assert p.post("customers/redact", redact, shop=PROD) == 200
+        assert p.post("shop/redact", {"shop_id": 2, "shop_domain": DEV}, shop=PROD) == 200
+        wait_for(lambda: p.handled() == 4)
+        assert _customers(store) == 1 and _order_ids(store) == {str(order["id"])}
+        assert p.post("shop/redact", {"shop_id": 1, "shop_domain": PROD}, shop=PROD) == 200
+        wait_for(lambda: p.handled() == 5)
+    assert _customers(store) == 0 and _order_ids(store) == set()
