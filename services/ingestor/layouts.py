@@ -37,6 +37,10 @@ _CUSTOMER_ALIASES = {
 }
 
 
+# Columns of the flat layouts whose cells a spreadsheet-safe export may start with ``'``.
+_QUOTED_COLUMNS = frozenset({"order_id", "customer_id", "refund_id", "phone", "postal_code"})
+
+
 class LayoutError(ValueError):
     """A header no layout of this kind fits; the message is one line without the file name."""
 
@@ -142,9 +146,26 @@ def count(header: list[str], rows: Iterable[list[str]], layout: str) -> int:
     return len(seen)
 
 
+def _unquoted_cells(names: list[str], rows: Iterable[list[str]]) -> Iterator[list[str]]:
+    """Rows with the ``'`` a spreadsheet-safe export puts before ids, phones and zips removed.
+
+    Shopify's customer export writes ``'7002958422226``, ``'+16135550135`` and ``'M5C 1N7`` so a
+    spreadsheet keeps them as text; read as written, the id matched no order's customer id, the
+    phone was dropped as invalid and the zip hashed with its quote.
+    """
+    quoted = [at for at, name in enumerate(names) if name in _QUOTED_COLUMNS]
+    for row in rows:
+        for at in quoted:
+            if at < len(row) and row[at].startswith("'"):
+                row[at] = row[at][1:]
+        yield row
+
+
 def records(header: list[str], rows: Iterable[list[str]], layout: str, shop: str) -> Iterator[Record]:
     """The rows of a checked CSV as records for the raw topic, in file order."""
     names = columns(header, layout)
+    if layout != SHOPIFY_EXPORT:  # the export's own reader unquotes its zips and phones
+        rows = _unquoted_cells(names, rows)
     dicts = (dict(zip(names, row, strict=False)) for row in rows if has_values(row))
     if layout == SHOPIFY_EXPORT:
         for lines in shopify_export.group_orders(dicts):

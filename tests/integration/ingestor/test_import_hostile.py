@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from shared.identity.normalize import normalize
+from shared.identity.result import Normalized, Platform
 from shared.store.db import Store
-from shared.store.models import Customer, DeadLetterRecord, Order
+from shared.store.models import Customer, CustomerIdentifier, DeadLetterRecord, Order
 from tests.integration.bus.harness import wait_for
 from tests.integration.ingestor.harness import FIXTURES, pipeline, sample
 from tests.integration.ingestor.test_import_bad_input import run_cli
@@ -159,3 +161,33 @@ def test_a_privacy_webhook_of_another_shop_erases_nothing_of_this_shop(store: St
         assert p.post("shop/redact", {"shop_id": 1, "shop_domain": PROD}, shop=PROD) == 200
         wait_for(lambda: p.handled() == 5)
     assert _customers(store) == 0 and _order_ids(store) == set()
+
+
+# Shopify's customer export writes ids, phones and zips behind a ' so spreadsheets keep them as text.
+CUSTOMERS_EXPORT = (
+    "Customer ID,First Name,Last Name,Email,Accepts Email Marketing,Default Address City,"
+    "Default Address Province Code,Default Address Country Code,Default Address Zip,Phone,"
+    "Accepts SMS Marketing,Total Spent,Total Orders,Note,Tax Exempt,Tags\r\n"
+    "'7002958422226,Russell,Winfield,russel.winfield@example.com,no,Toronto,ON,CA,'M5C 1N7,"
+    "'+16135550135,no,0.00,0,,no,\r\n"
+)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_shopifys_customer_export_is_read_without_its_spreadsheet_quotes(
+    store: Store, tmp_path: Path
+) -> None:
+    path = tmp_path / "customers_export.csv"
+    path.write_text(CUSTOMERS_EXPORT, encoding="utf-8-sig", newline="")
+    done = import_cli(store, tmp_path, "customers", str(path), "--shop", "demo.myshopify.com")
+    assert "1 record: 1 stored, 0 refused" in done.stdout, (done.stdout, done.stderr)
+    with store.session() as s:
+        customer = s.scalars(select(Customer)).one()
+        held = {
+            (i.field, i.value)
+            for i in s.scalars(select(CustomerIdentifier).where(CustomerIdentifier.platform == "meta"))
+        }
+    assert customer.shop_customer_id == "7002958422226"  # as orders' customer.id names it
+    for field, value in (("PHONE", "+16135550135"), ("ZIP", "M5C 1N7")):
+        expected = normalize(Platform.META, field, value, country="CA")
+        assert isinstance(expected, Normalized) and (field, expected.wire_value) in held
