@@ -93,6 +93,43 @@ def _refund_currency(refund: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _money_pair(money_set: Mapping[str, Any] | None) -> tuple[str, Decimal, str, Decimal] | None:
+    """A ``*_set`` as (shop code, shop amount, presentment code, presentment amount), if whole."""
+    shop = (money_set or {}).get("shop_money") or {}
+    shown = (money_set or {}).get("presentment_money") or {}
+    if shop.get("amount") is None or shown.get("amount") is None:
+        return None
+    if not (shop.get("currency_code") and shown.get("currency_code")):
+        return None
+    return shop["currency_code"], shop["amount"], shown["currency_code"], shown["amount"]
+
+
+def _shop_rate(
+    refund: Mapping[str, Any], order_total: Mapping[str, Any] | None
+) -> tuple[str, str, Decimal] | None:
+    """(presentment code, shop code, shop units per presentment unit) the order itself was paid at.
+
+    A multi-currency order (Shopify Markets) keeps its totals in the shop's currency but is
+    refunded in the buyer's: the transactions say EUR on a USD order. The refund's own lines
+    (``subtotal_set``), else the order's ``total_price_set``, hold both amounts, so the refund
+    converts at the rate of the sale instead of needing a loaded EUR rate (without one the whole
+    order was refused as ``no_rate``).
+    """
+    pairs = [_money_pair(line.get("subtotal_set")) for line in refund.get("refund_line_items") or ()]
+    whole = [pair for pair in pairs if pair is not None]
+    codes = {(pair[0], pair[2]) for pair in whole}
+    if len(codes) == 1 and len(whole) == len(pairs):
+        ((shop_code, shown_code),) = codes
+        shop_sum = sum((pair[1] for pair in whole), ZERO)
+        shown_sum = sum((pair[3] for pair in whole), ZERO)
+        if shop_sum > 0 and shown_sum > 0:
+            return shown_code, shop_code, shop_sum / shown_sum
+    total = _money_pair(order_total)
+    if total is not None and total[1] > 0 and total[3] > 0:
+        return total[2], total[0], total[1] / total[3]
+    return None
+
+
 def refund_facts(
     refund: Mapping[str, Any],
     *,
@@ -101,8 +138,14 @@ def refund_facts(
     order_id: str | None = None,
     currency: str | None = None,
     path: str = "",
+    order_total: Mapping[str, Any] | None = None,
 ) -> RefundFacts:
-    """Facts of one validated refund; ``currency`` is the order's when the refund names none."""
+    """Facts of one validated refund; ``currency`` is the order's when the refund names none.
+
+    Money returned in the buyer's (presentment) currency is counted in the shop's currency at the
+    order's own rate when the payload holds it (``_shop_rate``; ``order_total``: the order's
+    ``total_price_set``), as the order's amounts are.
+    """
     created = refund.get("created_at") or refund.get("processed_at")
     if created is None:
         raise invalid(f"{path}created_at", Reason.MISSING)
@@ -118,6 +161,9 @@ def refund_facts(
     items_value = sum((line.get("subtotal") or ZERO for line in lines), ZERO)
     amount = sum((tx.get("amount") or ZERO for tx in refund_tx), ZERO) if refund_tx else items_value
     code = _refund_currency(refund) or currency
+    rate = _shop_rate(refund, order_total) if code is not None and code != currency else None
+    if rate is not None and code == rate[0] and rate[0] != rate[1]:
+        amount, code = amount * rate[2], rate[1]
     return RefundFacts(
         shop=shop,
         refund_id=refund["id"],
@@ -183,7 +229,15 @@ def order_facts(order: Mapping[str, Any], *, shop: str, rates: Rates) -> Ingeste
     items = order.get("line_items") or ()
     lines = tuple(_line(item) for item in items)
     refunds = tuple(
-        refund_facts(r, shop=shop, rates=rates, order_id=order["id"], currency=currency, path=f"refunds.{i}.")
+        refund_facts(
+            r,
+            shop=shop,
+            rates=rates,
+            order_id=order["id"],
+            currency=currency,
+            path=f"refunds.{i}.",
+            order_total=order.get("total_price_set"),
+        )
         for i, r in enumerate(order.get("refunds") or ())
     )
     gross = _gross(order, lines)

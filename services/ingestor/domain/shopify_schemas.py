@@ -85,6 +85,7 @@ class AmountSet(Base):
     """A ``*_set``: the same amount in shop and presentment currencies."""
 
     shop_money = Obj(Amount)
+    presentment_money = Obj(Amount)  # with shop_money, the order's own exchange rate
 
 
 class DiscountAllocation(Base):
@@ -171,6 +172,7 @@ class Order(Base):
     currency = Currency(required=True)
     presentment_currency = Currency()
     total_price = Money(required=True)
+    total_price_set = Obj(AmountSet)
     subtotal_price = Money()
     total_discounts = Money()
     total_line_items_price = Money()

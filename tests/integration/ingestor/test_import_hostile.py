@@ -9,6 +9,7 @@ import gzip
 import io
 import json
 import re
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from sqlalchemy import select
 from shared.identity.normalize import normalize
 from shared.identity.result import Normalized, Platform
 from shared.store.db import Store
-from shared.store.models import Customer, CustomerIdentifier, DeadLetterRecord, Order
+from shared.store.models import Customer, CustomerIdentifier, DeadLetterRecord, Order, Refund
 from tests.integration.bus.harness import wait_for
 from tests.integration.ingestor.harness import FIXTURES, pipeline, sample
 from tests.integration.ingestor.test_import_bad_input import run_cli
@@ -191,3 +192,67 @@ def test_shopifys_customer_export_is_read_without_its_spreadsheet_quotes(
     for field, value in (("PHONE", "+16135550135"), ("ZIP", "M5C 1N7")):
         expected = normalize(Platform.META, field, value, country="CA")
         assert isinstance(expected, Normalized) and (field, expected.wire_value) in held
+
+
+def _euro_order() -> dict[str, object]:
+    """A USD shop's order paid in EUR (Shopify Markets): totals in USD, refunds in EUR."""
+    return {
+        "id": 7001,
+        "email": "marie.curie@example.com",
+        "created_at": "2025-06-01T10:00:00+02:00",
+        "updated_at": "2025-06-03T10:00:00+02:00",
+        "currency": "USD",
+        "presentment_currency": "EUR",
+        "total_price": "110.00",
+        "total_price_set": {
+            "shop_money": {"amount": "110.00", "currency_code": "USD"},
+            "presentment_money": {"amount": "100.00", "currency_code": "EUR"},
+        },
+        "line_items": [{"id": 1, "price": "110.00", "quantity": 1}],
+        "financial_status": "partially_refunded",
+        "refunds": [  # a shipping-only refund: no lines, the order's rate applies
+            {
+                "id": 8001,
+                "created_at": "2025-06-03T10:00:00+02:00",
+                "refund_line_items": [],
+                "transactions": [
+                    {"id": 1, "kind": "refund", "status": "success", "amount": "50.00", "currency": "EUR"}
+                ],
+            }
+        ],
+    }
+
+
+def test_a_multi_currency_orders_refunds_count_at_the_orders_own_rate_without_loaded_rates(
+    store: Store, tmp_path: Path
+) -> None:
+    refund = {
+        "id": 8002,
+        "order_id": 7001,
+        "created_at": "2025-06-04T10:00:00+02:00",
+        "refund_line_items": [
+            {
+                "line_item_id": 1,
+                "quantity": 1,
+                "subtotal": "20.00",
+                "subtotal_set": {
+                    "shop_money": {"amount": "22.00", "currency_code": "USD"},
+                    "presentment_money": {"amount": "20.00", "currency_code": "EUR"},
+                },
+            }
+        ],
+        "transactions": [
+            {"id": 2, "kind": "refund", "status": "success", "amount": "20.00", "currency": "EUR"}
+        ],
+    }
+    with pipeline(store, tmp_path) as p:  # base USD, no rates loaded: EUR has none
+        assert p.post("orders/updated", _euro_order()) == 200
+        wait_for(lambda: p.handled() == 1)
+        assert p.post("refunds/create", refund) == 200
+        wait_for(lambda: p.handled() == 2)
+    assert _letters(store) == []
+    with store.session() as s:
+        order = s.scalars(select(Order)).one()
+        refunds = {r.refund_id: r.amount_base for r in s.scalars(select(Refund))}
+    assert refunds == {"8001": Decimal("55.00"), "8002": Decimal("22.00")}
+    assert order.refunded_base == Decimal("77.00") and order.net_base == Decimal("33.00")
