@@ -91,13 +91,21 @@ class ShopField(Lean):
 
 
 class Text(ShopField):
-    """A string, stripped; blank becomes None (or ``missing`` when the field is required)."""
+    """A string, stripped; blank becomes None (or ``missing`` when the field is required).
 
-    def __init__(self, *, max_len: int = 255, **kwargs: Any) -> None:
+    ``digits``: a JSON integer is read as its digits too. Phones and zip codes written by a
+    producer's own JSON (``"postal_code": 75001``) are numbers as often as strings, and refusing
+    the whole order over the spelling of a contact field lost orders that were fine.
+    """
+
+    def __init__(self, *, max_len: int = 255, digits: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.max_len = max_len
+        self.digits = digits
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str | None:
+        if self.digits and isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            value = str(value)
         if not isinstance(value, str):
             raise fail(Reason.NOT_A_STRING)
         text = value.strip()

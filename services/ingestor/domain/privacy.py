@@ -23,7 +23,7 @@ class PrivacyCustomer(Base):
 
     id = Id()
     email = Text(max_len=EMAIL_LEN)
-    phone = Text(max_len=64)
+    phone = Text(max_len=64, digits=True)
 
 
 class DataRequestId(Base):

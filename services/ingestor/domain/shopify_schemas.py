@@ -45,10 +45,10 @@ class Address(Base):
     city = Text()
     province = Text()
     province_code = Text(max_len=16)
-    zip = Text(max_len=32)
+    zip = Text(max_len=32, digits=True)
     country = Text(max_len=100)
     country_code = Country()
-    phone = Text(max_len=64)
+    phone = Text(max_len=64, digits=True)
 
 
 class Customer(Base):
@@ -56,7 +56,7 @@ class Customer(Base):
 
     id = Id()
     email = Text(max_len=EMAIL_LEN)
-    phone = Text(max_len=64)
+    phone = Text(max_len=64, digits=True)
     first_name = Text()
     last_name = Text()
     accepts_marketing = Flag()  # legacy, before the consent objects
@@ -165,7 +165,7 @@ class Order(Base):
     id = Id(required=True)
     email = Text(max_len=EMAIL_LEN)
     contact_email = Text(max_len=EMAIL_LEN)
-    phone = Text(max_len=64)
+    phone = Text(max_len=64, digits=True)
     customer = Obj(Customer)
     billing_address = Obj(Address)
     shipping_address = Obj(Address)
@@ -212,7 +212,7 @@ class Checkout(Base):
     id = Id()
     token = Text(max_len=128)
     email = Text(max_len=EMAIL_LEN)
-    phone = Text(max_len=64)
+    phone = Text(max_len=64, digits=True)
     customer = Obj(Customer)
     billing_address = Obj(Address)
     shipping_address = Obj(Address)

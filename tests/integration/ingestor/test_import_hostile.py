@@ -256,3 +256,36 @@ def test_a_multi_currency_orders_refunds_count_at_the_orders_own_rate_without_lo
         refunds = {r.refund_id: r.amount_base for r in s.scalars(select(Refund))}
     assert refunds == {"8001": Decimal("55.00"), "8002": Decimal("22.00")}
     assert order.refunded_base == Decimal("77.00") and order.net_base == Decimal("33.00")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_phones_and_zips_written_as_json_numbers_are_read_as_their_digits(
+    store: Store, tmp_path: Path
+) -> None:
+    row = {
+        "order_id": 5001,
+        "customer_id": 77,
+        "created_at": "2025-01-01",
+        "currency": "USD",
+        "gross": 10,
+        "email": "a.numbers@example.com",
+        "postal_code": 75001,
+        "phone": 33612345678,
+        "country": "FR",
+    }
+    order = sample("orders_create.shopify_docs_2026-07.json")
+    order["shipping_address"]["zip"] = 40202
+    order["customer"]["phone"] = 16135550123
+    path = tmp_path / "orders.jsonl"
+    path.write_text(f"{json.dumps(row)}\n{json.dumps(order)}\n", encoding="utf-8")
+    done = import_cli(store, tmp_path, "orders", str(path), "--shop", "demo.myshopify.com")
+    assert "2 records: 2 stored, 0 refused" in done.stdout, (done.stdout, done.stderr)
+    with store.session() as s:
+        key = s.scalars(select(Order.customer_key).where(Order.order_id == "5001")).one()
+        held = {
+            (i.field, i.value)
+            for i in s.scalars(select(CustomerIdentifier).where(CustomerIdentifier.customer_key == key))
+        }
+    for field, value in (("PHONE", "+33612345678"), ("ZIP", "75001")):
+        expected = normalize(Platform.META, field, value, country="FR")
+        assert isinstance(expected, Normalized) and (field, expected.wire_value) in held
