@@ -44,6 +44,7 @@ SHOPIFY_TOPICS = frozenset(
 )
 HELPDESK_TOPICS = frozenset({"tickets/create", "tickets/update"})
 _ID = re.compile(rb'"id"\s*:\s*"?(\d{1,20})')
+_ORDER_ID = re.compile(rb'"order_id"\s*:\s*"?(\d{1,20})')
 _WEBHOOK_ID = re.compile(r"[\x21-\x7e]{1,128}")
 
 
@@ -59,9 +60,15 @@ def verify_shopify_hmac(secret: str, body: bytes, header: str | None) -> bool:
     return hmac.compare_digest(shopify_signature(secret, body).encode(), header.strip().encode())
 
 
-def _resource_key(shop: str, body: bytes, fallback: str) -> str:
-    """Kafka key: the shop and the resource id (so updates of one order stay in order)."""
-    match = _ID.search(body[:4096])
+def _resource_key(shop: str, body: bytes, fallback: str, topic: str = "") -> str:
+    """Kafka key: the shop and the resource id (so updates of one order stay in order).
+
+    A refund is keyed by its order, as an import keys it: on the order's partition it is
+    handled after the ``orders/create`` it refunds. Keyed by its own id it could reach another
+    ingestor first and be dead-lettered as ``refund_without_order``.
+    """
+    head = body[:4096]
+    match = (_ORDER_ID.search(head) if topic == "refunds/create" else None) or _ID.search(head)
     return f"{shop}/{match.group(1).decode() if match else fallback}"
 
 
@@ -73,7 +80,8 @@ def _accept(source: str, topic: str, shop: str, webhook_id: str | None) -> dict[
     raw = RawReceived(
         source=source, topic=topic, shop=shop, body=body, received_at=datetime.now(UTC), webhook_id=webhook_id
     )
-    envelope = raw.to_envelope(_resource_key(shop, body, webhook_id or hashlib.sha256(body).hexdigest()[:16]))
+    fallback = webhook_id or hashlib.sha256(body).hexdigest()[:16]
+    envelope = raw.to_envelope(_resource_key(shop, body, fallback, topic))
     if not resources.inbox.accept(envelope, webhook_id=webhook_id, topic=topic):
         return {"status": "duplicate", "webhook_id": webhook_id}
     resources.relay.wake()

@@ -13,8 +13,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from kafka import KafkaConsumer, TopicPartition
 from sqlalchemy import select
 
+from shared.bus.topics import ORDERS_RAW
 from shared.identity.normalize import normalize
 from shared.identity.result import Normalized, Platform
 from shared.store.db import Store
@@ -289,3 +291,24 @@ def test_phones_and_zips_written_as_json_numbers_are_read_as_their_digits(
     for field, value in (("PHONE", "+33612345678"), ("ZIP", "75001")):
         expected = normalize(Platform.META, field, value, country="FR")
         assert isinstance(expected, Normalized) and (field, expected.wire_value) in held
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_refund_webhook_travels_on_its_orders_partition_and_is_applied(
+    store: Store, tmp_path: Path
+) -> None:
+    order = sample("orders_create.shopify_docs_2026-07.json")
+    refund = sample("refunds_create.shopify_docs_2026-07.json")
+    with pipeline(store, tmp_path) as p:
+        assert p.post("orders/create", order) == 200
+        assert p.post("refunds/create", refund) == 200
+        wait_for(lambda: p.handled() == 2)
+        consumer = KafkaConsumer(bootstrap_servers=p.broker.bootstrap, consumer_timeout_ms=1000)
+        parts = [TopicPartition(ORDERS_RAW, n) for n in consumer.partitions_for_topic(ORDERS_RAW) or ()]
+        consumer.assign(parts)
+        consumer.seek_to_beginning(*parts)
+        keys = [(record.partition, record.key) for record in consumer]
+        consumer.close()
+    assert _letters(store) == []
+    assert len(keys) == 2 and keys[0] == keys[1], keys  # the order's key: shop/order id
+    assert keys[0][1] == f"demo.myshopify.com/{order['id']}".encode()
