@@ -228,8 +228,10 @@ def order_facts(order: Mapping[str, Any], *, shop: str, rates: Rates) -> Ingeste
     currency: str = order["currency"]
     items = order.get("line_items") or ()
     lines = tuple(_line(item) for item in items)
-    refunds = tuple(
-        refund_facts(
+    # One refund per id, the last listed: the store keeps one row per refund id, and a payload
+    # listing a refund twice counted its money twice in the order's refunded amount.
+    by_id = {
+        r["id"]: refund_facts(
             r,
             shop=shop,
             rates=rates,
@@ -239,7 +241,8 @@ def order_facts(order: Mapping[str, Any], *, shop: str, rates: Rates) -> Ingeste
             order_total=order.get("total_price_set"),
         )
         for i, r in enumerate(order.get("refunds") or ())
-    )
+    }
+    refunds = tuple(by_id.values())
     gross = _gross(order, lines)
     discount = order.get("total_discounts") or ZERO
     refunded = sum(

@@ -312,3 +312,20 @@ def test_a_refund_webhook_travels_on_its_orders_partition_and_is_applied(
     assert _letters(store) == []
     assert len(keys) == 2 and keys[0] == keys[1], keys  # the order's key: shop/order id
     assert keys[0][1] == f"demo.myshopify.com/{order['id']}".encode()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_refund_listed_twice_in_an_order_counts_once(store: Store, tmp_path: Path) -> None:
+    order = {**_euro_order(), "currency": "EUR", "total_price_set": None}
+    order["refunds"] = [order["refunds"][0], order["refunds"][0]]  # type: ignore[index]
+    path = tmp_path / "orders.jsonl"
+    path.write_text(json.dumps(order) + "\n", encoding="utf-8")
+    done = import_cli(
+        store, tmp_path, "orders", str(path), "--shop", "demo.myshopify.com", BASE_CURRENCY="EUR"
+    )
+    assert "1 record: 1 stored, 0 refused" in done.stdout, (done.stdout, done.stderr)
+    with store.session() as s:
+        stored = s.scalars(select(Order)).one()
+        refunds = s.scalars(select(Refund)).all()
+    assert [r.amount_base for r in refunds] == [Decimal("50.00")]
+    assert stored.refunded_base == Decimal("50.00") and stored.net_base == Decimal("60.00")
