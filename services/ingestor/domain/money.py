@@ -29,6 +29,10 @@ PLACES = Decimal("0.0001")
 ZERO = Decimal(0)
 
 
+RATE_MIN = Decimal("0.0000000001")  # the rates table's scale: anything smaller is stored as 0
+RATE_MAX = Decimal(10) ** 10  # and its integer digits
+
+
 class RatesError(ValueError):
     """A rates file that cannot be used; the message names the line or currency."""
 
@@ -120,6 +124,11 @@ def _rate(value: object, where: str) -> Decimal:
         raise RatesError(f"{where}: rate is not a decimal") from None
     if not rate.is_finite() or rate <= 0:
         raise RatesError(f"{where}: rate must be a positive number")
+    # The store keeps 10 decimal places and 10 integer digits (Numeric(20, 10)): 1E+400 made
+    # PostgreSQL refuse the write (a traceback), and 1E-25 was stored as 0 and every amount in
+    # that currency became 0. No currency pair is anywhere near either bound.
+    if not RATE_MIN <= rate < RATE_MAX:
+        raise RatesError(f"{where}: rate must be from {RATE_MIN:f} to under {RATE_MAX:,}")
     return rate
 
 

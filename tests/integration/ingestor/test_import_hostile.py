@@ -8,7 +8,10 @@ import csv
 import gzip
 import io
 import json
+import os
 import re
+import subprocess
+import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -20,11 +23,11 @@ from shared.bus.topics import ORDERS_RAW
 from shared.identity.normalize import normalize
 from shared.identity.result import Normalized, Platform
 from shared.store.db import Store
-from shared.store.models import Customer, CustomerIdentifier, DeadLetterRecord, Order, Refund
+from shared.store.models import Customer, CustomerIdentifier, DeadLetterRecord, FxRate, Order, Refund
 from tests.integration.bus.harness import wait_for
 from tests.integration.ingestor.harness import FIXTURES, pipeline, sample
 from tests.integration.ingestor.test_import_bad_input import run_cli
-from tests.integration.ingestor.test_import_cli import import_cli
+from tests.integration.ingestor.test_import_cli import ROOT, import_cli
 
 pytestmark = pytest.mark.integration
 
@@ -329,3 +332,28 @@ def test_a_refund_listed_twice_in_an_order_counts_once(store: Store, tmp_path: P
         refunds = s.scalars(select(Refund)).all()
     assert [r.amount_base for r in refunds] == [Decimal("50.00")]
     assert stored.refunded_base == Decimal("50.00") and stored.net_base == Decimal("60.00")
+
+
+@pytest.mark.parametrize("rate", ["1E+400", "1E-25", "10000000000"])
+def test_a_rate_the_rates_table_cannot_hold_is_refused_in_one_line(
+    store: Store, tmp_path: Path, rate: str
+) -> None:
+    path = tmp_path / "rates.yaml"
+    path.write_text(f"base: USD\nrates:\n  EUR: {rate}\n  GBP: '1.27'\n")
+    env = {**os.environ, "AUDIENCESYNC_VAR_DIR": str(tmp_path / "var"), "DATABASE_URL": store.url}
+    env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "services.cli.main", "rates", "load", str(path)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert done.stderr.splitlines() == [
+        f"audiencesync: {path}: rates.EUR: rate must be from 0.0000000001 to under 10,000,000,000"
+    ]
+    with store.session() as s:
+        assert s.scalars(select(FxRate)).all() == []  # nothing replaced
