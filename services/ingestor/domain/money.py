@@ -29,6 +29,7 @@ PLACES = Decimal("0.0001")
 ZERO = Decimal(0)
 
 
+MAX_STORED = Decimal(10) ** 14  # the money columns' Numeric(18, 4) holds less than this
 RATE_MIN = Decimal("0.0000000001")  # the rates table's scale: anything smaller is stored as 0
 RATE_MAX = Decimal(10) ** 10  # and its integer digits
 
@@ -81,7 +82,7 @@ class Rates:
     ) -> Decimal:
         """``amount`` of ``currency`` in the base currency, rounded for storage."""
         if currency == self.base:
-            return round_money(amount)
+            return storable(amount, path)
         day = on.date() if isinstance(on, datetime) else on
         return _rounded(amount * self.rate(currency, day, path=path), path)
 
@@ -96,18 +97,31 @@ class Rates:
     ) -> Decimal:
         """``amount`` of ``source`` in ``target`` (through the base), rounded for storage."""
         if source == target:
-            return round_money(amount)
+            return storable(amount, path)
         day = on.date() if isinstance(on, datetime) else on
         ratio = self.rate(source, day, path=path) / self.rate(target, day, path=path)
         return _rounded(amount * ratio, path)
 
 
-def _rounded(amount: Decimal, path: str) -> Decimal:
-    """``round_money``, refusing a product too large for 28 significant digits (an absurd rate)."""
+def storable(amount: Decimal, path: str, detail: str = "over what the store holds") -> Decimal:
+    """``round_money``, refusing an amount the money columns cannot hold (``Numeric(18, 4)``).
+
+    Each input amount is capped far lower, but products and sums are not: 99,999,999,999 EUR at
+    a rate of 9,999, or a line of 1,000,000 units at 10^11, made PostgreSQL refuse the whole write
+    (a handler error with a traceback) instead of one record refused for its reason.
+    """
     try:
-        return round_money(amount)
-    except InvalidOperation:
-        raise invalid(path, Reason.AMOUNT_TOO_LARGE, "after conversion") from None
+        rounded = round_money(amount)
+    except InvalidOperation:  # over 28 significant digits
+        raise invalid(path, Reason.AMOUNT_TOO_LARGE, detail) from None
+    if abs(rounded) >= MAX_STORED:
+        raise invalid(path, Reason.AMOUNT_TOO_LARGE, detail)
+    return rounded
+
+
+def _rounded(amount: Decimal, path: str) -> Decimal:
+    """``storable`` for a converted amount (an absurd rate)."""
+    return storable(amount, path, "after conversion")
 
 
 def _currency(value: object, where: str) -> str:

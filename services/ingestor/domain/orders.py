@@ -19,7 +19,7 @@ from services.ingestor.domain.contact import address_country, choose_contact, co
 from services.ingestor.domain.decoding import parse
 from services.ingestor.domain.errors import ROOT, InvalidPayload, Problem, Reason, invalid
 from services.ingestor.domain.facts import Contact, Ingested, LineFacts, OrderFacts, RefundFacts
-from services.ingestor.domain.money import ZERO, Rates, round_money
+from services.ingestor.domain.money import ZERO, Rates, round_money, storable
 from services.ingestor.domain.shopify_schemas import ORDER, REFUND
 
 Payload = bytes | bytearray | memoryview | str | Mapping[str, Any]
@@ -228,6 +228,8 @@ def order_facts(order: Mapping[str, Any], *, shop: str, rates: Rates) -> Ingeste
     currency: str = order["currency"]
     items = order.get("line_items") or ()
     lines = tuple(_line(item) for item in items)
+    for i, line in enumerate(lines):
+        storable(line.unit_price * line.quantity, f"line_items.{i}.quantity")
     # One refund per id, the last listed: the store keeps one row per refund id, and a payload
     # listing a refund twice counted its money twice in the order's refunded amount.
     by_id = {
@@ -243,7 +245,7 @@ def order_facts(order: Mapping[str, Any], *, shop: str, rates: Rates) -> Ingeste
         for i, r in enumerate(order.get("refunds") or ())
     }
     refunds = tuple(by_id.values())
-    gross = _gross(order, lines)
+    gross = storable(_gross(order, lines), "line_items")
     discount = order.get("total_discounts") or ZERO
     refunded = sum(
         (
@@ -254,6 +256,7 @@ def order_facts(order: Mapping[str, Any], *, shop: str, rates: Rates) -> Ingeste
         ),
         ZERO,
     )
+    refunded = storable(refunded, "refunds")
     gross_base = rates.to_base(gross, currency, created)
     discount_base = rates.to_base(discount, currency, created)
     # Each refund converts at its own date (money returned then); the order's amounts at created_at.

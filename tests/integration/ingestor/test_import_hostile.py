@@ -357,3 +357,37 @@ def test_a_rate_the_rates_table_cannot_hold_is_refused_in_one_line(
     ]
     with store.session() as s:
         assert s.scalars(select(FxRate)).all() == []  # nothing replaced
+
+
+def test_an_amount_the_money_columns_cannot_hold_is_refused_alone_without_a_traceback(
+    store: Store, tmp_path: Path
+) -> None:
+    rates = tmp_path / "rates.yaml"
+    rates.write_text("base: USD\nrates:\n  EUR: '9999'\n")
+    generic = tmp_path / "orders.csv"
+    generic.write_text(  # 99,999,999,999 EUR is under the input cap, ~10^15 USD once converted
+        "order_id,customer_id,created_at,currency,gross,email\n"
+        "BIG-1,C-1,2025-01-01,EUR,99999999999,big@example.com\n"
+        "OK-1,C-2,2025-01-01,USD,10,ok@example.com\n"
+    )
+    order = sample("orders_create.shopify_docs_2026-07.json")
+    order["total_line_items_price"] = None  # gross from the lines: 10^6 units at 10^11
+    order["line_items"][0].update(quantity=1_000_000, price="99999999999")
+    shopify = tmp_path / "orders.jsonl"
+    shopify.write_text(json.dumps(order) + "\n")
+    first = import_cli(
+        store, tmp_path, "orders", str(generic), "--shop", "demo.myshopify.com", "--rates", str(rates)
+    )
+    second = import_cli(store, tmp_path, "orders", str(shopify), "--shop", "demo.myshopify.com")
+    for done in (first, second):
+        assert "Traceback" not in done.stderr and "handler_error" not in done.stdout, (
+            done.stdout,
+            done.stderr,
+        )
+    assert "2 records: 1 stored, 1 refused" in first.stdout, first.stdout
+    assert "1 record: 0 stored, 1 refused" in second.stdout, second.stdout
+    assert sorted(_letters(store)) == [
+        ("amount_too_large (after conversion)", "currency"),
+        ("amount_too_large (over what the store holds)", "line_items.0.quantity"),
+    ]
+    assert _order_ids(store) == {"OK-1"}
