@@ -185,7 +185,7 @@ class Order(Base):
     refunds = Many(Obj(Refund), max_items=MAX_REFUNDS)
     cancelled_at = Timestamp()
     cancel_reason = Text(max_len=40)
-    financial_status = Text(max_len=40)
+    financial_status = Text(max_len=32)  # orders.financial_status is String(32)
     source_name = Text()
     app_id = Id()
     landing_site = Text(max_len=URL_LEN)
@@ -210,7 +210,7 @@ class Checkout(Base):
     """``checkouts/create|update``: an abandoned-checkout candidate until it completes."""
 
     id = Id()
-    token = Text(max_len=128)
+    token = Text(max_len=64)  # the checkout's id: checkouts.checkout_id is String(64)
     email = Text(max_len=EMAIL_LEN)
     phone = Text(max_len=64, digits=True)
     customer = Obj(Customer)

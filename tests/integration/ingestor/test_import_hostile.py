@@ -391,3 +391,25 @@ def test_an_amount_the_money_columns_cannot_hold_is_refused_alone_without_a_trac
         ("amount_too_large (over what the store holds)", "line_items.0.quantity"),
     ]
     assert _order_ids(store) == {"OK-1"}
+
+
+def test_text_longer_than_its_column_is_refused_as_too_long_not_as_a_database_error(
+    store: Store, tmp_path: Path
+) -> None:
+    order = sample("orders_create.shopify_docs_2026-07.json")
+    order["financial_status"] = "partially_refunded_pending_review"  # 33 characters
+    checkout = {"token": "t" * 65, "email": "c@example.com", "currency": "USD", "created_at": "2025-01-01"}
+    orders, checkouts = tmp_path / "orders.jsonl", tmp_path / "checkouts.jsonl"
+    orders.write_text(json.dumps(order) + "\n")
+    checkouts.write_text(json.dumps(checkout) + "\n")
+    for kind, path in (("orders", orders), ("checkouts", checkouts)):
+        done = import_cli(store, tmp_path, kind, str(path), "--shop", "demo.myshopify.com")
+        assert "Traceback" not in done.stderr and "handler_error" not in done.stdout, (
+            done.stdout,
+            done.stderr,
+        )
+        assert "1 record: 0 stored, 1 refused" in done.stdout, done.stdout
+    assert sorted(_letters(store)) == [
+        ("too_long (over 32 characters)", "financial_status"),
+        ("too_long (over 64 characters)", "token"),
+    ]
