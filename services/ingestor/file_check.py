@@ -254,7 +254,8 @@ def _check_json(path: Path, kind: str, on_bytes: Ticker | None) -> int:
         if not head[-1].strip():
             raise ImportInputError(f"{path}: only blank lines, no records")
         if is_jsonl(head[-1], kind):
-            return 1 + sum(1 for line in _Ticking(iter(handle), handle, on_bytes) if line.strip())
+            rest = _Ticking(iter(handle), handle, on_bytes)
+            return 1 + sum(_records_in_line(line, kind) for line in rest if line.strip())
         text = "".join(head) + handle.read()
     doc = document(text)
     if doc is not None:
@@ -269,7 +270,35 @@ def _check_json(path: Path, kind: str, on_bytes: Ticker | None) -> int:
                 f"{path}: JSON nested too deeply to read (arrays or objects in thousands of levels)"
             )
         raise ImportInputError(f"{path}: not JSON or JSON Lines (a CSV file's name must end in .csv)")
-    return len(lines)  # JSON Lines with a broken first line: each broken line is dead-lettered alone
+    # JSON Lines whose first line is a page of records, or is broken (dead-lettered alone)
+    count = sum(_records_in_line(line, kind) for line in lines)
+    if count == 0:
+        raise ImportInputError(f"{path}: pages of JSON with no records in them")
+    return count
+
+
+def page_items(line: str, kind: str) -> list[Any] | None:
+    """The records of a JSON Lines line that is a whole page (``{"orders": [...]}``), else None.
+
+    A script saving each page of Shopify's REST API as it comes writes one page a line; read as
+    one record, each page of 250 orders was refused as ``missing at id``. Only a line starting
+    with the page's key is decoded here: record lines stay as they are, never parsed twice.
+    """
+    if not line.lstrip().startswith(f'{{"{kind}"'):
+        return None
+    try:
+        value = loads(line)
+    except ValueError:
+        return None
+    if isinstance(value, dict) and isinstance(value.get(kind), list):
+        items: list[Any] = value[kind]
+        return items
+    return None
+
+
+def _records_in_line(line: str, kind: str) -> int:
+    items = page_items(line, kind)
+    return 1 if items is None else len(items)
 
 
 def is_jsonl(first: str, kind: str) -> bool:

@@ -13,9 +13,10 @@ from __future__ import annotations
 import csv
 import json
 import zlib
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from itertools import chain
 from pathlib import Path
 from typing import IO, Any
 
@@ -31,6 +32,7 @@ from services.ingestor.file_check import (
     leading_lines,
     loads,
     open_text,
+    page_items,
     record_unit,
 )
 from services.ingestor.layouts import LayoutError, Record, customer_group
@@ -86,16 +88,25 @@ def _json_records(handle: IO[str], kind: str) -> Iterator[bytes | dict[str, Any]
     """JSONL lines as bytes (never re-encoded); a whole JSON document's records as decoded values."""
     head = leading_lines(handle)
     if is_jsonl(head[-1], kind):
-        for line in (head[-1], *handle):
-            if line.strip():
-                yield line.rstrip("\r\n").encode("utf-8")
+        yield from _lines(chain((head[-1],), handle), kind)
         return
     text = "".join(head) + handle.read()
     doc = document(text)
-    if doc is None:  # JSONL whose first line is broken: each line is dead-lettered alone
-        yield from (line.encode("utf-8") for line in text.splitlines() if line.strip())
+    if doc is None:  # JSONL whose first line is a page of records, or broken (dead-lettered alone)
+        yield from _lines(text.splitlines(), kind)
         return
     yield from items_of(doc, kind)
+
+
+def _lines(lines: Iterable[str], kind: str) -> Iterator[bytes | dict[str, Any]]:
+    """JSON Lines records: a line as its bytes, or a page line's records (``page_items``)."""
+    for line in lines:
+        if line.strip():
+            items = page_items(line, kind)
+            if items is None:
+                yield line.rstrip("\r\n").encode("utf-8")
+            else:
+                yield from items
 
 
 def _field(record: bytes | dict[str, Any], *names: str) -> str | None:

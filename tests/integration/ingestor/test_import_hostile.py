@@ -413,3 +413,24 @@ def test_text_longer_than_its_column_is_refused_as_too_long_not_as_a_database_er
         ("too_long (over 32 characters)", "financial_status"),
         ("too_long (over 64 characters)", "token"),
     ]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_json_lines_of_rest_api_pages_import_each_order_of_each_page(store: Store, tmp_path: Path) -> None:
+    order = sample("orders_create.shopify_docs_2026-07.json")
+    pages = [[{**order, "id": 10 + n} for n in range(3)], [], [{**order, "id": 20}]]
+    path = tmp_path / "orders_pages.jsonl"
+    lines = [json.dumps({"orders": page}) for page in pages]
+    path.write_text("\n".join([*lines, json.dumps({**order, "id": 30})]) + "\n", encoding="utf-8")
+    done = import_cli(store, tmp_path, "orders", str(path), "--shop", "demo.myshopify.com")
+    assert "5 records: 5 stored, 0 refused" in done.stdout, (done.stdout, done.stderr)
+    # A page after a record line (read as JSON Lines from the first line on)
+    path.write_text("\n".join([json.dumps({**order, "id": 40}), lines[0].replace('"id": 1', '"id": 5')]))
+    done = import_cli(store, tmp_path, "orders", str(path), "--shop", "demo.myshopify.com")
+    assert "4 records: 4 stored, 0 refused" in done.stdout, (done.stdout, done.stderr)
+    assert _order_ids(store) == {"10", "11", "12", "20", "30", "40", "50", "51", "52"}
+    empty = tmp_path / "empty_pages.jsonl"
+    empty.write_text('{"orders": []}\n{"orders": []}\n')
+    refused = run_cli(["import", "orders", str(empty)], tmp_path / "var2")
+    assert refused.returncode == 2
+    assert refused.stderr == f"audiencesync: {empty}: pages of JSON with no records in them\n"
