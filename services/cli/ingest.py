@@ -59,7 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     dead_actions = dead.add_subparsers(dest="dead_command", metavar="ACTION", required=True)
     listing = dead_actions.add_parser("list", help="list dead letters (newest first)")
     listing.add_argument("--json", action="store_true", help="one JSON object per line")
-    listing.add_argument("--limit", type=int, default=100)
+    listing.add_argument("--limit", type=_positive, default=100, help="at most this many (default 100)")
     listing.set_defaults(func=_dead_letters)
 
     rates = sub.add_parser("rates", help="exchange rates to the base currency")
@@ -67,6 +67,17 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     load = rate_actions.add_parser("load", help="replace the rates table from a YAML or CSV file")
     load.add_argument("file", type=Path)
     load.set_defaults(func=_rates_load)
+
+
+def _positive(text: str) -> int:
+    """An argparse type: a whole number of at least 1 (PostgreSQL refuses a negative LIMIT)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not 1 or more")
+    return value
 
 
 def _refuse(message: str) -> int:

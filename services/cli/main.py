@@ -55,12 +55,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     service = getattr(args, "service", None) or args.command
     configure_logging(fmt=settings.log_format, level=settings.log_level, service=service)
+    from sqlalchemy.exc import OperationalError
+
     try:
         code: int = args.func(args, settings)
     except SettingsError as exc:  # a service's own settings (META_*), read when the command needs them
         print(f"audiencesync: configuration error: {exc}", file=sys.stderr)
         return 2
+    except OperationalError as exc:  # the database is down or DATABASE_URL names none
+        print(f"audiencesync: {_unreachable(settings.database_url, exc)}", file=sys.stderr)
+        return 1
     return code
+
+
+def _unreachable(url: str, exc: Exception) -> str:
+    """One line saying which database (password hidden) failed and the driver's first line of why."""
+    from sqlalchemy.engine import make_url
+
+    why = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    where = make_url(url).render_as_string(hide_password=True)
+    return f"the database {where} cannot be used: {why[0] if why else type(exc).__name__}"
 
 
 if __name__ == "__main__":

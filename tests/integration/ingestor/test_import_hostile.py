@@ -19,6 +19,7 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 from sqlalchemy import select
 
+from shared.bus.broker import free_port
 from shared.bus.topics import ORDERS_RAW
 from shared.identity.normalize import normalize
 from shared.identity.result import Normalized, Platform
@@ -434,3 +435,38 @@ def test_json_lines_of_rest_api_pages_import_each_order_of_each_page(store: Stor
     refused = run_cli(["import", "orders", str(empty)], tmp_path / "var2")
     assert refused.returncode == 2
     assert refused.stderr == f"audiencesync: {empty}: pages of JSON with no records in them\n"
+
+
+def _cli(args: list[str], tmp: Path, database_url: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "AUDIENCESYNC_VAR_DIR": str(tmp / "var"), "DATABASE_URL": database_url}
+    env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
+    return subprocess.run(
+        [sys.executable, "-m", "services.cli.main", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_a_database_that_cannot_be_reached_is_one_line_with_its_password_hidden(tmp_path: Path) -> None:
+    url = f"postgresql://audience:hunter2@127.0.0.1:{free_port()}/shop"
+    orders = tmp_path / "orders.jsonl"
+    orders.write_text(json.dumps(sample("orders_create.shopify_docs_2026-07.json")) + "\n")
+    for args in (["dead-letters", "list"], ["import", "orders", str(orders), "--shop", "demo.myshopify.com"]):
+        done = _cli(args, tmp_path, url)
+        assert done.returncode == 1, (done.stdout, done.stderr)
+        [line] = done.stderr.splitlines()
+        assert (
+            line.startswith("audiencesync: the database postgresql://audience:***@127.0.0.1:")
+            and "hunter2" not in line
+        )
+        assert "cannot be used: connection failed" in line
+
+
+def test_dead_letters_list_refuses_a_limit_below_one_in_one_usage_error(store: Store, tmp_path: Path) -> None:
+    done = _cli(["dead-letters", "list", "--limit", "-1"], tmp_path, store.url)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.splitlines()[-1].endswith("argument --limit: '-1' is not 1 or more")
