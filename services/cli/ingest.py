@@ -128,7 +128,10 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
     from shared.log import configure_logging
 
     if not args.verbose:  # the summary below says what the ingestor's per-record lines would
-        configure_logging(fmt=settings.log_format, level="ERROR", service="import")
+        # CRITICAL, not ERROR: a record the database refused is logged as an error with its
+        # traceback (258 lines on stderr for one row), though the summary already counts it as
+        # handler_error and `dead-letters list` keeps it; a stopped ingestor says --verbose.
+        configure_logging(fmt=settings.log_format, level="CRITICAL", service="import")
         # kafka-python logs a connection it drops and re-opens at once as an error; a broker that
         # stays away stops the import, which then says to run again with --verbose.
         logging.getLogger("kafka").setLevel(logging.CRITICAL)

@@ -470,3 +470,22 @@ def test_dead_letters_list_refuses_a_limit_below_one_in_one_usage_error(store: S
     done = _cli(["dead-letters", "list", "--limit", "-1"], tmp_path, store.url)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.splitlines()[-1].endswith("argument --limit: '-1' is not 1 or more")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_record_the_database_refuses_is_counted_without_a_traceback_on_stderr(
+    store: Store, tmp_path: Path
+) -> None:
+    with store.engine.begin() as connection:  # a real refusal by the database, as a constraint would
+        connection.exec_driver_sql(
+            "CREATE TRIGGER no_bad BEFORE INSERT ON orders WHEN NEW.order_id = 'BAD'"
+            " BEGIN SELECT RAISE(ABORT, 'refused by trigger'); END"
+        )
+    path = tmp_path / "orders.csv"
+    path.write_text(
+        "order_id,customer_id,created_at,currency,gross,email\n"
+        "BAD,C-1,2025-01-01,USD,10,a@example.com\nOK-2,C-2,2025-01-01,USD,10,b@example.com\n"
+    )
+    done = import_cli(store, tmp_path, "orders", str(path), "--shop", "demo.myshopify.com")
+    assert "2 records: 1 stored, 1 refused" in done.stdout and "handler_error" in done.stdout, done.stdout
+    assert done.returncode == 0 and done.stderr == ""
