@@ -23,6 +23,7 @@ from typing import IO, Any
 
 from services.ingestor import layouts
 from services.ingestor.layouts import LayoutError
+from shared.messages import MAX_RAW_BODY_BYTES
 
 Ticker = Callable[[int, int], None]  # (bytes of the file on disk read so far, its size)
 _TICK_LINES = 20_000  # lines between two reports of how far the file check has read
@@ -50,6 +51,17 @@ def open_text(path: Path) -> IO[str]:
     if path.suffix == ".gz":
         return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
     return path.open(encoding="utf-8-sig", newline="")  # a spreadsheet export may start with a BOM
+
+
+def csv_rows(handle: IO[str]) -> Any:
+    """A ``csv.reader`` whose cells may be as long as a record may be (``MAX_RAW_BODY_BYTES``).
+
+    The module's default of 128 KiB per cell refused a whole order export over one long ``Notes``
+    or ``Note Attributes`` cell, which the import does not even read.
+    """
+    if csv.field_size_limit() < MAX_RAW_BODY_BYTES:
+        csv.field_size_limit(MAX_RAW_BODY_BYTES)
+    return csv.reader(handle)
 
 
 def is_csv(path: Path) -> bool:
@@ -82,7 +94,7 @@ def record_unit(path: Path, kind: str, fmt: str = "auto") -> str:
     if not is_csv(path):
         return "record"
     with open_text(path) as handle:
-        header = layouts.header_names(next(csv.reader(handle), []))
+        header = layouts.header_names(next(csv_rows(handle), []))
     try:
         return "order" if layouts.choose(header, kind, fmt) == layouts.SHOPIFY_EXPORT else "record"
     except LayoutError:
@@ -205,7 +217,7 @@ class _Ticking:
 
 def _check_csv(path: Path, kind: str, fmt: str, on_bytes: Ticker | None) -> int:
     with open_text(path) as handle:
-        reader = csv.reader(handle)
+        reader = csv_rows(handle)
         first = next(reader, None)
         if first is None:
             raise ImportInputError(f"{path}: no header and no rows")

@@ -10,7 +10,6 @@ not validated here: the ingestor validates every record the same way, whatever i
 
 from __future__ import annotations
 
-import csv
 import json
 import zlib
 from collections.abc import Generator, Iterable, Iterator
@@ -25,6 +24,7 @@ from services.ingestor.file_check import (
     ImportInputError,
     check_file,
     check_text_file,
+    csv_rows,
     document,
     is_csv,
     is_jsonl,
@@ -127,7 +127,7 @@ def read_records(path: Path, kind: str, shop: str, fmt: str = "auto") -> Iterato
     """Records of ``path`` in file order, with their raw topic and key (``check_file`` it first)."""
     with open_text(path) as handle:
         if is_csv(path):
-            rows = csv.reader(handle)
+            rows = csv_rows(handle)
             header = layouts.header_names(next(rows, []))
             try:
                 layout = layouts.choose(header, kind, fmt)

@@ -489,3 +489,16 @@ def test_a_record_the_database_refuses_is_counted_without_a_traceback_on_stderr(
     done = import_cli(store, tmp_path, "orders", str(path), "--shop", "demo.myshopify.com")
     assert "2 records: 1 stored, 1 refused" in done.stdout and "handler_error" in done.stdout, done.stdout
     assert done.returncode == 0 and done.stderr == ""
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_an_export_with_a_notes_cell_over_128_kib_imports(store: Store, tmp_path: Path) -> None:
+    rows = list(csv.reader(io.StringIO((FIXTURES / "orders_export.csv").read_text(encoding="utf-8-sig"))))
+    notes = rows[0].index("Notes")
+    rows[1][notes] = "Gift message, as a customer typed it:\n" + "merci " * 40_000  # 240 KB, two lines
+    path = tmp_path / "orders_export.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+    done = import_cli(store, tmp_path, "orders", str(path), "--shop", "demo.myshopify.com")
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    assert "5 orders: 5 stored, 0 refused" in done.stdout, done.stdout
