@@ -233,6 +233,12 @@ def _check_csv(path: Path, kind: str, fmt: str, on_bytes: Ticker | None) -> int:
                     else f" ({_LAYOUT_NAMES[layout]}: docs/import.md)"
                 )
                 raise ImportInputError(f"{path}: the header lacks {missing}{hint}")
+            twice = layouts.repeated(names, layout)
+            if twice:
+                spelled = " and ".join(repr(first[i].strip()) for i, n in enumerate(names) if n == twice[0])
+                raise ImportInputError(
+                    f"{path}: the header has {spelled}, all read as {twice[0]}; keep one of them"
+                )
             count = layouts.count(names, _Ticking(reader, handle, on_bytes), layout)
         except LayoutError as exc:
             raise ImportInputError(f"{path}: {exc}") from None

@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from services.ingestor.domain import customer_rows, refund_rows, shopify_export
+from services.ingestor.domain import customer_rows, generic, refund_rows, shopify_export
 
 GENERIC_ORDERS, SHOPIFY_EXPORT, REFUNDS, CUSTOMERS = "generic", "shopify-csv", "refunds", "customers"
 # The generic orders layout's required columns (docs/import.md), and the two that name the customer.
@@ -95,6 +95,30 @@ def columns(header: list[str], layout: str) -> list[str]:
     if layout != CUSTOMERS:
         return header
     return [_CUSTOMER_ALIASES.get(name, name) for name in header]
+
+
+def _read_columns(layout: str) -> frozenset[str]:
+    """The columns a flat layout reads (its schema's fields)."""
+    schema = {
+        GENERIC_ORDERS: generic.GENERIC_ROW,
+        REFUNDS: refund_rows.REFUND_ROW,
+        CUSTOMERS: customer_rows.CUSTOMER_ROW,
+    }[layout]
+    return frozenset(schema.fields)
+
+
+def repeated(header: list[str], layout: str) -> list[str]:
+    """Columns the layout reads that the (translated) header names twice.
+
+    A row keeps the last cell of a repeated name, so ``Email`` and ``email`` (or ``Zip`` and
+    ``Default Address Zip``) silently lost the first column's values, often the filled one.
+    """
+    if layout == SHOPIFY_EXPORT:  # the export's reader takes the columns it knows by position
+        return []
+    read = _read_columns(layout)
+    seen: set[str] = set()
+    twice = [name for name in header if name in read and (name in seen or seen.add(name))]  # type: ignore[func-returns-value]
+    return list(dict.fromkeys(twice))
 
 
 def missing(header: list[str], layout: str) -> str:

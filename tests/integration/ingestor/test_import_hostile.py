@@ -502,3 +502,29 @@ def test_an_export_with_a_notes_cell_over_128_kib_imports(store: Store, tmp_path
     done = import_cli(store, tmp_path, "orders", str(path), "--shop", "demo.myshopify.com")
     assert done.returncode == 0, (done.stdout, done.stderr)
     assert "5 orders: 5 stored, 0 refused" in done.stdout, done.stdout
+
+
+@pytest.mark.parametrize(
+    ("kind", "header", "says"),
+    [
+        (
+            "orders",
+            "order_id,customer_id,created_at,currency,gross,Email, email",
+            "'Email' and 'email', all read as email",
+        ),
+        (
+            "customers",
+            "Customer ID,Email,Zip,Default Address Zip",
+            "'Zip' and 'Default Address Zip', all read as postal_code",
+        ),
+    ],
+)
+def test_a_header_naming_a_column_twice_is_refused_in_one_line(
+    kind: str, header: str, says: str, tmp_path: Path
+) -> None:
+    path = tmp_path / f"{kind}.csv"
+    path.write_text(header + "\n" + ",".join(["1"] * len(header.split(","))) + "\n")
+    done = run_cli(["import", kind, str(path)], tmp_path / "var")
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert done.stderr == f"audiencesync: {path}: the header has {says}; keep one of them\n"
+    assert not (tmp_path / "var" / "audiencesync.db").exists()
