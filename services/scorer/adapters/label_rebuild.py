@@ -12,7 +12,9 @@ Readers never see a partial table: the new one becomes ``labels`` only when the 
 transaction commits; a reader arriving during the rename waits for the commit, then reads the
 new table by name. Locks, taken at the end only and held until the commit: the new foreign key
 takes ``SHARE ROW EXCLUSIVE`` on ``customers`` (customer writes wait, reads do not), then the
-rename ``ACCESS EXCLUSIVE`` on ``labels`` (label reads wait, ~1-2 s at 1,000,000 labels);
+rename ``ACCESS EXCLUSIVE`` on ``labels`` (label reads wait, ~1-2 s at 1,000,000 labels; when
+readers hold it past ``SWAP_WAIT`` the rebuild is rolled back to a savepoint and the caller
+upserts);
 ``customers`` before ``labels``, the order of an erasure's cascade, so the two cannot deadlock.
 Dropping the replaced table locks ``customers`` exclusively (its foreign key's triggers live
 there), so that happens in a short transaction of its own after the commit, given up after
@@ -38,6 +40,10 @@ log = get_logger(__name__)
 NEW = "labels_rebuild"
 OLD = "labels_replaced"
 DROP_WAIT = "5s"
+# How long the swap waits for label readers (a streamed export) before upserting instead;
+# readers arriving meanwhile wait behind it.
+SWAP_WAIT = "3s"
+_LOCK_NOT_AVAILABLE = "55P03"
 # As the migrations name them (``shared/store/migrations``); a test compares the rebuilt table's
 # indexes and constraints with a freshly migrated one's.
 PRIMARY_KEY = "pk_labels"
@@ -47,14 +53,16 @@ INDEXES = (("ix_labels_label", "label"), ("ix_labels_stage", "stage"))
 _TIME = UtcDateTime()
 
 
-def rebuild_labels(session: Session, *, as_of: object, scored_at: object) -> None:
+def rebuild_labels(session: Session, *, as_of: object, scored_at: object) -> bool:
     """Replace ``labels`` by the staged rows plus the stored labels of customers not staged.
 
     Call last in the rescore's transaction: the locks it takes are held until the commit.
+    False (nothing changed) when label readers held the table past ``SWAP_WAIT``: the caller
+    upserts instead.
     """
     fill = text(f"INSERT INTO {NEW} ({stage.LABEL_COLUMNS}) {stage.labels_select('postgresql')}")
     fill = fill.bindparams(bindparam("as_of", type_=_TIME), bindparam("scored_at", type_=_TIME))
-    _postgresql(session, fill, {"as_of": as_of, "scored_at": scored_at})
+    return _postgresql(session, fill, {"as_of": as_of, "scored_at": scored_at})
 
 
 def _run(session: Session, *statements: str) -> None:
@@ -78,7 +86,7 @@ _FOREIGN_KEY = f"""
     REFERENCES customers (customer_key) ON DELETE CASCADE"""
 
 
-def _postgresql(session: Session, fill: object, times: dict[str, object]) -> None:
+def _postgresql(session: Session, fill: object, times: dict[str, object]) -> bool:
     # Sorts and hashes of a million keys in memory (the index builds, the anti-joins below).
     _run(session, f"SET LOCAL maintenance_work_mem = '{WORK_MEM}'", f"SET LOCAL work_mem = '{WORK_MEM}'")
     _run(session, f"CREATE TABLE {NEW} (LIKE labels INCLUDING DEFAULTS INCLUDING STORAGE)")
@@ -90,10 +98,21 @@ def _postgresql(session: Session, fill: object, times: dict[str, object]) -> Non
         f"ANALYZE {NEW}",
         f"DROP TABLE IF EXISTS {OLD}",  # left by a drop that gave up; normally gone already
     )
+    swap = session.begin_nested()  # undone whole when label readers hold the table too long
     _add_foreign_key(session)  # from here on customer writes wait for the commit
-    # From here on label readers wait for the commit too (about a second): no label is written
-    # meanwhile, so the labels the run did not score can be carried over.
-    _run(session, "LOCK TABLE labels IN ACCESS EXCLUSIVE MODE")
+    # From here on label readers wait for the commit too (~1-2 s): no label is written
+    # meanwhile, so the labels the run did not score can be carried over. Readers that arrive
+    # while this waits queue behind it, so the wait is short; past it the labels are upserted.
+    try:
+        _run(session, f"SET LOCAL lock_timeout = '{SWAP_WAIT}'", "LOCK TABLE labels IN ACCESS EXCLUSIVE MODE")
+    except OperationalError as exc:
+        if getattr(exc.orig, "sqlstate", None) != _LOCK_NOT_AVAILABLE:
+            raise
+        swap.rollback()  # the foreign key and its lock on customers go with it
+        _run(session, f"DROP TABLE {NEW}")
+        log.warning("labels.rebuild_gave_way", waited=SWAP_WAIT)
+        return False
+    _run(session, "SET LOCAL lock_timeout = DEFAULT")
     if session.execute(text(_ANY_TO_CARRY)).scalar():
         _run(session, _CARRY_OVER)
     _run(
@@ -105,6 +124,8 @@ def _postgresql(session: Session, fill: object, times: dict[str, object]) -> Non
         f"ALTER TABLE labels RENAME CONSTRAINT {PRIMARY_KEY}_new TO {PRIMARY_KEY}",
         *(f"ALTER INDEX {name}_new RENAME TO {name}" for name, _ in INDEXES),
     )
+    swap.commit()  # releases the savepoint; the transaction goes on
+    return True
 
 
 def _add_foreign_key(session: Session) -> None:

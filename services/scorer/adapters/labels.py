@@ -77,9 +77,10 @@ def write_labels(
     stage.fill(session, scored, changed)
     history = text(_history_sql(dialect)).bindparams(bindparam("scored_at", type_=_TIME))
     session.execute(history, {"scored_at": scored_at})
-    if rebuild and dialect == "postgresql":
-        rebuild_labels(session, as_of=as_of, scored_at=scored_at)
-    else:
+    rebuilt = (
+        rebuild and dialect == "postgresql" and rebuild_labels(session, as_of=as_of, scored_at=scored_at)
+    )
+    if not rebuilt:
         upsert = text(_upsert_sql(dialect))
         times = {"as_of": as_of, "scored_at": scored_at}
         session.execute(

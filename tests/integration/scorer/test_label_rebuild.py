@@ -156,3 +156,32 @@ def test_a_label_whose_customer_was_erased_during_the_rebuild_is_dropped(postgre
             s.execute(text("DROP TABLE labels_rebuild"))
         store.dispose()
         assert sorted(left) == sorted(key(n) for n in names[1:])
+
+
+@pytest.mark.postgres
+def test_a_reader_holding_labels_past_the_wait_gets_an_upsert_instead(
+    postgres_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from services.scorer.adapters import label_rebuild
+    from shared.store.migrate import upgrade
+    from tests.conftest import _postgres_schema_url
+
+    monkeypatch.setattr(label_rebuild, "SWAP_WAIT", "200ms")
+    for url in _postgres_schema_url(postgres_server):
+        upgrade(url)
+        store = Store(url)
+        names = random_shop(store, 30)
+        full_rescore(store, DEFAULT_SCORING, as_of=AS_OF, announce=False)
+        migrated, history = _shape(store), count(store, LabelHistory)
+        later = AS_OF + timedelta(days=200)
+        with store.session() as reader:  # an export streaming labels, its transaction open
+            before = reader.execute(select(func.count()).select_from(Label)).scalar()
+            result, _ = full_rescore(store, DEFAULT_SCORING, as_of=later, announce=False)
+            assert reader.execute(select(func.count()).select_from(Label)).scalar() == before
+        with store.session() as s:
+            stored = set(s.scalars(select(Label.as_of)))
+        shape, history_after = _shape(store), count(store, LabelHistory)
+        store.dispose()
+        assert stored == {later} and before == len(names)
+        assert shape == migrated  # no table left behind, nothing renamed
+        assert history_after == history + result.changed
