@@ -28,6 +28,8 @@ _TRUE = frozenset({"true", "t", "yes", "y", "1", "on"})
 _FALSE = frozenset({"false", "f", "no", "n", "0", "off"})
 _GID_PREFIX = "gid://shopify/"
 _INTEGER = re.compile(r"-?[0-9]{1,18}")
+# A whole number as a float column writes it (pandas with an empty cell, a spreadsheet): "2.0".
+_WHOLE_DECIMAL = re.compile(r"-?[0-9]{1,18}\.0{1,8}")
 _FIELD_MESSAGES: dict[str, str | list[Any] | dict[Any, Any]] = {
     "required": Reason.MISSING.value,
     "null": Reason.NULL.value,
@@ -203,7 +205,7 @@ class Money(ShopField):
 
 
 class Quantity(ShopField):
-    """A whole, non-negative count (``1``, ``"1"`` or ``1.0``)."""
+    """A whole, non-negative count (``1``, ``"1"``, ``1.0`` or ``"1.0"``)."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
         if isinstance(value, bool):
@@ -214,6 +216,8 @@ class Quantity(ShopField):
             count = int(value)
         elif isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
             count = int(value.strip())
+        elif isinstance(value, str) and _WHOLE_DECIMAL.fullmatch(value.strip()):
+            count = int(value.strip().partition(".")[0])  # "2.0": a float column written out
         else:
             raise fail(Reason.NOT_AN_INTEGER)
         if count < 0:

@@ -528,3 +528,25 @@ def test_a_header_naming_a_column_twice_is_refused_in_one_line(
     assert done.returncode == 2, (done.stdout, done.stderr)
     assert done.stderr == f"audiencesync: {path}: the header has {says}; keep one of them\n"
     assert not (tmp_path / "var" / "audiencesync.db").exists()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_counts_written_as_float_columns_write_them_are_whole_numbers(store: Store, tmp_path: Path) -> None:
+    order = sample("orders_create.shopify_docs_2026-07.json")
+    order["total_line_items_price"] = None
+    order["line_items"] = [{"id": 1, "price": "12.50", "quantity": "2.0"}]
+    orders = tmp_path / "orders.jsonl"
+    orders.write_text(json.dumps(order) + "\n")
+    refunds = tmp_path / "refunds.csv"  # as pandas writes a column with an empty cell: 1.0
+    refunds.write_text(
+        f"refund_id,order_id,created_at,amount,items\nR-1,{order['id']},2025-09-20,12.50,1.0\nR-2,{order['id']},2025-09-21,1,\n"
+    )
+    first = import_cli(store, tmp_path, "orders", str(orders), "--shop", "demo.myshopify.com")
+    second = import_cli(store, tmp_path, "refunds", str(refunds), "--shop", "demo.myshopify.com")
+    assert "1 record: 1 stored, 0 refused" in first.stdout, first.stdout
+    assert "2 records: 2 stored, 0 refused" in second.stdout, second.stdout
+    with store.session() as s:
+        stored = s.scalars(select(Order)).one()
+        items = {r.refund_id: r.items for r in s.scalars(select(Refund))}
+    assert stored.gross == Decimal("25.00")  # 2 x 12.50 from the line
+    assert items == {"R-1": 1, "R-2": 0}
