@@ -30,6 +30,8 @@ _FIXES = {
     # A spreadsheet that opened the file rewrote 6101234560001 as 6.10123E+12: the digits are lost.
     "not_an_id": "ids must be whole numbers as Shopify writes them; a spreadsheet that saved the file"
     " may have rewritten them (6.10123E+12): import the file as exported, unopened",
+    "negative_amount": "amounts are written without a minus sign: a refund or discount is money"
+    " returned or taken off, a positive amount",
     "amount_too_large": "amounts must be under 10^12, and under 10^14 once multiplied or converted;"
     " check the rates and the amount columns",
     "too_large": "a record may be at most 5 MiB; trim or split the records over it",

@@ -550,3 +550,18 @@ def test_counts_written_as_float_columns_write_them_are_whole_numbers(store: Sto
         items = {r.refund_id: r.items for r in s.scalars(select(Refund))}
     assert stored.gross == Decimal("25.00")  # 2 x 12.50 from the line
     assert items == {"R-1": 1, "R-2": 0}
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_refunds_written_as_negative_amounts_are_refused_with_the_fix(store: Store, tmp_path: Path) -> None:
+    path = tmp_path / "refunds.csv"  # as many platforms export refunds: money out, a minus sign
+    path.write_text(
+        "refund_id,order_id,created_at,amount\nR-1,1001,2025-09-20,-5.00\nR-2,1002,2025-09-21,-7.50\n"
+    )
+    done = import_cli(store, tmp_path, "refunds", str(path), "--shop", "demo.myshopify.com")
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert done.stderr.splitlines() == [
+        "audiencesync: import refused: 2 of 2 records refused as negative_amount at amount; amounts are"
+        " written without a minus sign: a refund or discount is money returned or taken off,"
+        " a positive amount"
+    ]
