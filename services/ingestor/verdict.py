@@ -21,7 +21,9 @@ _RATES = "load rates with `audiencesync rates load FILE`"
 _LAYOUT = "is this the right file for this import? (docs/import.md)"
 _FIXES = {
     "unknown_currency": "currencies must be ISO 4217 codes such as EUR",
-    "no_customer_identifier": "each record needs a customer id, a usable email or a phone",
+    # A phone alone passes validation but keys no customer (shared/identity/customer_key.py).
+    "no_customer_identifier": "each record needs a customer id or a usable email (a phone alone"
+    " is not enough)",
     "placeholder_email": "each record needs a customer id or a real email (not noemail@...)",
     "not_a_datetime": "dates must be ISO 8601 (2025-02-03 or 2025-02-03T10:00:00+01:00)",
     "not_a_decimal": "amounts must be plain decimals with a dot (1200.50)",

@@ -565,3 +565,27 @@ def test_refunds_written_as_negative_amounts_are_refused_with_the_fix(store: Sto
         " written without a minus sign: a refund or discount is money returned or taken off,"
         " a positive amount"
     ]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_guest_orders_known_only_by_a_phone_are_refused_with_a_fix_that_says_so(
+    store: Store, tmp_path: Path
+) -> None:
+    order = sample("orders_create.shopify_docs_2026-07.json")
+    guest = {
+        **order,
+        "customer": None,
+        "email": None,
+        "contact_email": None,
+        "phone": "+16135550123",
+        "billing_address": None,
+        "shipping_address": None,
+    }
+    path = tmp_path / "orders.jsonl"
+    path.write_text(json.dumps(guest) + "\n")
+    done = import_cli(store, tmp_path, "orders", str(path), "--shop", "demo.myshopify.com")
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert done.stderr.splitlines() == [
+        "audiencesync: import refused: 1 of 1 records refused as no_customer_identifier; each record"
+        " needs a customer id or a usable email (a phone alone is not enough)"
+    ]
