@@ -15,7 +15,9 @@ takes ``SHARE ROW EXCLUSIVE`` on ``customers`` (customer writes wait, reads do n
 rename ``ACCESS EXCLUSIVE`` on ``labels`` (label reads wait, ~1-2 s at 1,000,000 labels; when
 readers hold it past ``SWAP_WAIT`` the rebuild is rolled back to a savepoint and the caller
 upserts);
-``customers`` before ``labels``, the order of an erasure's cascade, so the two cannot deadlock.
+``customers`` before ``labels``, the order of an erasure's cascade, so the two cannot deadlock;
+a transaction that locks them the other way round (reads a label, then writes a customer) can,
+and the rebuild gives way as it does to slow readers.
 Dropping the replaced table locks ``customers`` exclusively (its foreign key's triggers live
 there), so that happens in a short transaction of its own after the commit, given up after
 ``DROP_WAIT`` when readers hold ``customers`` and retried by the next full rescore.
@@ -43,7 +45,12 @@ DROP_WAIT = "5s"
 # How long the swap waits for label readers (a streamed export) before upserting instead;
 # readers arriving meanwhile wait behind it.
 SWAP_WAIT = "3s"
-_LOCK_NOT_AVAILABLE = "55P03"
+# Lock waits the rebuild gives way on (upserting instead): ``SWAP_WAIT`` passed, or a deadlock
+# PostgreSQL broke by failing the rebuild. A transaction that read ``labels`` and then writes a
+# customer (the ingestor: a data request, then an order, in one batch) waits for the rebuild's
+# lock on ``customers`` while the rebuild waits for its lock on ``labels``; the rebuild, waiting
+# first, is the one PostgreSQL fails after ``deadlock_timeout`` (1 s), and the whole rescore failed.
+_GIVE_WAY = frozenset({"55P03", "40P01"})  # lock_not_available, deadlock_detected
 # As the migrations name them (``shared/store/migrations``); a test compares the rebuilt table's
 # indexes and constraints with a freshly migrated one's.
 PRIMARY_KEY = "pk_labels"
@@ -99,18 +106,18 @@ def _postgresql(session: Session, fill: object, times: dict[str, object]) -> boo
         f"DROP TABLE IF EXISTS {OLD}",  # left by a drop that gave up; normally gone already
     )
     swap = session.begin_nested()  # undone whole when label readers hold the table too long
-    _add_foreign_key(session)  # from here on customer writes wait for the commit
-    # From here on label readers wait for the commit too (~1-2 s): no label is written
-    # meanwhile, so the labels the run did not score can be carried over. Readers that arrive
-    # while this waits queue behind it, so the wait is short; past it the labels are upserted.
     try:
+        _add_foreign_key(session)  # from here on customer writes wait for the commit
+        # From here on label readers wait for the commit too (~1-2 s): no label is written
+        # meanwhile, so the labels the run did not score can be carried over. Readers that arrive
+        # while this waits queue behind it, so the wait is short; past it the labels are upserted.
         _run(session, f"SET LOCAL lock_timeout = '{SWAP_WAIT}'", "LOCK TABLE labels IN ACCESS EXCLUSIVE MODE")
     except OperationalError as exc:
-        if getattr(exc.orig, "sqlstate", None) != _LOCK_NOT_AVAILABLE:
+        if getattr(exc.orig, "sqlstate", None) not in _GIVE_WAY:
             raise
         swap.rollback()  # the foreign key and its lock on customers go with it
         _run(session, f"DROP TABLE {NEW}")
-        log.warning("labels.rebuild_gave_way", waited=SWAP_WAIT)
+        log.warning("labels.rebuild_gave_way", waited=SWAP_WAIT, error=str(exc.orig))
         return False
     _run(session, "SET LOCAL lock_timeout = DEFAULT")
     if session.execute(text(_ANY_TO_CARRY)).scalar():

@@ -185,3 +185,58 @@ def test_a_reader_holding_labels_past_the_wait_gets_an_upsert_instead(
         assert stored == {later} and before == len(names)
         assert shape == migrated  # no table left behind, nothing renamed
         assert history_after == history + result.changed
+
+
+_SWAP_WAITING = """
+    SELECT EXISTS (SELECT 1 FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+                   WHERE c.relname = 'labels' AND c.relnamespace = current_schema()::regnamespace
+                     AND l.mode = 'AccessExclusiveLock' AND NOT l.granted)"""
+
+
+def _full_rescore(store: Store, as_of: datetime, failures: list[BaseException]) -> None:
+    """A full rescore in a thread of its own; what it raises is reported by the test's thread."""
+    try:
+        full_rescore(store, DEFAULT_SCORING, as_of=as_of, announce=False)
+    except BaseException as exc:
+        failures.append(exc)
+
+
+@pytest.mark.postgres
+def test_a_transaction_that_read_labels_then_writes_a_customer_does_not_fail_the_rescore(
+    postgres_server: str,
+) -> None:
+    """The ingestor's shape: a data request reads the customer's label, a later record of the
+    same batch writes a customer. The rebuild holds ``customers`` and waits for ``labels``;
+    the ingestor holds ``labels`` and waits for ``customers``: PostgreSQL breaks the deadlock by
+    failing one of them, and the rescore (waiting first, so checking first) must give way."""
+    import psycopg
+
+    from shared.store.migrate import upgrade
+    from tests.conftest import _postgres_schema_url
+
+    for url in _postgres_schema_url(postgres_server):
+        upgrade(url)
+        store = Store(url)
+        names = random_shop(store, 20)
+        full_rescore(store, DEFAULT_SCORING, as_of=AS_OF, announce=False)
+        later = AS_OF + timedelta(days=200)
+        failures: list[BaseException] = []
+        plain = url.replace("+psycopg", "")
+        with psycopg.connect(plain) as ingestor, psycopg.connect(plain, autocommit=True) as watch:
+            ingestor.execute("SELECT label FROM labels WHERE customer_key = %s", (key(names[0]),))
+            worker = threading.Thread(target=_full_rescore, args=(store, later, failures))
+            worker.start()
+            while worker.is_alive() and not watch.execute(_SWAP_WAITING).fetchone()[0]:  # type: ignore[index]
+                threading.Event().wait(0.02)
+            ingestor.execute(
+                "UPDATE customers SET updated_at = updated_at WHERE customer_key = %s", (key(names[1]),)
+            )
+            ingestor.commit()
+            worker.join()
+        with store.session() as s:
+            stored = set(s.scalars(select(Label.as_of)))
+        shape = _shape(store)
+        store.dispose()
+        assert not failures, failures
+        assert stored == {later}
+        assert shape["tables"] == ["labels"]
