@@ -20,7 +20,8 @@ a transaction that locks them the other way round (reads a label, then writes a 
 and the rebuild gives way as it does to slow readers.
 Dropping the replaced table locks ``customers`` exclusively (its foreign key's triggers live
 there), so that happens in a short transaction of its own after the commit, given up after
-``DROP_WAIT`` when readers hold ``customers`` and retried by the next full rescore.
+``DROP_WAIT`` when readers hold ``customers`` and retried before the next full rescore, which
+upserts while the table is still there.
 Table privileges are not copied (the schema grants none; a deployment that adds some must
 grant them on the schema's future tables).
 """
@@ -64,8 +65,9 @@ def rebuild_labels(session: Session, *, as_of: object, scored_at: object) -> boo
     """Replace ``labels`` by the staged rows plus the stored labels of customers not staged.
 
     Call last in the rescore's transaction: the locks it takes are held until the commit.
-    False (nothing changed) when label readers held the table past ``SWAP_WAIT``: the caller
-    upserts instead.
+    False (nothing changed) when label readers held the table past ``SWAP_WAIT``, a deadlock
+    was broken by failing the rebuild, or the last replaced table could not be dropped yet:
+    the caller upserts instead.
     """
     fill = text(f"INSERT INTO {NEW} ({stage.LABEL_COLUMNS}) {stage.labels_select('postgresql')}")
     fill = fill.bindparams(bindparam("as_of", type_=_TIME), bindparam("scored_at", type_=_TIME))
@@ -96,6 +98,12 @@ _FOREIGN_KEY = f"""
 def _postgresql(session: Session, fill: object, times: dict[str, object]) -> bool:
     # Sorts and hashes of a million keys in memory (the index builds, the anti-joins below).
     _run(session, f"SET LOCAL maintenance_work_mem = '{WORK_MEM}'", f"SET LOCAL work_mem = '{WORK_MEM}'")
+    if session.execute(text("SELECT to_regclass(:old)"), {"old": OLD}).scalar() is not None:
+        # Its drop gave up twice (long readers of customers). Dropping it here would lock
+        # customers exclusively inside the rescore's transaction: every reader of customers
+        # queued behind an unbounded wait, then held off until the commit. Upsert this time.
+        log.warning("labels.rebuild_skipped", table=OLD)
+        return False
     _run(session, f"CREATE TABLE {NEW} (LIKE labels INCLUDING DEFAULTS INCLUDING STORAGE)")
     session.execute(fill, times)  # type: ignore[call-overload]
     _run(
@@ -103,7 +111,6 @@ def _postgresql(session: Session, fill: object, times: dict[str, object]) -> boo
         f"ALTER TABLE {NEW} ADD CONSTRAINT {PRIMARY_KEY}_new PRIMARY KEY (customer_key)",
         *(f"CREATE INDEX {name}_new ON {NEW} ({column})" for name, column in INDEXES),
         f"ANALYZE {NEW}",
-        f"DROP TABLE IF EXISTS {OLD}",  # left by a drop that gave up; normally gone already
     )
     swap = session.begin_nested()  # undone whole when label readers hold the table too long
     try:

@@ -240,3 +240,58 @@ def test_a_transaction_that_read_labels_then_writes_a_customer_does_not_fail_the
         assert not failures, failures
         assert stored == {later}
         assert shape["tables"] == ["labels"]
+
+
+# The rescore's own transaction (the one that wrote label history) waiting to lock customers
+# exclusively: every reader of customers (api, syncers, ingestor) queues behind it until it commits.
+_REBUILD_LOCKS_CUSTOMERS = """
+    SELECT EXISTS (
+        SELECT 1 FROM pg_locks w JOIN pg_class c ON c.oid = w.relation
+        WHERE c.relname = 'customers' AND c.relnamespace = current_schema()::regnamespace
+          AND w.mode = 'AccessExclusiveLock' AND NOT w.granted
+          AND EXISTS (SELECT 1 FROM pg_locks h JOIN pg_class n ON n.oid = h.relation
+                      WHERE h.pid = w.pid AND n.relname = 'label_history'
+                        AND n.relnamespace = c.relnamespace AND h.mode = 'RowExclusiveLock'))"""
+
+
+@pytest.mark.postgres
+def test_a_replaced_table_left_behind_is_not_dropped_inside_the_rescore(
+    postgres_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A replaced table whose drop gave up (a long reader of customers) and is still there at the
+    next full rescore: dropping it in the rescore's transaction would lock customers exclusively,
+    waiting without limit for that reader with every other reader of customers queued behind,
+    then holding them off until the commit. The rescore upserts instead."""
+    import psycopg
+
+    from services.scorer.adapters import label_rebuild
+    from shared.store.migrate import upgrade
+    from tests.conftest import _postgres_schema_url
+
+    monkeypatch.setattr(label_rebuild, "DROP_WAIT", "100ms")
+    for url in _postgres_schema_url(postgres_server):
+        upgrade(url)
+        store = Store(url)
+        random_shop(store, 20)
+        full_rescore(store, DEFAULT_SCORING, as_of=AS_OF, announce=False)
+        later = AS_OF + timedelta(days=200)
+        failures: list[BaseException] = []
+        blocked = False
+        plain = url.replace("+psycopg", "")
+        with psycopg.connect(plain) as reader, psycopg.connect(plain, autocommit=True) as watch:
+            reader.execute("SELECT count(*) FROM customers")  # a long export, its transaction open
+            full_rescore(store, DEFAULT_SCORING, as_of=AS_OF + timedelta(days=100), announce=False)
+            left = _shape(store)["tables"]
+            worker = threading.Thread(target=_full_rescore, args=(store, later, failures))
+            worker.start()
+            while worker.is_alive() and not blocked:
+                blocked = bool(watch.execute(_REBUILD_LOCKS_CUSTOMERS).fetchone()[0])  # type: ignore[index]
+                threading.Event().wait(0.02)
+            reader.rollback()
+            worker.join()
+        with store.session() as s:
+            stored = set(s.scalars(select(Label.as_of)))
+        store.dispose()
+        assert left == ["labels", "labels_replaced"]
+        assert not blocked and not failures, failures
+        assert stored == {later}
