@@ -52,6 +52,12 @@ SWAP_WAIT = "3s"
 # lock on ``customers`` while the rebuild waits for its lock on ``labels``; the rebuild, waiting
 # first, is the one PostgreSQL fails after ``deadlock_timeout`` (1 s), and the whole rescore failed.
 _GIVE_WAY = frozenset({"55P03", "40P01"})  # lock_not_available, deadlock_detected
+# One rebuild at a time per schema (advisory locks are database-wide). A second one would wait
+# for the first's uncommitted table of the same name while holding ``labels`` from its snapshot
+# read, and the first then waits for ``labels``: a deadlock PostgreSQL broke by failing the whole
+# second rescore. The second upserts instead; the first gives way to its lock or takes over.
+REBUILD_LOCK_CLASS = 0x4C41424C  # "LABL"
+_ONE_AT_A_TIME = "SELECT pg_try_advisory_xact_lock(:cls, hashtext(current_schema()))"
 # As the migrations name them (``shared/store/migrations``); a test compares the rebuilt table's
 # indexes and constraints with a freshly migrated one's.
 PRIMARY_KEY = "pk_labels"
@@ -66,8 +72,8 @@ def rebuild_labels(session: Session, *, as_of: object, scored_at: object) -> boo
 
     Call last in the rescore's transaction: the locks it takes are held until the commit.
     False (nothing changed) when label readers held the table past ``SWAP_WAIT``, a deadlock
-    was broken by failing the rebuild, or the last replaced table could not be dropped yet:
-    the caller upserts instead.
+    was broken by failing the rebuild, another rebuild is running, or the last replaced table
+    could not be dropped yet: the caller upserts instead.
     """
     fill = text(f"INSERT INTO {NEW} ({stage.LABEL_COLUMNS}) {stage.labels_select('postgresql')}")
     fill = fill.bindparams(bindparam("as_of", type_=_TIME), bindparam("scored_at", type_=_TIME))
@@ -98,11 +104,14 @@ _FOREIGN_KEY = f"""
 def _postgresql(session: Session, fill: object, times: dict[str, object]) -> bool:
     # Sorts and hashes of a million keys in memory (the index builds, the anti-joins below).
     _run(session, f"SET LOCAL maintenance_work_mem = '{WORK_MEM}'", f"SET LOCAL work_mem = '{WORK_MEM}'")
+    if not session.execute(text(_ONE_AT_A_TIME), {"cls": REBUILD_LOCK_CLASS}).scalar():
+        log.warning("labels.rebuild_skipped", reason="another rebuild is running")
+        return False
     if session.execute(text("SELECT to_regclass(:old)"), {"old": OLD}).scalar() is not None:
         # Its drop gave up twice (long readers of customers). Dropping it here would lock
         # customers exclusively inside the rescore's transaction: every reader of customers
         # queued behind an unbounded wait, then held off until the commit. Upsert this time.
-        log.warning("labels.rebuild_skipped", table=OLD)
+        log.warning("labels.rebuild_skipped", reason="replaced table not dropped yet", table=OLD)
         return False
     _run(session, f"CREATE TABLE {NEW} (LIKE labels INCLUDING DEFAULTS INCLUDING STORAGE)")
     session.execute(fill, times)  # type: ignore[call-overload]

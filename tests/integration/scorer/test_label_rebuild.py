@@ -295,3 +295,59 @@ def test_a_replaced_table_left_behind_is_not_dropped_inside_the_rescore(
         assert left == ["labels", "labels_replaced"]
         assert not blocked and not failures, failures
         assert stored == {later}
+
+
+_WAITS_FOR_A_TRANSACTION = """
+    SELECT EXISTS (SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+                   WHERE l.locktype = 'transactionid' AND NOT l.granted
+                     AND a.query LIKE 'CREATE TABLE labels_rebuild%%')"""
+_WAITS_FOR_CUSTOMERS = """
+    SELECT EXISTS (SELECT 1 FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+                   WHERE c.relname = 'customers' AND c.relnamespace = current_schema()::regnamespace
+                     AND l.mode = 'ShareRowExclusiveLock' AND NOT l.granted)"""
+
+
+@pytest.mark.postgres
+def test_two_full_rescores_at_once_both_store_their_labels(postgres_server: str) -> None:
+    """Two scorers finding the calibration stale at once both run a full rescore. The second
+    one's new table waits for the first's (same name, not committed) while holding ``labels``
+    from its own snapshot read, and the first then waits for ``labels``: PostgreSQL failed the
+    second rescore, whose wait began first. One rebuild at a time; the other upserts."""
+    import psycopg
+
+    from shared.store.migrate import upgrade
+    from tests.conftest import _postgres_schema_url
+
+    for url in _postgres_schema_url(postgres_server):
+        upgrade(url)
+        store = Store(url)
+        names = random_shop(store, 20)
+        full_rescore(store, DEFAULT_SCORING, as_of=AS_OF, announce=False)
+        failures: list[BaseException] = []
+        plain = url.replace("+psycopg", "")
+        with psycopg.connect(plain) as writer, psycopg.connect(plain, autocommit=True) as watch:
+            # A customer write in progress holds the first rebuild before its foreign key.
+            writer.execute(
+                "UPDATE customers SET updated_at = updated_at WHERE customer_key = %s", (key(names[0]),)
+            )
+            first = threading.Thread(
+                target=_full_rescore, args=(store, AS_OF + timedelta(days=100), failures)
+            )
+            first.start()
+            while first.is_alive() and not watch.execute(_WAITS_FOR_CUSTOMERS).fetchone()[0]:  # type: ignore[index]
+                threading.Event().wait(0.01)
+            second = threading.Thread(
+                target=_full_rescore, args=(store, AS_OF + timedelta(days=200), failures)
+            )
+            second.start()
+            while second.is_alive() and not watch.execute(_WAITS_FOR_A_TRANSACTION).fetchone()[0]:  # type: ignore[index]
+                threading.Event().wait(0.01)
+            writer.commit()
+            first.join()
+            second.join()
+        with store.session() as s:
+            stored = set(s.scalars(select(Label.as_of)))
+        shape = _shape(store)
+        store.dispose()
+        assert not failures, failures
+        assert len(stored) == 1 and shape["tables"] == ["labels"]
