@@ -351,3 +351,38 @@ def test_two_full_rescores_at_once_both_store_their_labels(postgres_server: str)
         store.dispose()
         assert not failures, failures
         assert len(stored) == 1 and shape["tables"] == ["labels"]
+
+
+@pytest.mark.postgres
+def test_a_reader_with_a_prepared_label_query_reads_the_new_table_and_the_schema_still_matches_the_models(
+    postgres_server: str,
+) -> None:
+    """psycopg prepares a query run 5 times; the server re-plans it against the renamed-in table
+    (same columns, so no 'cached plan must not change result type'). Autogenerate still finds
+    the migrated schema after a rebuild."""
+    import psycopg
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from shared.store.migrate import upgrade
+    from shared.store.models import Base
+    from tests.conftest import _postgres_schema_url
+
+    query = "SELECT * FROM labels WHERE as_of = %s ORDER BY customer_key"
+    for url in _postgres_schema_url(postgres_server):
+        upgrade(url)
+        store = Store(url)
+        names = random_shop(store, 20)
+        full_rescore(store, DEFAULT_SCORING, as_of=AS_OF, announce=False)
+        later = AS_OF + timedelta(days=100)
+        with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as reader:
+            before = [len(reader.execute(query, (AS_OF,)).fetchall()) for _ in range(7)]
+            prepared = reader.execute("SELECT count(*) FROM pg_prepared_statements").fetchone()
+            full_rescore(store, DEFAULT_SCORING, as_of=later, announce=False)
+            after = [len(reader.execute(query, (later,)).fetchall()) for _ in range(7)]
+        with store.engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        store.dispose()
+        assert prepared == (1,)
+        assert before == after == [len(names)] * 7
+        assert diff == []
