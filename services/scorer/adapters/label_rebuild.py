@@ -11,7 +11,8 @@ into place. (SQLite upserts: there the rebuild measured slower, see ``labels.wri
 Readers never see a partial table: the new one becomes ``labels`` only when the rescore's
 transaction commits; a reader arriving during the rename waits for the commit, then reads the
 new table by name. Locks, taken at the end only and held until the commit: the new foreign key
-takes ``SHARE ROW EXCLUSIVE`` on ``customers`` (customer writes wait, reads do not), then the
+takes ``SHARE ROW EXCLUSIVE`` on ``customers`` (customer writes wait, reads do not; writers
+in progress past ``SWAP_WAIT`` make the caller upsert), then the
 rename ``ACCESS EXCLUSIVE`` on ``labels`` (label reads wait, ~1-2 s at 1,000,000 labels; when
 readers hold it past ``SWAP_WAIT`` the rebuild is rolled back to a savepoint and the caller
 upserts);
@@ -43,8 +44,8 @@ log = get_logger(__name__)
 NEW = "labels_rebuild"
 OLD = "labels_replaced"
 DROP_WAIT = "5s"
-# How long the swap waits for label readers (a streamed export) before upserting instead;
-# readers arriving meanwhile wait behind it.
+# How long the swap waits for customer writers (the foreign key) and for label readers (a
+# streamed export), each, before upserting instead; those arriving meanwhile wait behind it.
 SWAP_WAIT = "3s"
 # Lock waits the rebuild gives way on (upserting instead): ``SWAP_WAIT`` passed, or a deadlock
 # PostgreSQL broke by failing the rebuild. A transaction that read ``labels`` and then writes a
@@ -123,11 +124,13 @@ def _postgresql(session: Session, fill: object, times: dict[str, object]) -> boo
     )
     swap = session.begin_nested()  # undone whole when label readers hold the table too long
     try:
+        # Both locks below wait at most SWAP_WAIT: what arrives while one waits (customer writes,
+        # then label reads) queues behind it, so the wait is short; past it the labels are upserted.
+        _run(session, f"SET LOCAL lock_timeout = '{SWAP_WAIT}'")
         _add_foreign_key(session)  # from here on customer writes wait for the commit
         # From here on label readers wait for the commit too (~1-2 s): no label is written
-        # meanwhile, so the labels the run did not score can be carried over. Readers that arrive
-        # while this waits queue behind it, so the wait is short; past it the labels are upserted.
-        _run(session, f"SET LOCAL lock_timeout = '{SWAP_WAIT}'", "LOCK TABLE labels IN ACCESS EXCLUSIVE MODE")
+        # meanwhile, so the labels the run did not score can be carried over.
+        _run(session, "LOCK TABLE labels IN ACCESS EXCLUSIVE MODE")
     except OperationalError as exc:
         if getattr(exc.orig, "sqlstate", None) not in _GIVE_WAY:
             raise

@@ -386,3 +386,36 @@ def test_a_reader_with_a_prepared_label_query_reads_the_new_table_and_the_schema
         assert prepared == (1,)
         assert before == after == [len(names)] * 7
         assert diff == []
+
+
+@pytest.mark.postgres
+def test_a_customer_write_held_open_past_the_wait_gets_an_upsert_instead(
+    postgres_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The foreign key waits for customer writers in progress, and every customer write arriving
+    meanwhile (the ingestor, an erasure) queues behind it: bounded by ``SWAP_WAIT`` like the
+    wait for label readers, then the labels are upserted. (Unbounded, this test never ends.)"""
+    import psycopg
+
+    from services.scorer.adapters import label_rebuild
+    from shared.store.migrate import upgrade
+    from tests.conftest import _postgres_schema_url
+
+    monkeypatch.setattr(label_rebuild, "SWAP_WAIT", "200ms")
+    for url in _postgres_schema_url(postgres_server):
+        upgrade(url)
+        store = Store(url)
+        names = random_shop(store, 20)
+        full_rescore(store, DEFAULT_SCORING, as_of=AS_OF, announce=False)
+        later = AS_OF + timedelta(days=200)
+        with psycopg.connect(url.replace("+psycopg", "")) as writer:
+            writer.execute(
+                "UPDATE customers SET updated_at = updated_at WHERE customer_key = %s", (key(names[0]),)
+            )
+            full_rescore(store, DEFAULT_SCORING, as_of=later, announce=False)
+            writer.commit()
+        with store.session() as s:
+            stored = set(s.scalars(select(Label.as_of)))
+        shape = _shape(store)
+        store.dispose()
+        assert stored == {later} and shape["tables"] == ["labels"]
