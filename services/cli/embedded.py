@@ -28,7 +28,7 @@ from pathlib import Path
 from services.cli.supervisor import Child
 from services.syncer_google.config import GoogleSettings
 from services.syncer_meta.config import MetaSettings
-from shared.bus.broker import EmbeddedBroker, ensure_topics, free_port
+from shared.bus.broker import EmbeddedBroker, ensure_topics, free_port, free_ports
 from shared.bus.producer import Publisher
 from shared.bus.topics import ALL_TOPICS
 from shared.config import Settings
@@ -106,13 +106,14 @@ class EmbeddedStack:
         self.settings = settings
         if self.broker:
             self._refill()  # a previous broker's log died with it (or with a previous ``up``)
-        port = self.api_port or free_port()
-        self.api_url = f"http://127.0.0.1:{port}"
         env = settings.child_environ()
         if not MetaSettings.from_env(env).accounts:  # no real Meta account configured: use the sandbox
             env.update(self._start_meta_sandbox(env))
         if not GoogleSettings.from_env(env).customers:  # nor Google: the Data Manager sandbox path
             env.update(self._start_google_sandbox(env))
+        # Picked once the sandboxes listen: a port picked before could be handed to one of them.
+        port = self.api_port or free_port()
+        self.api_url = f"http://127.0.0.1:{port}"
         for name in self.services:
             argv = [sys.executable, "-m", "services.cli.main", "serve", name]
             if name == "api":
@@ -175,7 +176,7 @@ class EmbeddedStack:
 
     def _start_google_sandbox(self, env: dict[str, str]) -> dict[str, str]:
         """Run the Google sandbox (TLS, state and certificate under var/) and point the syncer at it."""
-        port, admin = free_port(), free_port()
+        port, admin = free_ports(2)
         cert_dir = self.settings.var_dir / "sandbox-google"
         argv = [
             *(sys.executable, "-m", "services.cli.main", "sandbox", "google", "--port", str(port)),

@@ -34,12 +34,22 @@ class BrokerError(RuntimeError):
     """The embedded broker could not start or did not become ready."""
 
 
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct free TCP ports on loopback, each held until all are picked (a port
+    released at once can be handed out again by the next pick: a stack's api and Google
+    sandbox were once given the same one). Free until someone binds them: bind soon."""
+    with contextlib.ExitStack() as held:
+        ports = []
+        for _ in range(count):
+            sock = held.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+            sock.bind(("127.0.0.1", 0))
+            ports.append(int(sock.getsockname()[1]))
+        return ports
+
+
 def free_port() -> int:
-    """A free TCP port on loopback (the OS picks; the race window is negligible for tests)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A free TCP port on loopback (the OS picks; bind it soon)."""
+    return free_ports(1)[0]
 
 
 def _die_with_parent() -> None:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from shared.bus.broker import free_port, list_topics
+from shared.bus.broker import free_port, free_ports, list_topics
 from tests.integration.bus.harness import wait_for
 
 pytestmark = pytest.mark.integration
@@ -74,3 +75,12 @@ def test_broker_dies_with_a_parent_killed_by_sigkill() -> None:
             parent.kill()
             parent.wait()
         parent.stdout.close()  # type: ignore[union-attr]
+
+
+def test_free_ports_are_distinct_and_bindable() -> None:
+    """A stack picks several ports before binding them: none may be handed out twice."""
+    ports = free_ports(64)
+    assert len(set(ports)) == 64
+    for port in ports:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", port))
