@@ -29,6 +29,7 @@ grant them on the schema's future tables).
 
 from __future__ import annotations
 
+from prometheus_client import Counter
 from sqlalchemy import bindparam, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
@@ -40,6 +41,11 @@ from shared.store.db import Store
 from shared.store.types import UtcDateTime
 
 log = get_logger(__name__)
+# How full rescores wrote labels on PostgreSQL: ``rebuilt``, or why they upserted instead. Many
+# upserts mean long readers or writers keep the swap from its locks (each costs ~20 s more).
+REBUILDS = Counter(
+    "audiencesync_scorer_label_rebuilds_total", "Full-rescore label writes on PostgreSQL", ["outcome"]
+)
 
 NEW = "labels_rebuild"
 OLD = "labels_replaced"
@@ -78,7 +84,9 @@ def rebuild_labels(session: Session, *, as_of: object, scored_at: object) -> boo
     """
     fill = text(f"INSERT INTO {NEW} ({stage.LABEL_COLUMNS}) {stage.labels_select('postgresql')}")
     fill = fill.bindparams(bindparam("as_of", type_=_TIME), bindparam("scored_at", type_=_TIME))
-    return _postgresql(session, fill, {"as_of": as_of, "scored_at": scored_at})
+    outcome = _postgresql(session, fill, {"as_of": as_of, "scored_at": scored_at})
+    REBUILDS.labels(outcome).inc()
+    return outcome == "rebuilt"
 
 
 def _run(session: Session, *statements: str) -> None:
@@ -102,18 +110,19 @@ _FOREIGN_KEY = f"""
     REFERENCES customers (customer_key) ON DELETE CASCADE"""
 
 
-def _postgresql(session: Session, fill: object, times: dict[str, object]) -> bool:
+def _postgresql(session: Session, fill: object, times: dict[str, object]) -> str:
+    """``rebuilt``, or why the caller upserts: ``another_rebuild``, ``replaced_left``, ``gave_way``."""
     # Sorts and hashes of a million keys in memory (the index builds, the anti-joins below).
     _run(session, f"SET LOCAL maintenance_work_mem = '{WORK_MEM}'", f"SET LOCAL work_mem = '{WORK_MEM}'")
     if not session.execute(text(_ONE_AT_A_TIME), {"cls": REBUILD_LOCK_CLASS}).scalar():
         log.warning("labels.rebuild_skipped", reason="another rebuild is running")
-        return False
+        return "another_rebuild"
     if session.execute(text("SELECT to_regclass(:old)"), {"old": OLD}).scalar() is not None:
         # Its drop gave up twice (long readers of customers). Dropping it here would lock
         # customers exclusively inside the rescore's transaction: every reader of customers
         # queued behind an unbounded wait, then held off until the commit. Upsert this time.
         log.warning("labels.rebuild_skipped", reason="replaced table not dropped yet", table=OLD)
-        return False
+        return "replaced_left"
     _run(session, f"CREATE TABLE {NEW} (LIKE labels INCLUDING DEFAULTS INCLUDING STORAGE)")
     session.execute(fill, times)  # type: ignore[call-overload]
     _run(
@@ -137,7 +146,7 @@ def _postgresql(session: Session, fill: object, times: dict[str, object]) -> boo
         swap.rollback()  # the foreign key and its lock on customers go with it
         _run(session, f"DROP TABLE {NEW}")
         log.warning("labels.rebuild_gave_way", waited=SWAP_WAIT, error=str(exc.orig))
-        return False
+        return "gave_way"
     _run(session, "SET LOCAL lock_timeout = DEFAULT")
     if session.execute(text(_ANY_TO_CARRY)).scalar():
         _run(session, _CARRY_OVER)
@@ -151,7 +160,7 @@ def _postgresql(session: Session, fill: object, times: dict[str, object]) -> boo
         *(f"ALTER INDEX {name}_new RENAME TO {name}" for name, _ in INDEXES),
     )
     swap.commit()  # releases the savepoint; the transaction goes on
-    return True
+    return "rebuilt"
 
 
 def _add_foreign_key(session: Session) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import delete, func, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
@@ -174,10 +175,12 @@ def test_a_reader_holding_labels_past_the_wait_gets_an_upsert_instead(
         full_rescore(store, DEFAULT_SCORING, as_of=AS_OF, announce=False)
         migrated, history = _shape(store), count(store, LabelHistory)
         later = AS_OF + timedelta(days=200)
+        gave_way = _rebuilds("gave_way")
         with store.session() as reader:  # an export streaming labels, its transaction open
             before = reader.execute(select(func.count()).select_from(Label)).scalar()
             result, _ = full_rescore(store, DEFAULT_SCORING, as_of=later, announce=False)
             assert reader.execute(select(func.count()).select_from(Label)).scalar() == before
+        assert _rebuilds("gave_way") == gave_way + 1  # counted for the operator (/metrics)
         with store.session() as s:
             stored = set(s.scalars(select(Label.as_of)))
         shape, history_after = _shape(store), count(store, LabelHistory)
@@ -185,6 +188,11 @@ def test_a_reader_holding_labels_past_the_wait_gets_an_upsert_instead(
         assert stored == {later} and before == len(names)
         assert shape == migrated  # no table left behind, nothing renamed
         assert history_after == history + result.changed
+
+
+def _rebuilds(outcome: str) -> float:
+    """The scorer's count of full-rescore label writes that went ``outcome``."""
+    return REGISTRY.get_sample_value("audiencesync_scorer_label_rebuilds_total", {"outcome": outcome}) or 0.0
 
 
 _SWAP_WAITING = """
