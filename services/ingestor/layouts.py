@@ -10,6 +10,7 @@ docs/import.md. Records are published as they are; the ingestor validates each o
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -116,9 +117,8 @@ def repeated(header: list[str], layout: str) -> list[str]:
     if layout == SHOPIFY_EXPORT:  # the export's reader takes the columns it knows by position
         return []
     read = _read_columns(layout)
-    seen: set[str] = set()
-    twice = [name for name in header if name in read and (name in seen or seen.add(name))]  # type: ignore[func-returns-value]
-    return list(dict.fromkeys(twice))
+    counts = Counter(name for name in header if name in read)
+    return [name for name, seen in counts.items() if seen > 1]
 
 
 def missing(header: list[str], layout: str) -> str:

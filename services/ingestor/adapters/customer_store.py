@@ -222,18 +222,18 @@ def _add_identifiers(
     for (key, _), identifiers in zip(distinct, hashed, strict=True):
         (new_rows if key in created else other_rows).update((key, *i) for i in identifiers)
     table: Table = CustomerIdentifier.__table__  # type: ignore[assignment]
+
+    def stamped(rows: set[tuple[str, str, str, str]]) -> list[dict[str, object]]:
+        return [dict(zip(_IDENTIFIER_COLUMNS, (*row, now), strict=True)) for row in sorted(rows)]
+
     if new_rows:
-        insert_rows(
-            session,
-            table,
-            [dict(zip(_IDENTIFIER_COLUMNS, (*row, now), strict=True)) for row in sorted(new_rows)],
-        )
+        insert_rows(session, table, stamped(new_rows))
     if not other_rows:
         return set()
     added = insert_rows(
         session,
         table,
-        [dict(zip(_IDENTIFIER_COLUMNS, (*row, now), strict=True)) for row in sorted(other_rows)],
+        stamped(other_rows),
         ignore_conflicts=True,
         returning=(CustomerIdentifier.customer_key,),
     )

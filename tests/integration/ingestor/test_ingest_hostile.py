@@ -5,9 +5,6 @@ fields spelled as other programs write them. Each is stored right or refused alo
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -22,8 +19,8 @@ from shared.store.db import Store
 from shared.store.models import Customer, CustomerIdentifier, FxRate, Order, Refund
 from tests.integration.bus.harness import wait_for
 from tests.integration.ingestor.harness import pipeline, sample
-from tests.integration.ingestor.test_import_cli import ROOT, import_cli
-from tests.integration.ingestor.test_import_hostile import _letters, _order_ids
+from tests.integration.ingestor.test_import_cli import import_cli
+from tests.integration.ingestor.test_import_hostile import _cli, _letters, _order_ids
 
 pytestmark = pytest.mark.integration
 
@@ -195,17 +192,7 @@ def test_a_rate_the_rates_table_cannot_hold_is_refused_in_one_line(
 ) -> None:
     path = tmp_path / "rates.yaml"
     path.write_text(f"base: USD\nrates:\n  EUR: {rate}\n  GBP: '1.27'\n")
-    env = {**os.environ, "AUDIENCESYNC_VAR_DIR": str(tmp_path / "var"), "DATABASE_URL": store.url}
-    env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
-    done = subprocess.run(
-        [sys.executable, "-m", "services.cli.main", "rates", "load", str(path)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = _cli(["rates", "load", str(path)], tmp_path, store.url)
     assert done.returncode == 2, (done.stdout, done.stderr)
     assert done.stderr.splitlines() == [
         f"audiencesync: {path}: rates.EUR: rate must be from 0.0000000001 to under 10,000,000,000"

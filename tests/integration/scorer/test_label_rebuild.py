@@ -55,6 +55,12 @@ def test_a_rebuild_keeps_the_labels_of_customers_it_did_not_score(store: Store) 
     assert int(changed.sum()) > 0 and count(store, LabelHistory) == history_before + int(changed.sum())
 
 
+def _as_of(store: Store) -> set[datetime]:
+    """The dates the stored labels were scored as of (one date: one rescore wrote them all)."""
+    with store.session() as s:
+        return set(s.scalars(select(Label.as_of)))
+
+
 def _shape(store: Store) -> dict[str, Any]:
     table = inspect(store.engine)
     return {
@@ -181,8 +187,7 @@ def test_a_reader_holding_labels_past_the_wait_gets_an_upsert_instead(
             result, _ = full_rescore(store, DEFAULT_SCORING, as_of=later, announce=False)
             assert reader.execute(select(func.count()).select_from(Label)).scalar() == before
         assert _rebuilds("gave_way") == gave_way + 1  # counted for the operator (/metrics)
-        with store.session() as s:
-            stored = set(s.scalars(select(Label.as_of)))
+        stored = _as_of(store)
         shape, history_after = _shape(store), count(store, LabelHistory)
         store.dispose()
         assert stored == {later} and before == len(names)
@@ -241,8 +246,7 @@ def test_a_transaction_that_read_labels_then_writes_a_customer_does_not_fail_the
             )
             ingestor.commit()
             worker.join()
-        with store.session() as s:
-            stored = set(s.scalars(select(Label.as_of)))
+        stored = _as_of(store)
         shape = _shape(store)
         store.dispose()
         assert not failures, failures
@@ -297,8 +301,7 @@ def test_a_replaced_table_left_behind_is_not_dropped_inside_the_rescore(
                 threading.Event().wait(0.02)
             reader.rollback()
             worker.join()
-        with store.session() as s:
-            stored = set(s.scalars(select(Label.as_of)))
+        stored = _as_of(store)
         store.dispose()
         assert left == ["labels", "labels_replaced"]
         assert not blocked and not failures, failures
@@ -353,8 +356,7 @@ def test_two_full_rescores_at_once_both_store_their_labels(postgres_server: str)
             writer.commit()
             first.join()
             second.join()
-        with store.session() as s:
-            stored = set(s.scalars(select(Label.as_of)))
+        stored = _as_of(store)
         shape = _shape(store)
         store.dispose()
         assert not failures, failures
@@ -422,8 +424,7 @@ def test_a_customer_write_held_open_past_the_wait_gets_an_upsert_instead(
             )
             full_rescore(store, DEFAULT_SCORING, as_of=later, announce=False)
             writer.commit()
-        with store.session() as s:
-            stored = set(s.scalars(select(Label.as_of)))
+        stored = _as_of(store)
         shape = _shape(store)
         store.dispose()
         assert stored == {later} and shape["tables"] == ["labels"]
