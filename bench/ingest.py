@@ -6,7 +6,7 @@ one consumer group, on a private embedded broker: orders per second from the fir
 the last commit, published as ``audiencesync import`` publishes them (``RawBatch`` messages).
 Printed next to the floor: the same orders only JSON-decoded and validated in a loop in one
 process. Beside each figure, so runs on a shared machine can be judged: the CPU seconds the
-ingestor processes used, and the 1-minute load average at the end.
+ingestor processes used (with their parse workers), and the 1-minute load average at the end.
 
 Options (environment): ``BENCH_SCALE`` (default 1.0 = 100,000 orders) shrinks the run;
 ``BENCH_LAYOUTS`` (``shopify,generic``), ``BENCH_DATABASES`` (``sqlite,postgresql``) and
@@ -42,12 +42,15 @@ def _chosen(name: str, default: str) -> list[str]:
 
 
 def _cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a running process (Linux ``/proc``), 0 where unreadable."""
+    """User + system CPU seconds of a running process and its children (the ingestor's parse
+    worker), from Linux ``/proc``; 0 where unreadable."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return own + sum(_cpu_seconds(int(child)) for child in children)
 
 
 def make_files(tmp: Path, orders: int) -> dict[str, Path]:

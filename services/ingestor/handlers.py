@@ -3,7 +3,8 @@
 A message is a webhook's one record or an import's ``RawBatch`` of many; every record is handled
 alone as far as refusals go. Records are written in transactions of at most
 ``RECORDS_PER_TRANSACTION``; consecutive orders, customers and refunds in set-based runs, other
-records with one savepoint each. A record that fails validation or the store's checks is
+records with one savepoint each. Run records are parsed and hashed one transaction ahead, in the
+parse worker for big transactions (``parsing.py``), so writing one overlaps parsing the next. A record that fails validation or the store's checks is
 dead-lettered alone with its reason. Changed customer keys go to the outbox in the same
 transaction, one ``CustomersChanged`` per partition, and are published after commit. Database
 errors are left to the runner, which retries the batch (locked file, failover, a concurrent
@@ -13,7 +14,7 @@ ingestor's insert) or isolates the one message an unexpected error comes from.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -21,30 +22,22 @@ from typing import Any
 from prometheus_client import Counter
 from sqlalchemy.exc import IntegrityError
 
-from services.ingestor import privacy
+from services.ingestor import parsing, privacy
 from services.ingestor.adapters.customer_store import ERASED, Identified
 from services.ingestor.adapters.facts_store import CustomerErased, FactsWriter
-from services.ingestor.adapters.order_batch import OrderItem, write_orders
+from services.ingestor.adapters.order_batch import write_orders
+from services.ingestor.adapters.parse_worker import WORKER, ParseWorker, Pending
 from services.ingestor.adapters.refund_batch import write_refunds
 from services.ingestor.domain import (
-    Contact,
-    CustomerFacts,
     InvalidPayload,
     Rates,
-    RefundFacts,
     ingest_checkout,
-    ingest_customer,
     ingest_customer_redact,
     ingest_data_request,
-    ingest_generic_row,
-    ingest_order,
-    ingest_refund,
     ingest_shop_redact,
     ingest_ticket,
 )
-from services.ingestor.domain.customer_rows import ingest_customer_row
 from services.ingestor.domain.errors import ROOT, Reason, invalid
-from services.ingestor.domain.refund_rows import ingest_refund_row
 from shared.bus.consumer import DeadLetter, Delivery, Handler
 from shared.bus.envelope import Envelope, InvalidMessage
 from shared.bus.failures import is_infrastructure, poison_reason
@@ -61,11 +54,6 @@ log = get_logger(__name__)
 DROPPED = Counter("audiencesync_ingest_dropped_total", "Events dropped on purpose", ["why"])
 STORED = Counter("audiencesync_ingest_stored_total", "Raw messages applied to the store", ["topic"])
 
-ORDER_TOPICS = frozenset(
-    {"orders/create", "orders/updated", "orders/paid", "orders/cancelled", "import/shopify", "import/generic"}
-)
-CUSTOMER_TOPICS = frozenset({"customers/create", "customers/update", "import/customers"})
-REFUND_TOPICS = frozenset({"refunds/create", "import/refunds"})
 # A poll may bring many batches (a fetch holds megabytes of compressed records): a transaction
 # takes whole messages up to about this many records, bounding the time and memory of each.
 # Every record is idempotent, so a crash between two of a poll's transactions redelivers the
@@ -92,11 +80,21 @@ def read_raw(delivery: Delivery) -> RawReceived:
 @dataclass(frozen=True)
 class Received:
     """One record as the handler takes it: its delivery (named as the record), the raw message or
-    why it is unusable, and its place in its ``RawBatch`` (None: a message of its own)."""
+    why it is unusable, its place in its ``RawBatch`` (None: a message of its own), and, once
+    parsed ahead, its item or refusal (None: parsed when written)."""
 
     delivery: Delivery
     raw: RawReceived | InvalidMessage
     index: int | None = None
+    parsed: parsing.Parsed | InvalidPayload | None = None
+
+    def item(self, rates: Rates) -> parsing.Parsed:
+        """The run item of a raw record; raises ``InvalidPayload``."""
+        assert isinstance(self.raw, RawReceived)
+        parsed = self.parsed if self.parsed is not None else parsing.parse(self.raw, rates)
+        if isinstance(parsed, InvalidPayload):
+            raise parsed
+        return parsed
 
     @property
     def marked_here(self) -> bool:
@@ -140,33 +138,6 @@ def unpack(delivery: Delivery) -> list[Received]:
         Received(named(index, key), raw, index)
         for index, ((_, key, _), raw) in enumerate(zip(batch.records, batch.raws(), strict=True))
     ]
-
-
-def parse_order(raw: RawReceived, rates: Rates) -> OrderItem:
-    """An order topic's body as an ``OrderItem``; raises ``InvalidPayload``."""
-    source = "import" if raw.source == "import" else "webhook"
-    if raw.topic == "import/generic":
-        got = ingest_generic_row(raw.body, shop=raw.shop, rates=rates)
-    else:
-        got = ingest_order(raw.body, shop=raw.shop, rates=rates)
-    return OrderItem(got.facts, got.contact, source)
-
-
-def parse_customer(raw: RawReceived) -> tuple[CustomerFacts, Contact]:
-    """A customer topic's body (Shopify's customer, or a customers row); raises ``InvalidPayload``."""
-    got = (
-        ingest_customer_row(raw.body, shop=raw.shop)
-        if raw.topic == "import/customers"
-        else ingest_customer(raw.body, shop=raw.shop)
-    )
-    return got.facts, got.contact
-
-
-def parse_refund(raw: RawReceived, rates: Rates) -> RefundFacts:
-    """A refund topic's body (Shopify's refund, or a refunds row); raises ``InvalidPayload``."""
-    if raw.topic == "import/refunds":
-        return ingest_refund_row(raw.body, shop=raw.shop, rates=rates).facts
-    return ingest_refund(raw.body, shop=raw.shop, rates=rates).facts
 
 
 def apply(raw: RawReceived, writer: FactsWriter, rates: Rates, exports: Path, default_shop: str) -> None:
@@ -266,6 +237,33 @@ def _reason(exc: InvalidPayload) -> str:
     return f"{first.reason.value} ({first.detail})" if first.detail else first.reason.value
 
 
+def transactions(batch: Sequence[Delivery]) -> list[list[Received]]:
+    """A poll's records in transactions of whole messages, about ``RECORDS_PER_TRANSACTION`` each."""
+    groups: list[list[Received]] = [[]]
+    for delivery in batch:
+        if len(groups[-1]) >= RECORDS_PER_TRANSACTION:
+            groups.append([])
+        groups[-1] += unpack(delivery)
+    return [group for group in groups if group]
+
+
+def parsed_ahead(
+    groups: Sequence[list[Received]], rates: Rates, worker: ParseWorker
+) -> Iterator[list[Received]]:
+    """Each transaction's records with their items, the next one's parsed while this one is
+    written (at most two batches are in the worker's hands, bounding memory)."""
+
+    def submit(group: list[Received]) -> Pending:
+        return worker.submit([r.raw if isinstance(r.raw, RawReceived) else None for r in group], rates)
+
+    ahead = [submit(group) for group in groups[:2]]
+    for at, group in enumerate(groups):
+        parsed = ahead.pop(0)()
+        if at + 2 < len(groups):
+            ahead.append(submit(groups[at + 2]))
+        yield [Received(r.delivery, r.raw, r.index, p) for r, p in zip(group, parsed.results, strict=True)]
+
+
 def make_handler(
     store: Store,
     publisher: Publisher,
@@ -274,9 +272,11 @@ def make_handler(
     *,
     default_shop: str = "default",
     consumer: str = "ingestor",
+    worker: ParseWorker = WORKER,
 ) -> Handler:
     """The batch handler wired to the store and the publisher (``default_shop``: the ``SHOP``
-    setting; ``consumer``: the group whose handled ids and dead letters it writes)."""
+    setting; ``consumer``: the group whose handled ids and dead letters it writes; ``worker``:
+    where big transactions are parsed while the one before is written)."""
 
     def write(
         received: Sequence[Received], table: Rates, partitions: int, identified: Identified
@@ -307,15 +307,12 @@ def make_handler(
                         raise raw
                     if raw.source != "import":
                         inboxed.append(delivery.envelope.id)
-                    if raw.topic in ORDER_TOPICS:
-                        item = parse_order(raw, table)
-                        letters += run.add(
-                            "orders", delivery, item, "import" if raw.source == "import" else "orders"
-                        )
-                    elif raw.topic in CUSTOMER_TOPICS:
-                        letters += run.add("customers", delivery, parse_customer(raw), raw.topic)
-                    elif raw.topic in REFUND_TOPICS:
-                        letters += run.add("refunds", delivery, parse_refund(raw, table), raw.topic)
+                    kind = parsing.kind_of(raw.topic)
+                    if kind is not None:
+                        label = raw.topic
+                        if kind == "orders":
+                            label = "import" if raw.source == "import" else "orders"
+                        letters += run.add(kind, delivery, record.item(table), label)
                     else:
                         letters += run.flush()
                         with session.begin_nested():
@@ -379,14 +376,8 @@ def make_handler(
         partitions = publisher.partitions(CUSTOMERS_CHANGED)
         identified = Identified()  # for this poll: the contacts its transactions stored
         letters: list[DeadLetter] = []
-        pending: list[Received] = []
-        for delivery in batch:
-            pending += unpack(delivery)  # whole messages per transaction
-            if len(pending) >= RECORDS_PER_TRANSACTION:
-                letters += isolating(pending, table, partitions, identified)
-                pending = []
-        if pending:
-            letters += isolating(pending, table, partitions, identified)
+        for received in parsed_ahead(transactions(batch), table, worker):
+            letters += isolating(received, table, partitions, identified)
         return letters
 
     return handle

@@ -1,15 +1,12 @@
 """The one customer upsert, for a single event and for a batch alike: a few set-based statements.
 
 Reads what ``domain.resolution`` needs (stored shop ids, tombstones, stored rows), applies its
-rule, writes the rows, then adds every platform's hashed identifiers, hashed here in one batch
-(``shared.identity.hash_contacts``) so raw contact data goes no further than this function.
+rule, writes the rows, then adds every platform's hashed identifiers: contacts arrive hashed
+(``contact_hashes.HashedContact``); of the raw contact only the email a key derives from comes here.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,23 +15,19 @@ from typing import Any
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
-from services.ingestor.domain import Contact
+from services.ingestor.adapters.contact_hashes import HashedContact, Identifiers
 from services.ingestor.domain.resolution import (
     Sighting,
     StoredCustomer,
     merge_customer,
     resolve_keys,
 )
-from shared.identity import hash_contacts
 from shared.store.dialect import among, insert_rows
 from shared.store.models import Customer, CustomerIdentifier, Erasure
 
 CHUNK = 900  # keeps IN lists under SQLite's default variable limit with room to spare
 ERASED = ""  # the key reported for a sighting whose customer was erased
 _IDENTIFIER_COLUMNS = ("customer_key", "platform", "field", "value", "added_at")
-_HASHED_MAX = 16_384  # contacts kept hashed, ~4 KB each (~20 identifiers): ~64 MB at most
-_HASHED: dict[bytes, tuple[tuple[str, str, str], ...]] = {}
-_CONTACT_FIELDS = tuple(f.name for f in dataclasses.fields(Contact))
 
 
 @dataclass
@@ -88,12 +81,12 @@ def shop_chunks(pairs: Iterable[tuple[str, str]]) -> list[tuple[str, Sequence[st
 def upsert_customers(
     session: Session,
     sightings: Sequence[Sighting],
-    contacts: Sequence[Contact],
+    contacts: Sequence[HashedContact],
     now: datetime,
     identified: Identified | None = None,
 ) -> Upserted:
-    """Resolve, merge and store the customers of these events (in arrival order); identifiers
-    of pairs in ``identified`` are known stored and not written again."""
+    """Resolve, merge and store the customers of these events (in arrival order) with their
+    contacts' identifiers; those of pairs in ``identified`` are known stored and not written again."""
     keys = resolve_keys(sightings, _stored_ids(session, sightings))
     erased = erased_keys(session, {k for k in keys if k})
     result = Upserted([ERASED if k in erased else k for k in keys])
@@ -195,7 +188,7 @@ def _stored(session: Session, keys: Sequence[str]) -> dict[str, StoredCustomer]:
 
 def _add_identifiers(
     session: Session,
-    owned: Sequence[tuple[str, Contact]],
+    owned: Sequence[tuple[str, HashedContact]],
     now: datetime,
     identified: Identified | None,
     created: set[str],
@@ -208,18 +201,17 @@ def _add_identifiers(
     NOTHING RETURNING`` per batch: the database says which rows were new (reading what was
     stored first fetched ~20 rows per returning customer).
     """
-    # One entry per (customer, contact), named by the contact's digest (computed once here).
-    distinct: dict[tuple[str, bytes], Contact] = {}
+    # One entry per (customer, contact), named by the contact's digest.
+    distinct: dict[tuple[str, bytes], Identifiers] = {}
     for key, contact in owned:
-        distinct.setdefault((key, _digest(contact)), contact)
+        distinct.setdefault((key, contact.digest), contact.identifiers)
     if identified is not None:
         stored = identified.committed
-        distinct = {pair: c for pair, c in distinct.items() if pair[0].encode() + pair[1] not in stored}
+        distinct = {pair: i for pair, i in distinct.items() if pair[0].encode() + pair[1] not in stored}
         identified.pending.update(key.encode() + digest for key, digest in distinct)
     new_rows: set[tuple[str, str, str, str]] = set()
     other_rows: set[tuple[str, str, str, str]] = set()
-    hashed = _hashed(list(distinct.values()), [digest for _, digest in distinct])
-    for (key, _), identifiers in zip(distinct, hashed, strict=True):
+    for (key, _), identifiers in distinct.items():
         (new_rows if key in created else other_rows).update((key, *i) for i in identifiers)
     table: Table = CustomerIdentifier.__table__  # type: ignore[assignment]
 
@@ -238,28 +230,3 @@ def _add_identifiers(
         returning=(CustomerIdentifier.customer_key,),
     )
     return {key for (key,) in added}
-
-
-def _hashed(contacts: Sequence[Contact], digests: Sequence[bytes]) -> list[tuple[tuple[str, str, str], ...]]:
-    """Each contact's (platform, field, value) identifiers, repeat contacts from a process cache.
-
-    A returning buyer brings the same contact on every order, often batches apart (a file
-    sorted by date): hashing it once per process saves most of an import's identity cost.
-    The cache is keyed by a digest of the contact, so no raw contact data outlives its batch.
-    """
-    missing = {d: c for d, c in zip(digests, contacts, strict=True) if d not in _HASHED}
-    if missing:
-        for digest, hashed in zip(missing, hash_contacts(list(missing.values())), strict=True):
-            _HASHED[digest] = tuple(
-                (platform.value, name, value)
-                for platform, values in hashed.items()
-                for name, value in values.items()
-            )
-        while len(_HASHED) > _HASHED_MAX:
-            del _HASHED[next(iter(_HASHED))]  # oldest first: a bounded FIFO is enough here
-    return [_HASHED[d] for d in digests]
-
-
-def _digest(contact: Contact) -> bytes:
-    text = json.dumps([getattr(contact, name) for name in _CONTACT_FIELDS])  # unambiguous
-    return hashlib.blake2b(text.encode(), digest_size=16).digest()

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
+from services.ingestor.adapters.contact_hashes import HashedContact, hash_all
 from services.ingestor.adapters.customer_store import ERASED, Identified, upsert_customers
 from services.ingestor.domain import (
     CheckoutFacts,
@@ -29,6 +31,15 @@ from shared.store.models import (
     Order,
     SupportTicket,
 )
+
+
+class CustomerItem(NamedTuple):
+    """A customer record ready to write: its facts, the email its key may derive from, and its
+    contact hashed (where it was parsed)."""
+
+    facts: CustomerFacts
+    email: str | None
+    contact: HashedContact
 
 
 class CustomerErased(Exception):  # noqa: N818 - a fact, handled by dropping the event
@@ -53,7 +64,7 @@ class FactsWriter:
 
         Raises ``CustomerErased`` for a tombstoned customer.
         """
-        result = upsert_customers(self.session, [sighting], [contact], self.now, self.identified)
+        result = upsert_customers(self.session, [sighting], hash_all([contact]), self.now, self.identified)
         key = result.keys[0]
         if key == ERASED:
             raise CustomerErased("a tombstoned customer")
@@ -61,16 +72,16 @@ class FactsWriter:
             self.changed.setdefault(changed, cause)
         return key
 
-    def customers(self, records: Sequence[tuple[CustomerFacts, Contact]]) -> list[str | None]:
+    def customers(self, records: Sequence[CustomerItem]) -> list[str | None]:
         """``customers/create|update`` and customers rows, a run at once: consent, country,
         identifiers. Each record's key (None: no identity; ``ERASED``: tombstoned, dropped)."""
         sightings = []
-        for facts, contact in records:
-            seen_at = facts.updated_at or self.now
+        for record in records:
+            facts, seen_at = record.facts, record.facts.updated_at or self.now
             sightings.append(
                 Sighting(
                     shop=facts.shop,
-                    email=contact.email,
+                    email=record.email,
                     shop_customer_id=facts.customer_id,
                     country=facts.country,
                     accepts_email_marketing=facts.email_consent,
@@ -81,7 +92,7 @@ class FactsWriter:
                     ad_personalization=facts.ad_personalization,
                 )
             )
-        contacts = [contact for _, contact in records]
+        contacts = [record.contact for record in records]
         result = upsert_customers(self.session, sightings, contacts, self.now, self.identified)
         for changed, cause in result.changed.items():
             self.changed.setdefault(changed, cause)

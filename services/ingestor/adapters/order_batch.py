@@ -13,11 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from services.ingestor.adapters.contact_hashes import HashedContact
 from services.ingestor.adapters.customer_store import (
     ERASED,
     Identified,
@@ -31,13 +32,69 @@ from shared.store.dialect import among, insert_ignoring_conflicts, insert_rows
 from shared.store.models import Order, OrderLine, Refund
 
 
-@dataclass(frozen=True)
-class OrderItem:
-    """One order to write, with its raw contact (hashed here, then dropped) and its edge."""
+class OrderItem(NamedTuple):
+    """One order ready to write, as plain rows (``order_item``): who it names, its contact
+    hashed, its row less what the store decides, and its lines' and refunds' rows. Built where
+    the order is parsed (the parse worker), so the writer spends nothing on the facts."""
 
-    facts: OrderFacts
-    contact: Contact
-    source: str  # webhook | import
+    sighting: Sighting
+    contact: HashedContact
+    order: dict[
+        str, Any
+    ]  # the orders row but customer_key, net_base, ingested_at; refunded_base: the order's own
+    lines: tuple[dict[str, Any], ...]  # order_lines rows but order_pk and line_no
+    refunds: tuple[dict[str, Any], ...]  # refunds rows but customer_key
+
+
+def order_item(facts: OrderFacts, contact: Contact, hashed: HashedContact, source: str) -> OrderItem:
+    """An order's rows from its facts (``source``: webhook | import)."""
+    f = facts
+    order = {
+        "shop": f.shop,
+        "order_id": f.order_id,
+        "created_at": f.created_at,
+        "updated_at": f.updated_at,
+        "currency": f.currency,
+        "gross": f.gross,
+        "gross_base": f.gross_base,
+        "discount_base": f.discount_base,
+        "refunded_base": f.refunded_base,
+        "discount_codes": f.discount_code_count,
+        "status": f.status,
+        "financial_status": f.financial_status,
+        "cancelled": f.cancelled,
+        "is_test": f.test,
+        "channel": f.channel,
+        "referral": f.referral,
+        "categories": list(f.categories),
+        "country": f.country,
+        "accepts_marketing": f.email_consent,
+        "line_count": len(f.lines),
+        "source": source,
+    }
+    lines = tuple(
+        {
+            "product_type": line.product_type,
+            "vendor": line.vendor,
+            "quantity": line.quantity,
+            "unit_price": line.unit_price,
+            "discount": line.discount,
+        }
+        for line in f.lines
+    )
+    refunds = tuple(
+        {
+            "shop": r.shop,
+            "refund_id": r.refund_id,
+            "order_id": r.order_id,
+            "created_at": r.created_at,
+            "amount_base": r.amount_base,
+            "items": r.items,
+        }
+        for r in f.refunds
+        if r.amount_base is not None
+    )
+    return OrderItem(_sighting(facts, contact), hashed, order, lines, refunds)
 
 
 @dataclass
@@ -63,41 +120,18 @@ def _sighting(facts: OrderFacts, contact: Contact) -> Sighting:
 
 
 def _order_values(item: OrderItem, key: str, refunds_sum: Decimal, now: datetime) -> dict[str, Any]:
-    f = item.facts
-    refunded = max(f.refunded_base, refunds_sum)
-    return {
-        "shop": f.shop,
-        "order_id": f.order_id,
-        "customer_key": key,
-        "created_at": f.created_at,
-        "updated_at": f.updated_at,
-        "currency": f.currency,
-        "gross": f.gross,
-        "gross_base": f.gross_base,
-        "discount_base": f.discount_base,
-        "refunded_base": refunded,
-        "net_base": max(f.gross_base - f.discount_base - refunded, Decimal(0)),
-        "discount_codes": f.discount_code_count,
-        "status": f.status,
-        "financial_status": f.financial_status,
-        "cancelled": f.cancelled,
-        "is_test": f.test,
-        "channel": f.channel,
-        "referral": f.referral,
-        "categories": list(f.categories),
-        "country": f.country,
-        "accepts_marketing": f.email_consent,
-        "line_count": len(f.lines),
-        "source": item.source,
-        "ingested_at": now,
-    }
+    values = dict(item.order)
+    refunded = max(values["refunded_base"], refunds_sum)
+    net = max(values["gross_base"] - values["discount_base"] - refunded, Decimal(0))
+    values.update(customer_key=key, refunded_base=refunded, net_base=net, ingested_at=now)
+    return values
 
 
 def write_orders(
     session: Session, items: Sequence[OrderItem], now: datetime, identified: Identified | None = None
 ) -> BatchResult:
     """Write a batch of orders inside the caller's transaction."""
-    sightings = [_sighting(i.facts, i.contact) for i in items]
+    sightings = [i.sighting for i in items]
     customers = upsert_customers(session, sightings, [i.contact for i in items], now, identified)
     result = BatchResult(keys=customers.keys, changed=customers.changed)
     result.erased_items = sum(1 for k in customers.keys if k == ERASED)
@@ -106,8 +140,8 @@ def write_orders(
         return result
     newest: dict[tuple[str, str], tuple[str, OrderItem]] = {}
     for key, item in live:
-        ident = (item.facts.shop, item.facts.order_id)
-        if ident not in newest or item.facts.updated_at > newest[ident][1].facts.updated_at:
+        ident = (item.order["shop"], item.order["order_id"])
+        if ident not in newest or item.order["updated_at"] > newest[ident][1].order["updated_at"]:
             newest[ident] = (key, item)
     stored: dict[tuple[str, str], tuple[int, datetime]] = {}
     refunds: dict[tuple[str, str], Decimal] = {}
@@ -137,7 +171,7 @@ def write_orders(
         values = _order_values(item, key, refunds.get(ident, Decimal(0)), now)
         if ident not in stored:
             inserts.append((ident, values))
-        elif item.facts.updated_at > stored[ident][1]:
+        elif item.order["updated_at"] > stored[ident][1]:
             updates.append((ident, {"id": stored[ident][0], **values}))
     ids: dict[tuple[str, str], int] = {}
     if inserts:
@@ -154,34 +188,17 @@ def write_orders(
         for chunk in chunks([v["id"] for _, v in updates]):
             session.execute(delete(OrderLine).where(among(session, OrderLine.order_pk, chunk)))
     lines = [
-        {
-            "order_pk": ids[ident],
-            "line_no": n,
-            "product_type": line.product_type,
-            "vendor": line.vendor,
-            "quantity": line.quantity,
-            "unit_price": line.unit_price,
-            "discount": line.discount,
-        }
+        {"order_pk": ids[ident], "line_no": n, **line}
         for ident, (_, item) in newest.items()
         if ident in ids
-        for n, line in enumerate(item.facts.lines)
+        for n, line in enumerate(item.lines)
     ]
     insert_rows(session, OrderLine.__table__, lines)  # type: ignore[arg-type]
     refund_rows = [
-        {
-            "shop": r.shop,
-            "refund_id": r.refund_id,
-            "order_id": r.order_id,
-            "customer_key": key,
-            "created_at": r.created_at,
-            "amount_base": r.amount_base,
-            "items": r.items,
-        }
+        {**refund, "customer_key": key}
         for ident, (key, item) in newest.items()
         if ident in ids
-        for r in item.facts.refunds
-        if r.amount_base is not None
+        for refund in item.refunds
     ]
     insert_ignoring_conflicts(session, Refund.__table__, refund_rows)  # type: ignore[arg-type]
     for ident in ids:

@@ -92,6 +92,10 @@ class InvalidPayload(ValueError):  # noqa: N818 - a fact about a payload, not a 
         more = len(self.problems) - 5
         super().__init__(f"{shown}; and {more} more" if more > 0 else shown)
 
+    def __reduce__(self) -> tuple[type[InvalidPayload], tuple[tuple[Problem, ...]]]:
+        """Pickled as its problems (the parse worker sends refusals back to the writer)."""
+        return (InvalidPayload, (self.problems,))
+
     @property
     def reason(self) -> str:
         """The first problem's reason code."""

@@ -1,0 +1,97 @@
+"""The parse worker: one process beside the ingestor that parses and hashes the next
+transaction's records while the ingestor writes this one.
+
+Parsing, validating and hashing a generic import row cost about as much CPU as writing it, and
+threads cannot share that work (the GIL), so one consumer used one of the machine's cores. The
+worker is started on the first batch big enough to be worth it and lives as long as its
+process; it exits when that process dies, even by SIGKILL (it watches its parent). A worker
+that cannot be started or dies mid-batch costs nothing but speed: the batch is parsed inline.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.connection import wait
+
+from services.ingestor.domain import Rates
+from services.ingestor.parsing import ParsedBatch, parse_batch
+from shared.log import get_logger
+from shared.messages import RawReceived
+
+log = get_logger(__name__)
+
+MIN_RECORDS = 400  # fewer records are parsed inline: the hop costs more than it saves
+
+Pending = Callable[[], ParsedBatch]  # the parsed batch, waiting for it if need be
+
+
+def _watch_parent() -> None:
+    """In the worker: exit as soon as the process that started it is gone."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        wait([parent.sentinel])
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+class ParseWorker:
+    """Submits batches of at least ``min_records`` records to the one worker process (None:
+    never, every batch is parsed inline); a batch it cannot take is parsed inline."""
+
+    def __init__(self, min_records: int | None = MIN_RECORDS) -> None:
+        self.min_records = min_records
+        self._pool: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, raws: Sequence[RawReceived | None], rates: Rates) -> Pending:
+        """Start parsing ``raws``; call the result to get them parsed."""
+        if self.min_records is None or sum(raw is not None for raw in raws) < self.min_records:
+            return lambda: parse_batch(raws, rates)
+        try:
+            future = self._started().submit(parse_batch, raws, rates)
+        except BrokenProcessPool as exc:  # the worker died since the last batch: start another
+            self._lost(exc)
+            try:
+                future = self._started().submit(parse_batch, raws, rates)
+            except Exception as again:  # cannot start one: parse inline
+                self._lost(again)
+                return lambda: parse_batch(raws, rates)
+        except Exception as exc:  # an unstartable pool: parse inline
+            self._lost(exc)
+            return lambda: parse_batch(raws, rates)
+
+        def result() -> ParsedBatch:
+            try:
+                return future.result()
+            except Exception as exc:  # the worker died or could not send it back
+                self._lost(exc)
+                return parse_batch(raws, rates)
+
+        return result
+
+    def _started(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                context = multiprocessing.get_context("spawn")  # no fork of a threaded process
+                self._pool = ProcessPoolExecutor(1, mp_context=context, initializer=_watch_parent)
+            return self._pool
+
+    def _lost(self, exc: BaseException) -> None:
+        log.warning("parse_worker.lost", error=type(exc).__name__, detail=str(exc)[:200])
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
+WORKER = ParseWorker()  # one per process: every handler in it shares the worker
+INLINE = ParseWorker(None)  # ``INGEST_PARSE_WORKER=0``: one core, or a process limit
