@@ -4,18 +4,19 @@ A message is a webhook's one record or an import's ``RawBatch`` of many; every r
 alone as far as refusals go. Records are written in transactions of at most
 ``RECORDS_PER_TRANSACTION``; consecutive orders, customers and refunds in set-based runs, other
 records with one savepoint each. Run records are parsed and hashed one transaction ahead, in the
-parse worker for big transactions (``parsing.py``), so writing one overlaps parsing the next. A record that fails validation or the store's checks is
-dead-lettered alone with its reason. Changed customer keys go to the outbox in the same
-transaction, one ``CustomersChanged`` per partition, and are published after commit. Database
-errors are left to the runner, which retries the batch (locked file, failover, a concurrent
-ingestor's insert) or isolates the one message an unexpected error comes from.
+parse worker for big transactions (``parsing.py``), so writing one overlaps parsing the next.
+A record that fails validation or the store's checks is dead-lettered alone with its reason.
+Changed customer keys go to the outbox in the same transaction, one ``CustomersChanged`` per
+partition, and are published after commit. Database errors are left to the runner, which
+retries the batch (locked file, failover, a concurrent ingestor's insert) or isolates the one
+message an unexpected error comes from.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -123,7 +124,7 @@ def unpack(delivery: Delivery) -> list[Received]:
         record = Envelope(
             type=RawReceived.TYPE, key=key, payload={}, id=name, occurred_at=envelope.occurred_at
         )
-        return replace(delivery, envelope=record)
+        return Delivery(record, delivery.topic, delivery.partition, delivery.offset)  # not replace(): 2x
 
     try:
         batch = RawBatch.from_envelope(envelope)
