@@ -6,14 +6,14 @@ import os
 import time
 from collections.abc import Callable
 
-from services.ingestor.adapters.parse_worker import INLINE, WORKER
+from services.ingestor.adapters.parse_worker import chosen
 from services.ingestor.adapters.rates_store import load_stored_rates
 from services.ingestor.domain import Rates
 from services.ingestor.handlers import make_handler
 from shared.bus import topics
 from shared.bus.consumer import Handler
 from shared.bus.producer import Publisher
-from shared.config import Settings, env_bool
+from shared.config import Settings
 from shared.runtime import ConsumerService, run_consumer_service
 from shared.store.db import Store
 
@@ -43,8 +43,7 @@ def service(settings: Settings) -> ConsumerService:
             cached_rates(store, settings.base_currency),
             settings.var_dir / "exports",
             default_shop=settings.shop,
-            # The parse worker is a second process: on one core it only adds the pickling.
-            worker=WORKER if env_bool(os.environ, "INGEST_PARSE_WORKER", True) else INLINE,
+            worker=chosen(os.environ),
         )
 
     return ConsumerService(
