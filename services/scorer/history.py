@@ -9,10 +9,12 @@ history too short to use them.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import numpy.typing as npt
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
 from services.scorer.adapters.aggregates import load_aggregates
@@ -43,11 +45,23 @@ def load_history(
     if step < MIN_STEP_DAYS or int((now.n_orders > 0).sum()) < config.learned_min_buyers:
         return History(now, now, now, step, when)
     bound = sample_bound(now.customer_key, config.learned_sample)
-    middle = load_aggregates(session, moment(cut_b), key_below=bound)
+    # The two cuts at once, the earlier on a connection of its own: each pass streams on one
+    # backend (PostgreSQL) or one thread (SQLite), and one after the other left a core idle
+    # (1,000,000 customers: ~5.7 s on one connection).
+    with ThreadPoolExecutor(1, thread_name_prefix="history") as pool:
+        earlier = pool.submit(_aggregates_apart, session.get_bind(), moment(cut_a), bound)
+        middle = load_aggregates(session, moment(cut_b), key_below=bound)
+        first = earlier.result()
     if bound is not None:  # the sample as the database compares keys
         now = now.aligned(middle.customer_key)
-    before = load_aggregates(session, moment(cut_a), key_below=bound).aligned(now.customer_key)
+    before = first.aligned(now.customer_key)
     return History(before, middle.aligned(now.customer_key), now, step, when)
+
+
+def _aggregates_apart(bind: Engine | Connection, as_of: datetime, bound: str | None) -> CustomerAggregates:
+    """``load_aggregates`` on a session (and connection) of its own."""
+    with Session(bind) as session:
+        return load_aggregates(session, as_of, key_below=bound)
 
 
 def sample_bound(keys: npt.NDArray[np.object_], sample: int) -> str | None:

@@ -12,12 +12,9 @@ A refund amount an order reports without refund records (generic CSV imports) co
 order version that reported it (``updated_at <= as_of``).
 
 Money is ``Numeric`` in the database and cast to double precision in the query, so the numbers
-arrive as floats in the base currency. Times arrive as epoch days. For a whole-shop rescore the
-category query (a second pass over orders and their lines) runs on its own connection while the
-orders pass runs, so the passes share the wall time; on PostgreSQL the first order's channel
-(a third pass) has a connection of its own too: on one connection after the categories the two
-were the longest path (1,000,000 customers: categories ~17 s + channel ~8 s of backend CPU, the
-orders pass ~12 s).
+arrive as floats in the base currency. Times arrive as epoch days. For a whole shop (or a
+sample of it) the passes run in lanes (``_LANES``), each on a connection of its own, while the
+caller's connection reads the customers, so the passes share the wall time on two cores.
 """
 
 from __future__ import annotations
@@ -219,6 +216,19 @@ def _customers(session: Session, window: _Window) -> _Columns:
     return _Columns(keys, country, email, sms)
 
 
+# A whole shop's passes (or a sample's), by connection: each lane runs its passes in order on a
+# connection of its own while the caller's reads the customers; every pass scatters into them.
+# Balanced by measured cost at 1,000,000 customers (each pass alone, database plus driver):
+# PostgreSQL orders ~16 s, categories ~14 s, channel ~8 s + refunds ~3 s; SQLite orders ~25 s,
+# categories ~19 s, refunds ~2 s. Following the customers read on the caller's connection, the
+# orders pass was the longest path (1,000,000 customers: ~40 s of ~41 s), with one core idle
+# for its last ~10 s.
+_LANES: dict[str, tuple[tuple[str, ...], ...]] = {
+    "postgresql": (("orders",), ("top_category",), ("channel", "refunds", "tickets", "checkouts")),
+    "sqlite": (("orders",), ("top_category",), ("refunds", "tickets", "checkouts")),
+}
+
+
 def _load(session: Session, window: _Window) -> CustomerAggregates:
     dialect = sql.DIALECTS[session.get_bind().dialect.name]
     keys, after, below = (
@@ -226,48 +236,56 @@ def _load(session: Session, window: _Window) -> CustomerAggregates:
         window.orders_after is not None,
         window.key_below is not None,
     )
-    others = sql.other_sql(dialect, after=after, keys=keys, below=below)
-    aside: dict[str, str] = {}
-    if not keys:  # these passes run beside the orders pass, each on a connection of its own
-        aside = {name: others.pop(name) for name in ("top_category", "channel") if name in others}
+    queries = {
+        "orders": sql.orders_sql(dialect, after=after, keys=keys, below=below),
+        **sql.other_sql(dialect, after=after, keys=keys, below=below),
+    }
+    _prepare(session, window)
+    if keys:  # a few customers: one connection, one pass after the other
+        columns = _customers(session, window)
+        for name, query in queries.items():
+            for chunk in _chunks(session, query, window):
+                columns.scatter(name, chunk)
+        return columns.build()
+    return _in_lanes(session, window, queries, _LANES[dialect.name]).build()
+
+
+def _in_lanes(
+    session: Session, window: _Window, queries: dict[str, str], lanes: tuple[tuple[str, ...], ...]
+) -> _Columns:
+    """The customers read on ``session`` while each lane's passes run on a connection of its own."""
     found: list[_Columns] = []  # the customers, once read: every pass scatters into them
     ready = threading.Event()
     errors: list[BaseException] = []
 
-    def run_aside(name: str) -> None:
+    def run_lane(names: tuple[str, ...]) -> None:
         # Scattered as they come (each pass fills columns of its own), not kept until the end:
         # a million rows of keys and values held as Python objects cost ~100 MiB a pass.
         try:
             with Session(session.get_bind()) as other:
                 _prepare(other, window)
-                for chunk in _chunks(other, aside[name], window):
-                    ready.wait()
-                    if not found:  # reading the customers failed; the caller raises that
-                        return
-                    found[0].scatter(name, chunk)
+                for name in names:
+                    for chunk in _chunks(other, queries[name], window):
+                        ready.wait()
+                        if not found:  # reading the customers failed; the caller raises that
+                            return
+                        found[0].scatter(name, chunk)
         except BaseException as exc:  # re-raised in the caller's thread below
             errors.append(exc)
 
-    workers = [threading.Thread(target=run_aside, args=(name,), name=f"aggregate-{name}") for name in aside]
+    assert {name for lane in lanes for name in lane} == queries.keys(), "every pass in one lane"
+    workers = [threading.Thread(target=run_lane, args=(lane,), name=f"aggregate-{lane[0]}") for lane in lanes]
     for worker in workers:
         worker.start()
     try:
-        try:
-            _prepare(session, window)
-            found.append(_customers(session, window))
-        finally:
-            ready.set()
-        columns = found[0]
-        queries = {"orders": sql.orders_sql(dialect, after=after, keys=keys, below=below), **others}
-        for name, query in queries.items():
-            for chunk in _chunks(session, query, window):
-                columns.scatter(name, chunk)
+        found.append(_customers(session, window))
     finally:
+        ready.set()
         for worker in workers:
             worker.join()
     if errors:
         raise errors[0]
-    return columns.build()
+    return found[0]
 
 
 def load_aggregates(

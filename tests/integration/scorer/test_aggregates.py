@@ -145,3 +145,21 @@ def test_a_key_bound_reads_the_same_rows_for_a_sample_of_customers(store: Store)
     for name in EXPECTED:
         if key(name) < bound:
             _assert_matches(_row(sample, name), EXPECTED[name])
+
+
+def test_a_whole_shop_read_gives_every_customer_the_rows_read_by_key(store: Store) -> None:
+    # The whole shop's passes run on connections of their own, beside the customers read; each
+    # scatters into the customers' rows as it streams (read by key, one connection does it all).
+    with store.transaction() as session:
+        shop = ShopWriter(session)
+        for i in range(7):
+            shop.customer(f"buyer{i}")
+            shop.order(f"buyer{i}", "2024-02-01 10:00", 10 + i, lines=(("Shoes", 1),))
+            shop.order(f"buyer{i}", "2024-05-01 10:00", 20 * i, referral="email", lines=(("Toys", 2),))
+    with store.session() as session:
+        whole = load_aggregates(session, AS_OF)
+        by_key = load_aggregates(session, AS_OF, keys=whole.customer_key.tolist())
+    assert whole.n_orders.tolist() == [2] * 7
+    for name in CustomerAggregates.__dataclass_fields__:
+        mine, theirs = getattr(whole, name), getattr(by_key, name)
+        assert mine.tolist() == theirs.tolist() or np.allclose(mine, theirs, equal_nan=True), name
