@@ -88,16 +88,17 @@ def features_sql(dialect: str) -> str:
 LABEL_COLUMNS = "customer_key, label, stage, reasons, value, p_alive, features, as_of, scored_at"
 
 
-def labels_select(dialect: str) -> str:
+def labels_select(dialect: str, *, only_known: bool = True) -> str:
     """``labels`` rows (``LABEL_COLUMNS``) from the staged ones, ``:as_of`` and ``:scored_at``
-    bound; rows of customers deleted meanwhile (an erasure racing the rescore) are left out."""
+    bound; rows of customers deleted meanwhile (an erasure racing the rescore) are left out
+    unless ``only_known`` is False (a caller that drops them itself)."""
     # NaN values (none expected) become NULL: NULLIF on PostgreSQL, SQLite stores NaN as NULL.
     value = "NULLIF(s.value, 'NaN')" if dialect == "postgresql" else "s.value"
     p_alive = "NULLIF(s.p_alive, 'NaN')" if dialect == "postgresql" else "s.p_alive"
     return f"""
         SELECT s.customer_key, s.label, s.stage, s.reasons, {value}, {p_alive}, {features_sql(dialect)},
                :as_of, :scored_at
-        FROM {TABLE} s JOIN customers c ON c.customer_key = s.customer_key"""  # noqa: S608 - constant fragments only
+        FROM {TABLE} s{" JOIN customers c ON c.customer_key = s.customer_key" if only_known else ""}"""  # noqa: S608 - constant fragments only
 
 
 def _rounded(values: npt.NDArray[np.float64], digits: int) -> list[float]:
