@@ -140,7 +140,16 @@ def _driver_rows(session: Session, query: str, window: _Window) -> Iterator[list
     assert raw is not None
     if session.get_bind().dialect.name == "postgresql":
         params: dict[str, Any] = dict(window.times)
-        cursor = raw.cursor(name=f"aggregates_{uuid.uuid4().hex[:8]}")
+        # Binary rows: no float formatted as text by the server and parsed back by the driver
+        # (orders pass at 1,000,000 customers: driver 3.3 -> 1.4 s CPU, ~1.5 s less backend).
+        # A sample's rows (at most ``learned_sample`` customers) are few enough to arrive whole,
+        # which lets PostgreSQL plan them in parallel: it never does for a cursor (DECLARE).
+        sample = window.key_below is not None
+        cursor = (
+            raw.cursor(binary=True)
+            if sample
+            else raw.cursor(name=f"aggregates_{uuid.uuid4().hex[:8]}", binary=True)
+        )
         query = re.sub(r":(as_of|after|since_\d+|key_below)\b", r"%(\1)s", query)
     else:  # the text SQLite stores UTC times as (naive ISO, microseconds)
         params = {k: _sqlite_time(v) for k, v in window.times.items()}

@@ -119,7 +119,8 @@ def _stored_labels(session: Session, keys: npt.NDArray[np.object_], *, full: boo
         raw = session.connection().connection.driver_connection
         assert raw is not None
         postgres = session.get_bind().dialect.name == "postgresql"
-        cursor = raw.cursor(name="label_snapshot") if postgres else raw.cursor()
+        # Binary on PostgreSQL: values not formatted as text and parsed back (see ``aggregates``).
+        cursor = raw.cursor(name="label_snapshot", binary=True) if postgres else raw.cursor()
         try:
             cursor.execute(columns)
             while chunk := cursor.fetchmany(CHUNK_ROWS):
