@@ -39,6 +39,7 @@ from services.ingestor.domain import (
     ingest_ticket,
 )
 from services.ingestor.domain.errors import ROOT, Reason, invalid
+from services.ingestor.parsing import parse_batch
 from shared.bus.consumer import DeadLetter, Delivery, Handler
 from shared.bus.envelope import Envelope, InvalidMessage
 from shared.bus.failures import is_infrastructure, poison_reason
@@ -251,17 +252,19 @@ def transactions(batch: Sequence[Delivery]) -> list[list[Received]]:
 def parsed_ahead(
     groups: Sequence[list[Received]], rates: Rates, worker: ParseWorker
 ) -> Iterator[list[Received]]:
-    """Each transaction's records with their items, the next one's parsed while this one is
-    written (at most two batches are in the worker's hands, bounding memory)."""
+    """Each transaction's records with their items. The first is parsed here while the worker
+    takes the next (nothing is being written yet to overlap with, and a poll of one transaction,
+    as when the ingestor keeps up, pays no pickling); each later one by the worker while the one
+    before is written (at most two in its hands, bounding memory)."""
 
-    def submit(group: list[Received]) -> Pending:
-        return worker.submit([r.raw if isinstance(r.raw, RawReceived) else None for r in group], rates)
+    def raws(group: list[Received]) -> list[RawReceived | None]:
+        return [r.raw if isinstance(r.raw, RawReceived) else None for r in group]
 
-    ahead = [submit(group) for group in groups[:2]]
+    ahead: list[Pending] = [worker.submit(raws(group), rates) for group in groups[1:3]]
     for at, group in enumerate(groups):
-        parsed = ahead.pop(0)()
-        if at + 2 < len(groups):
-            ahead.append(submit(groups[at + 2]))
+        parsed = parse_batch(raws(group), rates) if at == 0 else ahead.pop(0)()
+        if at and at + 2 < len(groups):
+            ahead.append(worker.submit(raws(groups[at + 2]), rates))
         yield [Received(r.delivery, r.raw, r.index, p) for r, p in zip(group, parsed.results, strict=True)]
 
 

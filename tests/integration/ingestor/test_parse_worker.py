@@ -18,13 +18,24 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from services.ingestor.adapters.parse_worker import INLINE, ParseWorker
+from services.ingestor.adapters.rates_store import save_rates
+from services.ingestor.bootstrap import cached_rates
 from services.ingestor.demo_data import write_demo
-from services.ingestor.importer import publish_batches
+from services.ingestor.domain import load_rates
+from services.ingestor.handlers import make_handler, transactions
+from services.ingestor.importer import publish_batches, read_records
 from services.ingestor.layouts import Record
+from shared.bus.broker import EmbeddedBroker, ensure_topics
+from shared.bus.envelope import Envelope, decode, encode
+from shared.bus.producer import Publisher
+from shared.bus.records import Delivery
+from shared.bus.topics import ALL_TOPICS
 from shared.store.db import Store
+from shared.store.migrate import upgrade
 from shared.store.models import Customer, CustomerIdentifier, DeadLetterRecord, Order, Refund
+from tests.conftest import _postgres_schema_url
 from tests.integration.bus.harness import wait_for
-from tests.integration.ingestor.harness import pipeline
 
 pytestmark = pytest.mark.integration
 
@@ -32,9 +43,9 @@ ROOT = Path(__file__).resolve().parents[3]
 SHOP = "demo.myshopify.com"
 
 
-def _generic_file(tmp: Path) -> Path:
-    """A demo shop's generic CSV (~1,500 rows) with refused rows among them."""
-    write_demo(tmp / "orders.csv", customers=300, seed=11, as_of=date(2025, 6, 30), fmt="generic")
+def _generic_file(tmp: Path, customers: int = 300) -> Path:
+    """A demo shop's generic CSV (~5 rows a customer) with 4 refused rows among them."""
+    write_demo(tmp / "orders.csv", customers=customers, seed=11, as_of=date(2025, 6, 30), fmt="generic")
     path = tmp / "orders.csv"
     with path.open(encoding="utf-8", newline="") as source:
         rows = list(csv.DictReader(source))
@@ -48,34 +59,58 @@ def _generic_file(tmp: Path) -> Path:
     return path
 
 
-def _import(path: Path, tmp: Path, url: str, worker: str) -> None:
-    env = {
-        **os.environ,
-        "AUDIENCESYNC_VAR_DIR": str(tmp / "var"),
-        "DATABASE_URL": url,
-        "INGEST_PARSE_WORKER": worker,
-        "LOG_LEVEL": "WARNING",
-    }
-    env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
-    args = [
-        "import",
-        "orders",
-        str(path),
-        "--shop",
-        SHOP,
-        "--rates",
-        str(path.with_name("orders.csv.rates.yaml")),
+@pytest.fixture
+def inline_url(database_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Any:
+    """A second empty database of the same kind as ``database_url``."""
+    if database_url.startswith("sqlite"):
+        yield f"sqlite:///{tmp_path / 'inline.db'}"
+        return
+    yield from _postgres_schema_url(request.getfixturevalue("postgres_server"))
+
+
+class _Sent:
+    """Captures what ``publish_batches`` would send, as the runner would receive it."""
+
+    def __init__(self) -> None:
+        self.envelopes: list[Envelope] = []
+
+    def partitions(self, _topic: str) -> int:
+        return 2
+
+    def publish(self, _topic: str, envelope: Envelope, **_: Any) -> None:
+        self.envelopes.append(envelope)
+
+
+def test_polls_of_many_transactions_store_the_same_with_and_without_the_worker(
+    database_url: str, inline_url: str, tmp_path: Path
+) -> None:
+    path = _generic_file(tmp_path, customers=1000)
+    sent = _Sent()
+    list(publish_batches(sent, read_records(path, "orders", SHOP), SHOP))  # type: ignore[arg-type]
+    polls = [
+        [Delivery(decode(encode(e)), "orders.raw", 0, n) for n, e in enumerate(sent.envelopes[i : i + 20])]
+        for i in range(0, len(sent.envelopes), 20)
     ]
-    done = subprocess.run(
-        [sys.executable, "-m", "services.cli.main", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, (done.stdout, done.stderr)
+    assert all(len(transactions(poll)) >= 2 for poll in polls[:-1])  # ~4,000 records a poll
+    worker = ParseWorker()
+    with EmbeddedBroker() as broker:
+        ensure_topics(broker.bootstrap, ALL_TOPICS, partitions=2)
+        with Publisher(broker.bootstrap) as publisher:
+            for url, parser in ((database_url, worker), (inline_url, INLINE)):
+                upgrade(url)
+                store = Store(url)
+                handle = make_handler(
+                    store, publisher, cached_rates(store, "USD"), tmp_path / "exports", worker=parser
+                )
+                save_rates(store, load_rates(path.with_name("orders.csv.rates.yaml")))
+                for poll in polls:
+                    handle(poll)
+                store.dispose()
+    assert worker._pool is not None  # the worker parsed the later transactions of each poll
+    with_worker, inline = _stored(database_url), _stored(inline_url)
+    assert len(with_worker["orders"]) > 1000 and len(with_worker["letters"]) == 4
+    for table in with_worker:
+        assert with_worker[table] == inline[table], table
 
 
 def _stored(url: str) -> dict[str, Any]:
@@ -129,19 +164,6 @@ def _stored(url: str) -> dict[str, Any]:
     }
 
 
-def test_an_import_parsed_by_the_worker_stores_exactly_what_an_inline_import_stores(tmp_path: Path) -> None:
-    path = _generic_file(tmp_path)
-    urls = {mode: f"sqlite:///{tmp_path / mode}.db" for mode in ("worker", "inline")}
-    _import(path, tmp_path / "a", urls["worker"], "1")
-    _import(path, tmp_path / "b", urls["inline"], "0")
-    worker, inline = _stored(urls["worker"]), _stored(urls["inline"])
-    assert len(worker["orders"]) > 1000 and len(worker["identifiers"]) > 3000
-    assert [reason.split(" ")[0] for reason, _ in worker["letters"]].count("negative_amount") == 3
-    assert len(worker["letters"]) == 4
-    for table in worker:
-        assert worker[table] == inline[table], table
-
-
 def _orders(start: int, count: int) -> list[Record]:
     records = []
     for n in range(start, start + count):
@@ -158,20 +180,39 @@ def _orders(start: int, count: int) -> list[Record]:
     return records
 
 
-def test_a_worker_killed_between_batches_costs_no_record(store: Store, tmp_path: Path) -> None:
-    with pipeline(store, tmp_path) as p:
-        for part, start in enumerate((0, 1200, 2400)):  # a new worker after each kill
-            list(publish_batches(p.publisher, iter(_orders(start, 1200)), SHOP))
-            p.publisher.flush()
-            wait_for(lambda start=start: p.handled() == start + 1200, timeout=120)
-            workers = multiprocessing.active_children()
-            assert workers, f"part {part}: 1,200 records were parsed without a worker"
-            for worker in workers:
-                os.kill(worker.pid or 0, signal.SIGKILL)
+def _polls(records: list[Record], per_poll: int = 15) -> list[list[Delivery]]:
+    """The records as ``import`` publishes them, in polls of ``per_poll`` messages as the runner
+    would receive them."""
+    sent = _Sent()
+    list(publish_batches(sent, iter(records), SHOP))  # type: ignore[arg-type]
+    wire = [decode(encode(e)) for e in sent.envelopes]
+    return [
+        [Delivery(e, "orders.raw", 0, n) for n, e in enumerate(wire[i : i + per_poll], start=i)]
+        for i in range(0, len(wire), per_poll)
+    ]
+
+
+def test_a_worker_killed_between_polls_costs_no_record(store: Store, tmp_path: Path) -> None:
+    polls = _polls(_orders(0, 9_000))  # ~3,000 records a poll
+    assert sum(len(transactions(poll)) >= 2 for poll in polls) >= 3
+    worker = ParseWorker()
+    with EmbeddedBroker() as broker:
+        ensure_topics(broker.bootstrap, ALL_TOPICS, partitions=2)
+        with Publisher(broker.bootstrap) as publisher:
+            handle = make_handler(store, publisher, cached_rates(store, "USD"), tmp_path / "x", worker=worker)
+            refused = 0
+            for number, poll in enumerate(polls):
+                several = len(transactions(poll)) >= 2  # all but the last poll's leftover
+                refused += len(list(handle(poll) or ()))
+                workers = multiprocessing.active_children()
+                assert workers or not several, f"poll {number}: parsed without a worker"
+                for process in workers:
+                    os.kill(process.pid or 0, signal.SIGKILL)  # the next poll starts another
+                    process.join(10)
+    assert refused == 36
     with store.session() as s:
-        assert len(list(s.scalars(select(Order.order_id)))) == 3600 - 15
-        letters = list(s.scalars(select(DeadLetterRecord.reason)))
-    assert len(letters) == 15 and all(r.startswith("negative_amount") for r in letters)
+        assert len(list(s.scalars(select(Order.order_id)))) == 9_000 - 36
+        assert len(list(s.scalars(select(DeadLetterRecord.reason)))) == 36
 
 
 _INGESTOR = """
