@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Collection, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -108,10 +109,12 @@ def _store(
     as_of: datetime,
     announce: bool,
     rebuild: bool = False,
+    previous: LabelSnapshot | None = None,
 ) -> None:
-    """Compare with the stored labels, queue the material changes, write the labels (last: a
-    ``rebuild`` holds its locks until the commit)."""
-    previous = load_snapshot(session, scored.customer_key)
+    """Compare with the stored labels (``previous``, read on ``session`` if not given), queue the
+    material changes, write the labels (last: a ``rebuild`` holds its locks until the commit)."""
+    if previous is None or not np.array_equal(previous.customer_key, scored.customer_key):
+        previous = load_snapshot(session, scored.customer_key)
     changed = material_change(previous, scored.snapshot(), config.material_change)
     if announce:
         queue_label_changes(session, _changes(scored, previous, changed))
@@ -136,15 +139,30 @@ def full_rescore(
         aggregates = load_aggregates(session, as_of)
     with result.timed("aggregate_history"), store.session() as session:
         history = load_history(session, aggregates, as_of, config.model)
-    with result.timed("score"):
-        scored = score(aggregates, config, as_of, history=history)
-        del aggregates, history
-    result.value_choice = scored.calibration.value_choice.to_dict()
-    result.value_choice.pop("learned")  # the model itself is in the calibration
     drop_replaced(store)  # a table an earlier rebuild could not drop, before locking anything
     with store.transaction() as session:
+        # SQLite: the stored labels are read on the write transaction while the domain scores
+        # (1,000,000 customers: ~2 s less; the write lock is taken that much earlier). Not on
+        # PostgreSQL: ~1 s less there, but ~130 MiB more at the peak (1,451 MiB).
+        with result.timed("score"), ThreadPoolExecutor(1, thread_name_prefix="label-snapshot") as pool:
+            beside = store.dialect == "sqlite"
+            stored = pool.submit(load_snapshot, session, aggregates.customer_key) if beside else None
+            scored = score(aggregates, config, as_of, history=history)
+            del aggregates, history
+            previous = stored.result() if stored is not None else None
+        result.value_choice = scored.calibration.value_choice.to_dict()
+        result.value_choice.pop("learned")  # the model itself is in the calibration
         with result.timed("write"):
-            _store(session, scored, config, result, as_of=as_of, announce=announce, rebuild=True)
+            _store(
+                session,
+                scored,
+                config,
+                result,
+                as_of=as_of,
+                announce=announce,
+                rebuild=True,
+                previous=previous,
+            )
         save_run(
             session,
             mode=FULL,
