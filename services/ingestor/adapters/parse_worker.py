@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -22,7 +23,7 @@ from pathlib import Path
 from services.ingestor.domain import Rates
 from services.ingestor.parsing import ParsedBatch, parse_batch
 from shared.config import env_bool
-from shared.log import get_logger
+from shared.log import configure_logging, get_logger
 from shared.messages import RawReceived
 
 log = get_logger(__name__)
@@ -32,8 +33,17 @@ MIN_RECORDS = 400  # fewer records are parsed inline: the hop costs more than it
 Pending = Callable[[], ParsedBatch]  # the parsed batch, waiting for it if need be
 
 
-def _watch_parent() -> None:
-    """In the worker: exit as soon as the process that started it is gone."""
+def _start_worker() -> None:
+    """In the worker: log as the ingestor does (its environment is inherited), leave Ctrl-C to
+    the ingestor (which stops it; no traceback of its own), and exit as soon as the process that
+    started it is gone."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    level = os.environ.get("LOG_LEVEL", "INFO").upper()
+    configure_logging(
+        fmt=os.environ.get("LOG_FORMAT", "console"),
+        level=level if level in {"DEBUG", "INFO", "WARNING", "ERROR"} else "INFO",
+        service="ingestor",
+    )
     parent = multiprocessing.parent_process()
     if parent is None:
         return
@@ -84,7 +94,7 @@ class ParseWorker:
         with self._lock:
             if self._pool is None:
                 context = multiprocessing.get_context("spawn")  # no fork of a threaded process
-                self._pool = ProcessPoolExecutor(1, mp_context=context, initializer=_watch_parent)
+                self._pool = ProcessPoolExecutor(1, mp_context=context, initializer=_start_worker)
             return self._pool
 
     def _lost(self, exc: BaseException) -> None:
