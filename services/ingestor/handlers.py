@@ -88,9 +88,9 @@ class Received:
     delivery: Delivery
     raw: RawReceived | InvalidMessage
     index: int | None = None
-    parsed: parsing.Parsed | InvalidPayload | None = None
+    parsed: parsing.Item | InvalidPayload | None = None
 
-    def item(self, rates: Rates) -> parsing.Parsed:
+    def item(self, rates: Rates) -> parsing.Item:
         """The run item of a raw record; raises ``InvalidPayload``."""
         assert isinstance(self.raw, RawReceived)
         parsed = self.parsed if self.parsed is not None else parsing.parse(self.raw, rates)
@@ -265,7 +265,7 @@ def parsed_ahead(
         parsed = parse_batch(raws(group), rates) if at == 0 else ahead.pop(0)()
         if at and at + 2 < len(groups):
             ahead.append(worker.submit(raws(groups[at + 2]), rates))
-        yield [Received(r.delivery, r.raw, r.index, p) for r, p in zip(group, parsed.results, strict=True)]
+        yield [Received(r.delivery, r.raw, r.index, p) for r, p in zip(group, parsed, strict=True)]
 
 
 def make_handler(

@@ -12,7 +12,6 @@ facts themselves cost the writer half as much to unpickle as to parse). Small ba
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TypeAlias
 
 from services.ingestor.adapters.contact_hashes import hash_all
@@ -44,7 +43,10 @@ REFUND_TOPICS = frozenset({"refunds/create", "import/refunds"})
 
 register_compact(Sighting, RefundFacts)  # the items themselves are named tuples
 
-Parsed: TypeAlias = OrderItem | CustomerItem | RefundFacts
+Item: TypeAlias = OrderItem | CustomerItem | RefundFacts
+# Per record of a batch: its item, why it is refused, or None (not a run topic, or to be parsed by
+# the writer itself, which then meets any unexpected error where it can isolate it).
+Parsed: TypeAlias = list[Item | InvalidPayload | None]
 _Facts: TypeAlias = tuple[OrderFacts | CustomerFacts, Contact] | RefundFacts  # before hashing
 
 
@@ -81,11 +83,11 @@ def _facts(raw: RawReceived, rates: Rates) -> _Facts:
     raise ValueError(f"{raw.topic!r} is not written in runs")
 
 
-def _items(raws: Sequence[RawReceived], parsed: Sequence[_Facts]) -> list[Parsed]:
+def _items(raws: Sequence[RawReceived], parsed: Sequence[_Facts]) -> list[Item]:
     """The facts as items, every contact hashed in one batch."""
     contacts = [p[1] for p in parsed if isinstance(p, tuple)]
     hashed = iter(hash_all(contacts))
-    items: list[Parsed] = []
+    items: list[Item] = []
     for raw, facts in zip(raws, parsed, strict=True):
         if not isinstance(facts, tuple):
             items.append(facts)
@@ -97,22 +99,14 @@ def _items(raws: Sequence[RawReceived], parsed: Sequence[_Facts]) -> list[Parsed
     return items
 
 
-def parse(raw: RawReceived, rates: Rates) -> Parsed:
+def parse(raw: RawReceived, rates: Rates) -> Item:
     """A run topic's record as the item its run writes; raises ``InvalidPayload``."""
     return _items([raw], [_facts(raw, rates)])[0]
 
 
-@dataclass(frozen=True)
-class ParsedBatch:
-    """Per record: its item, why it is refused, or None (not a run topic, or to be parsed by the
-    writer itself, which then meets any unexpected error where it can isolate it)."""
-
-    results: list[Parsed | InvalidPayload | None]
-
-
-def parse_batch(raws: Sequence[RawReceived | None], rates: Rates) -> ParsedBatch:
+def parse_batch(raws: Sequence[RawReceived | None], rates: Rates) -> Parsed:
     """Parse every run record of a transaction, hashing the contacts in one batch."""
-    results: list[Parsed | InvalidPayload | None] = []
+    results: Parsed = []
     good: list[tuple[int, RawReceived, _Facts]] = []
     for at, raw in enumerate(raws):
         results.append(None)
@@ -127,7 +121,7 @@ def parse_batch(raws: Sequence[RawReceived | None], rates: Rates) -> ParsedBatch
     try:
         items = _items([raw for _, raw, _ in good], [facts for _, _, facts in good])
     except Exception:  # likewise: each record is parsed again alone, its error isolated
-        return ParsedBatch([r if isinstance(r, InvalidPayload) else None for r in results])
+        return [r if isinstance(r, InvalidPayload) else None for r in results]
     for (at, _, _), item in zip(good, items, strict=True):
         results[at] = item
-    return ParsedBatch(results)
+    return results

@@ -39,9 +39,8 @@ class OrderItem(NamedTuple):
 
     sighting: Sighting
     contact: HashedContact
-    order: dict[
-        str, Any
-    ]  # the orders row but customer_key, net_base, ingested_at; refunded_base: the order's own
+    # The orders row but customer_key, net_base and ingested_at; refunded_base: the order's own.
+    order: dict[str, Any]
     lines: tuple[dict[str, Any], ...]  # order_lines rows but order_pk and line_no
     refunds: tuple[dict[str, Any], ...]  # refunds rows but customer_key
 

@@ -15,14 +15,13 @@ import os
 import signal
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import Future, ProcessPoolExecutor
 from multiprocessing.connection import wait
 from pathlib import Path
 
 from services.ingestor.domain import Rates
-from services.ingestor.parsing import ParsedBatch, parse_batch
-from shared.config import env_bool
+from services.ingestor.parsing import Parsed, parse_batch
+from shared.config import Settings, env_bool
 from shared.log import configure_logging, get_logger
 from shared.messages import RawReceived
 
@@ -30,7 +29,7 @@ log = get_logger(__name__)
 
 MIN_RECORDS = 400  # fewer records are parsed inline: the hop costs more than it saves
 
-Pending = Callable[[], ParsedBatch]  # the parsed batch, waiting for it if need be
+Pending = Callable[[], Parsed]  # the parsed batch, waiting for it if need be
 
 
 def _start_worker() -> None:
@@ -38,12 +37,8 @@ def _start_worker() -> None:
     the ingestor (which stops it; no traceback of its own), and exit as soon as the process that
     started it is gone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    level = os.environ.get("LOG_LEVEL", "INFO").upper()
-    configure_logging(
-        fmt=os.environ.get("LOG_FORMAT", "console"),
-        level=level if level in {"DEBUG", "INFO", "WARNING", "ERROR"} else "INFO",
-        service="ingestor",
-    )
+    settings = Settings.from_env()
+    configure_logging(fmt=settings.log_format, level=settings.log_level, service="ingestor")
     parent = multiprocessing.parent_process()
     if parent is None:
         return
@@ -66,29 +61,33 @@ class ParseWorker:
 
     def submit(self, raws: Sequence[RawReceived | None], rates: Rates) -> Pending:
         """Start parsing ``raws``; call the result to get them parsed."""
-        if self.min_records is None or sum(raw is not None for raw in raws) < self.min_records:
-            return lambda: parse_batch(raws, rates)
-        try:
-            future = self._started().submit(parse_batch, raws, rates)
-        except BrokenProcessPool as exc:  # the worker died since the last batch: start another
-            self._lost(exc)
-            try:
-                future = self._started().submit(parse_batch, raws, rates)
-            except Exception as again:  # cannot start one: parse inline
-                self._lost(again)
-                return lambda: parse_batch(raws, rates)
-        except Exception as exc:  # an unstartable pool: parse inline
-            self._lost(exc)
-            return lambda: parse_batch(raws, rates)
 
-        def result() -> ParsedBatch:
+        def inline() -> Parsed:
+            return parse_batch(raws, rates)
+
+        if self.min_records is None or sum(raw is not None for raw in raws) < self.min_records:
+            return inline
+        future = self._submitted(raws, rates)
+        if future is None:
+            return inline
+
+        def result() -> Parsed:
             try:
                 return future.result()
             except Exception as exc:  # the worker died or could not send it back
                 self._lost(exc)
-                return parse_batch(raws, rates)
+                return inline()
 
         return result
+
+    def _submitted(self, raws: Sequence[RawReceived | None], rates: Rates) -> Future[Parsed] | None:
+        """The batch handed to the worker, a new one if the last died; None: no worker to be had."""
+        for _ in range(2):
+            try:
+                return self._started().submit(parse_batch, raws, rates)
+            except Exception as exc:  # a broken or unstartable pool
+                self._lost(exc)
+        return None
 
     def _started(self) -> ProcessPoolExecutor:
         with self._lock:

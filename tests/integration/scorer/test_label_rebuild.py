@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,11 +22,28 @@ from services.scorer.domain import material_change, score
 from services.scorer.rescoring import full_rescore
 from shared.definitions.scoring import DEFAULT_SCORING
 from shared.store.db import Store
+from shared.store.migrate import upgrade
 from shared.store.models import Customer, Label, LabelHistory
+from tests.conftest import _postgres_schema_url
 from tests.integration.scorer.shop import AS_OF, key, random_shop
 from tests.integration.scorer.test_rescoring import announced, count, labels
 
 pytestmark = pytest.mark.integration
+
+
+@contextmanager
+def _rescored_shop(server: str, customers: int) -> Iterator[tuple[str, Store, list[str]]]:
+    """A PostgreSQL schema of its own holding a random shop of ``customers``, rescored once:
+    its URL, its store and the customers' names."""
+    with contextmanager(_postgres_schema_url)(server) as url:
+        upgrade(url)
+        store = Store(url)
+        try:
+            names = random_shop(store, customers)
+            full_rescore(store, DEFAULT_SCORING, as_of=AS_OF, announce=False)
+            yield url, store, names
+        finally:
+            store.dispose()
 
 
 def _rebuild_with(store: Store, keys: list[str], as_of: datetime) -> np.ndarray:
@@ -147,21 +166,14 @@ def test_readers_see_the_old_or_the_new_labels_never_a_partial_table(store: Stor
 @pytest.mark.postgres
 def test_a_label_whose_customer_was_erased_during_the_rebuild_is_dropped(postgres_server: str) -> None:
     from services.scorer.adapters import label_rebuild
-    from shared.store.migrate import upgrade
-    from tests.conftest import _postgres_schema_url
 
-    for url in _postgres_schema_url(postgres_server):
-        upgrade(url)
-        store = Store(url)
-        names = random_shop(store, 10)
-        full_rescore(store, DEFAULT_SCORING, as_of=AS_OF, announce=False)
+    with _rescored_shop(postgres_server, 10) as (_url, store, names):
         with store.transaction() as s:  # staged, then erased before the foreign key is added
             s.execute(text("CREATE TABLE labels_rebuild AS SELECT * FROM labels"))
             s.execute(delete(Customer).where(Customer.customer_key == key(names[0])))
             label_rebuild._add_foreign_key(s)
             left = s.scalars(text("SELECT customer_key FROM labels_rebuild")).all()
             s.execute(text("DROP TABLE labels_rebuild"))
-        store.dispose()
         assert sorted(left) == sorted(key(n) for n in names[1:])
 
 
@@ -170,15 +182,9 @@ def test_a_reader_holding_labels_past_the_wait_gets_an_upsert_instead(
     postgres_server: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from services.scorer.adapters import label_rebuild
-    from shared.store.migrate import upgrade
-    from tests.conftest import _postgres_schema_url
 
     monkeypatch.setattr(label_rebuild, "SWAP_WAIT", "200ms")
-    for url in _postgres_schema_url(postgres_server):
-        upgrade(url)
-        store = Store(url)
-        names = random_shop(store, 30)
-        full_rescore(store, DEFAULT_SCORING, as_of=AS_OF, announce=False)
+    with _rescored_shop(postgres_server, 30) as (_url, store, names):
         migrated, history = _shape(store), count(store, LabelHistory)
         later = AS_OF + timedelta(days=200)
         gave_way = _rebuilds("gave_way")
@@ -189,7 +195,6 @@ def test_a_reader_holding_labels_past_the_wait_gets_an_upsert_instead(
         assert _rebuilds("gave_way") == gave_way + 1  # counted for the operator (/metrics)
         stored = _as_of(store)
         shape, history_after = _shape(store), count(store, LabelHistory)
-        store.dispose()
         assert stored == {later} and before == len(names)
         assert shape == migrated  # no table left behind, nothing renamed
         assert history_after == history + result.changed
@@ -224,14 +229,7 @@ def test_a_transaction_that_read_labels_then_writes_a_customer_does_not_fail_the
     failing one of them, and the rescore (waiting first, so checking first) must give way."""
     import psycopg
 
-    from shared.store.migrate import upgrade
-    from tests.conftest import _postgres_schema_url
-
-    for url in _postgres_schema_url(postgres_server):
-        upgrade(url)
-        store = Store(url)
-        names = random_shop(store, 20)
-        full_rescore(store, DEFAULT_SCORING, as_of=AS_OF, announce=False)
+    with _rescored_shop(postgres_server, 20) as (url, store, names):
         later = AS_OF + timedelta(days=200)
         failures: list[BaseException] = []
         plain = url.replace("+psycopg", "")
@@ -248,7 +246,6 @@ def test_a_transaction_that_read_labels_then_writes_a_customer_does_not_fail_the
             worker.join()
         stored = _as_of(store)
         shape = _shape(store)
-        store.dispose()
         assert not failures, failures
         assert stored == {later}
         assert shape["tables"] == ["labels"]
@@ -277,15 +274,9 @@ def test_a_replaced_table_left_behind_is_not_dropped_inside_the_rescore(
     import psycopg
 
     from services.scorer.adapters import label_rebuild
-    from shared.store.migrate import upgrade
-    from tests.conftest import _postgres_schema_url
 
     monkeypatch.setattr(label_rebuild, "DROP_WAIT", "100ms")
-    for url in _postgres_schema_url(postgres_server):
-        upgrade(url)
-        store = Store(url)
-        random_shop(store, 20)
-        full_rescore(store, DEFAULT_SCORING, as_of=AS_OF, announce=False)
+    with _rescored_shop(postgres_server, 20) as (url, store, _names):
         later = AS_OF + timedelta(days=200)
         failures: list[BaseException] = []
         blocked = False
@@ -302,7 +293,6 @@ def test_a_replaced_table_left_behind_is_not_dropped_inside_the_rescore(
             reader.rollback()
             worker.join()
         stored = _as_of(store)
-        store.dispose()
         assert left == ["labels", "labels_replaced"]
         assert not blocked and not failures, failures
         assert stored == {later}
@@ -326,14 +316,7 @@ def test_two_full_rescores_at_once_both_store_their_labels(postgres_server: str)
     second rescore, whose wait began first. One rebuild at a time; the other upserts."""
     import psycopg
 
-    from shared.store.migrate import upgrade
-    from tests.conftest import _postgres_schema_url
-
-    for url in _postgres_schema_url(postgres_server):
-        upgrade(url)
-        store = Store(url)
-        names = random_shop(store, 20)
-        full_rescore(store, DEFAULT_SCORING, as_of=AS_OF, announce=False)
+    with _rescored_shop(postgres_server, 20) as (url, store, names):
         failures: list[BaseException] = []
         plain = url.replace("+psycopg", "")
         with psycopg.connect(plain) as writer, psycopg.connect(plain, autocommit=True) as watch:
@@ -358,7 +341,6 @@ def test_two_full_rescores_at_once_both_store_their_labels(postgres_server: str)
             second.join()
         stored = _as_of(store)
         shape = _shape(store)
-        store.dispose()
         assert not failures, failures
         assert len(stored) == 1 and shape["tables"] == ["labels"]
 
@@ -374,16 +356,10 @@ def test_a_reader_with_a_prepared_label_query_reads_the_new_table_and_the_schema
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
-    from shared.store.migrate import upgrade
     from shared.store.models import Base
-    from tests.conftest import _postgres_schema_url
 
     query = "SELECT * FROM labels WHERE as_of = %s ORDER BY customer_key"
-    for url in _postgres_schema_url(postgres_server):
-        upgrade(url)
-        store = Store(url)
-        names = random_shop(store, 20)
-        full_rescore(store, DEFAULT_SCORING, as_of=AS_OF, announce=False)
+    with _rescored_shop(postgres_server, 20) as (url, store, names):
         later = AS_OF + timedelta(days=100)
         with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as reader:
             before = [len(reader.execute(query, (AS_OF,)).fetchall()) for _ in range(7)]
@@ -392,7 +368,6 @@ def test_a_reader_with_a_prepared_label_query_reads_the_new_table_and_the_schema
             after = [len(reader.execute(query, (later,)).fetchall()) for _ in range(7)]
         with store.engine.connect() as conn:
             diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
-        store.dispose()
         assert prepared == (1,)
         assert before == after == [len(names)] * 7
         assert diff == []
@@ -408,15 +383,9 @@ def test_a_customer_write_held_open_past_the_wait_gets_an_upsert_instead(
     import psycopg
 
     from services.scorer.adapters import label_rebuild
-    from shared.store.migrate import upgrade
-    from tests.conftest import _postgres_schema_url
 
     monkeypatch.setattr(label_rebuild, "SWAP_WAIT", "200ms")
-    for url in _postgres_schema_url(postgres_server):
-        upgrade(url)
-        store = Store(url)
-        names = random_shop(store, 20)
-        full_rescore(store, DEFAULT_SCORING, as_of=AS_OF, announce=False)
+    with _rescored_shop(postgres_server, 20) as (url, store, names):
         later = AS_OF + timedelta(days=200)
         with psycopg.connect(url.replace("+psycopg", "")) as writer:
             writer.execute(
@@ -426,5 +395,4 @@ def test_a_customer_write_held_open_past_the_wait_gets_an_upsert_instead(
             writer.commit()
         stored = _as_of(store)
         shape = _shape(store)
-        store.dispose()
         assert stored == {later} and shape["tables"] == ["labels"]
