@@ -33,6 +33,7 @@ class Dialect:
     stamp_width: int  # stored timestamp text that sorts like the time: its width (0: none)
     full_scan: str  # table hint for the whole-shop orders pass
     lines_join: str  # the whole shop's orders with their lines, in the order the engine should take
+    few_lines_join: str  # a few customers' (or a sample's) orders, then each order's lines by its key
 
 
 SQLITE = Dialect(
@@ -45,6 +46,7 @@ SQLITE = Dialect(
     # CROSS JOIN fixes SQLite's join order: lines in table order, each order by its rowid
     # (24 s instead of 39 s on 5 million lines, where orders first looks each order's lines up).
     lines_join="order_lines l CROSS JOIN orders o ON o.id = l.order_pk",
+    few_lines_join="orders o JOIN order_lines l ON l.order_pk = o.id",  # SQLite picks this order itself
 )
 POSTGRESQL = Dialect(
     name="postgresql",
@@ -53,8 +55,15 @@ POSTGRESQL = Dialect(
     stamp_width=0,  # formatting 5 million timestamps costs more than a DISTINCT ON pass
     full_scan="",
     lines_join="orders o JOIN order_lines l ON l.order_pk = o.id",
+    # A sample's orders, each one's lines through the lines' primary key. Left to itself the
+    # planner hashes the sample's orders and scans every line of the shop (10% sample at
+    # 1,000,000 customers: 2.6 s, three processes busy 1.7 s each); ``OFFSET 0`` keeps the
+    # lateral subquery from being flattened into that join: 1.4 s in one process, same rows.
+    few_lines_join=(
+        "orders o CROSS JOIN LATERAL (SELECT l.product_type, l.quantity FROM order_lines l"
+        " WHERE l.order_pk = o.id OFFSET 0) l"
+    ),
 )
-_ORDERS_THEN_LINES = POSTGRESQL.lines_join  # a few customers: their orders, then those orders' lines
 DIALECTS = {d.name: d for d in (SQLITE, POSTGRESQL)}
 
 CHANNEL = "COALESCE(o.referral, o.channel, '')"  # what brought the buyer, else where they bought
@@ -168,7 +177,7 @@ def other_sql(d: Dialect, *, after: bool, keys: bool, below: bool = False) -> di
             SELECT customer_key, product_type FROM (
                 SELECT o.customer_key, l.product_type, ROW_NUMBER() OVER (
                     PARTITION BY o.customer_key ORDER BY SUM(l.quantity) DESC, l.product_type) AS pick
-                FROM {d.lines_join if not (keys or below) else _ORDERS_THEN_LINES}
+                FROM {d.few_lines_join if keys or below else d.lines_join}
                 WHERE {counted} AND l.product_type IS NOT NULL AND l.product_type <> ''
                 GROUP BY o.customer_key, l.product_type
             ) ranked WHERE pick = 1""",  # noqa: S608
