@@ -98,19 +98,10 @@ def _sqlite_params(session: Session, table: Table, rows: Sequence[dict[str, Any]
 def _processed(values: list[Any], process: Callable[[Any], Any] | None) -> list[Any]:
     if process is None:
         return values
-    done: dict[datetime, Any] = {}
-    out: list[Any] = []
-    for value in values:
-        if value is None:
-            out.append(None)
-        elif isinstance(value, datetime):  # equal instants convert alike (UTC, no offset)
-            got = done.get(value)
-            if got is None:
-                got = done[value] = process(value)
-            out.append(got)
-        else:
-            out.append(process(value))
-    return out
+    if isinstance(values[0], datetime):  # equal instants convert alike (a batch's one added_at)
+        done = {value: process(value) for value in set(values)}
+        return list(map(done.__getitem__, values))
+    return list(map(process, values))  # SQLAlchemy's processors pass None through
 
 
 def _sqlite_insert(table: Table, names: Sequence[str], rows: int, ignore_conflicts: bool) -> str:
