@@ -39,6 +39,7 @@ from shared.store.types import UtcDateTime
 CHUNK_ROWS = 50_000  # rows fetched at a time: bounds the Python objects alive at once
 KEY_BATCH = 500  # customer keys per IN (...) list for an incremental rescore
 WORK_MEM = "256MB"  # PostgreSQL sort memory for a whole-shop pass (per sort, this transaction only)
+SQLITE_SORT_THREADS = 2  # helper threads a SQLite sort may use (``PRAGMA threads``)
 
 _TIME = UtcDateTime()
 _NAN_COLUMNS = (
@@ -95,7 +96,14 @@ def positions(rows: dict[str, int], keys: Sequence[str]) -> npt.NDArray[np.intp]
 
 
 def _prepare(session: Session, window: _Window) -> None:
-    if session.get_bind().dialect.name == "postgresql" and window.keys is None:
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite" and window.keys is None:
+        # The GROUP BY sorts of a whole shop's passes (millions of rows spilled to temporary
+        # files) may merge in helper threads: the orders pass alone at 1,000,000 customers
+        # 18.5 -> 15.3 s, the category pass 9.2 -> 6.9 s, no more CPU; in lanes ~1.3 s less
+        # (the orders pass's aggregation after its sort is the longest path). Lasts for the connection.
+        session.execute(text(f"PRAGMA threads = {SQLITE_SORT_THREADS}"))
+    if dialect == "postgresql" and window.keys is None:
         # Streaming uses a server-side cursor, which PostgreSQL plans for the first 10% of rows
         # by default (nested loops); every row is wanted. Sorts of millions of rows get memory.
         session.execute(text("SET LOCAL cursor_tuple_fraction = 1.0"))
