@@ -114,6 +114,21 @@ def _prepare(session: Session, window: _Window) -> None:
             session.execute(text("SET LOCAL jit = off"))
 
 
+# Planner settings for one whole-shop pass on PostgreSQL, in its lane's transaction (so for the
+# passes after it in that lane too). The category pass groups 5 M joined lines into ~2.7 M
+# (customer, category) groups: hashed, as the planner prefers, they spill to disk in batches and
+# are sorted again for the ranking (1,000,000 customers, EXPLAIN ANALYZE: 15.8 s); sorted once,
+# 12.8 s. In lanes ~3 s less backend CPU, the same aggregates. (The earlier cuts' sample groups
+# its few rows in order already.)
+_PLAN: dict[str, tuple[str, ...]] = {"top_category": ("SET LOCAL enable_hashagg = off",)}
+
+
+def _plan(session: Session, name: str, window: _Window) -> None:
+    if session.get_bind().dialect.name == "postgresql" and window.keys is None and window.key_below is None:
+        for setting in _PLAN.get(name, ()):
+            session.execute(text(setting))
+
+
 @dataclass(frozen=True)
 class _Chunk:
     """Some rows of one query, as columns: the customers' keys and the value columns."""
@@ -286,6 +301,7 @@ def _in_lanes(
             with Session(session.get_bind()) as other:
                 _prepare(other, window)
                 for name in names:
+                    _plan(other, name, window)
                     for chunk in _chunks(other, queries[name], window):
                         ready.wait()
                         if not found:  # reading the customers failed; the caller raises that
