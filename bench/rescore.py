@@ -277,15 +277,22 @@ def _child(target: Any, *args: Any) -> None:
 
 
 def _forget_labels(url: str) -> None:
-    """A kept shop starts without labels, so the first rescore writes every label again."""
+    """A kept shop starts without labels, so the first rescore writes every label again.
+
+    Emptied as a new shop's are (PostgreSQL ``TRUNCATE``; SQLite's ``DELETE`` without ``WHERE``
+    empties a table the same way): a ``DELETE`` left PostgreSQL a million dead rows and their index
+    entries in ``label_history``, and the first rescore's history insert took 7.0 s instead of
+    5.1 s (1,000,000 customers, one after the other, load ~3), which no real first rescore pays.
+    """
     from sqlalchemy import text
 
     from shared.store.db import Store
 
     store = Store(url)
+    empty = "TRUNCATE {}" if store.dialect == "postgresql" else "DELETE FROM {}"
     with store.transaction() as session:
         for table in ("label_history", "labels", "scoring_runs"):
-            session.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - our tables
+            session.execute(text(empty.format(table)))
     store.dispose()
 
 
