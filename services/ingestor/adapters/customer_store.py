@@ -152,6 +152,28 @@ def erased_keys(session: Session, keys: Iterable[str]) -> set[str]:
     return found
 
 
+def _locked(session: Session, keys: set[str]) -> set[str]:
+    """Which of these stored customers still exist, each locked against deletion until commit.
+
+    What the identifiers' foreign key did (they have none, see ``CustomerIdentifier``): an
+    erasure that deletes one of them afterwards waits for this transaction and then deletes the
+    identifiers it added; one that deleted first leaves its customer out of the result. SQLite
+    needs no lock: a writer holds the whole database.
+    """
+    if not keys or session.get_bind().dialect.name != "postgresql":
+        return keys
+    found: set[str] = set()
+    for chunk in chunks(sorted(keys)):  # sorted: two ingestors lock in one order
+        found.update(
+            session.scalars(
+                select(Customer.customer_key)
+                .where(among(session, Customer.customer_key, chunk))
+                .with_for_update(key_share=True)
+            )
+        )
+    return found
+
+
 def _stored_ids(session: Session, sightings: Sequence[Sighting]) -> dict[tuple[str, str], str]:
     wanted = [(s.shop, s.shop_customer_id) for s in sightings if s.shop_customer_id is not None]
     found: dict[tuple[str, str], str] = {}
@@ -220,6 +242,8 @@ def _add_identifiers(
 
     if new_rows:
         insert_rows(session, table, stamped(new_rows))
+    live = _locked(session, {row[0] for row in other_rows})
+    other_rows = {row for row in other_rows if row[0] in live}
     if not other_rows:
         return set()
     added = insert_rows(

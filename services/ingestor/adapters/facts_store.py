@@ -27,6 +27,7 @@ from services.ingestor.domain.resolution import Sighting
 from shared.store.models import (
     Checkout,
     Customer,
+    CustomerIdentifier,
     Erasure,
     Order,
     SupportTicket,
@@ -182,6 +183,9 @@ class FactsWriter:
             if self.session.get(Erasure, key) is None:
                 self.session.add(Erasure(customer_key=key, shop=shop, requested_at=self.now, source=source))
             self.session.execute(delete(Customer).where(Customer.customer_key == key))  # cascades to facts
+            # Identifiers have no foreign key (``CustomerIdentifier``): deleted here, after the
+            # customer, so an ingest that locked the customer first has committed its rows.
+            self.session.execute(delete(CustomerIdentifier).where(CustomerIdentifier.customer_key == key))
             self.changed[key] = "erasure"
             erased.append(key)
         self.session.flush()

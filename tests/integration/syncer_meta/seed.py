@@ -114,3 +114,4 @@ def erase(store: Store, i: int) -> None:
         session.add(Erasure(customer_key=key_of(i), shop="test-shop", requested_at=NOW, source="test"))
         session.execute(delete(Label).where(Label.customer_key == key_of(i)))
         session.execute(delete(Customer).where(Customer.customer_key == key_of(i)))
+        session.execute(delete(CustomerIdentifier).where(CustomerIdentifier.customer_key == key_of(i)))
