@@ -72,7 +72,8 @@ def mark_handled(session: Session, consumer: str, ids: Sequence[str]) -> None:
     names the records inside its messages marks them with their effects)."""
     now = datetime.now(UTC)
     rows = [{"consumer": consumer, "message_id": i, "processed_at": now} for i in dict.fromkeys(ids)]
-    insert_ignoring_conflicts(session, ProcessedMessage.__table__, rows)  # type: ignore[arg-type]
+    table = ProcessedMessage.__table__
+    insert_ignoring_conflicts(session, table, rows, conflicts_rare=True)  # type: ignore[arg-type]
 
 
 def record_dead_letters(session: Session, consumer: str, letters: Sequence[DeadLetter]) -> None:

@@ -17,7 +17,7 @@ from shared.bus.envelope import Envelope, decode
 from shared.bus.producer import MAX_MESSAGE_BYTES, Publisher, PublishError
 from shared.bus.topics import LABELS_CHANGED, ORDERS_RAW
 from shared.store.db import Store
-from shared.store.messages import SqlDeadLetterSink, SqlSeenMessages
+from shared.store.messages import SqlDeadLetterSink, SqlSeenMessages, mark_handled
 from shared.store.migrate import current, downgrade, upgrade
 from shared.store.models import Base, Customer, DeadLetterRecord, Order, OutboxMessage
 from shared.store.outbox import add_to_outbox, pending_count, prune_outbox, redeliver, relay_outbox
@@ -90,6 +90,19 @@ def test_seen_messages_remember_ids_per_consumer(store: Store) -> None:
     assert seen.seen("ingestor", ids) == set(ids[:700])
     assert seen.seen("scorer", ids) == set()
     assert seen.prune(timedelta(seconds=-1)) == 700
+
+
+def test_a_redelivery_marked_among_new_ids_keeps_the_transactions_other_writes(store: Store) -> None:
+    """PostgreSQL copies the ids straight in and falls back to skipping stored ones under a
+    savepoint: the fallback must not undo what the transaction wrote before."""
+    seen = SqlSeenMessages(store)
+    ids = [uuid.uuid4().hex for _ in range(300)]
+    seen.mark("ingestor", ids[100:200])
+    with store.transaction() as session:
+        mark_handled(session, "scorer", ids[:50])
+        mark_handled(session, "ingestor", ids)  # a third of them stored already
+    assert seen.seen("ingestor", ids) == set(ids)
+    assert seen.seen("scorer", ids) == set(ids[:50])
 
 
 def test_dead_letters_are_stored_once_per_source_offset(store: Store) -> None:
