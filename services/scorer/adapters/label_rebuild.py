@@ -87,7 +87,7 @@ def rebuild_labels(session: Session, *, as_of: object, scored_at: object) -> boo
     rows = stage.labels_select("postgresql", only_known=False)
     fill = text(f"INSERT INTO {NEW} ({stage.LABEL_COLUMNS}) {rows}")
     fill = fill.bindparams(bindparam("as_of", type_=_TIME), bindparam("scored_at", type_=_TIME))
-    outcome = _postgresql(session, fill, {"as_of": as_of, "scored_at": scored_at})
+    outcome = _postgresql(session, fill, {"as_of": as_of, "scored_at": scored_at}, scored_at=scored_at)
     REBUILDS.labels(outcome).inc()
     return outcome == "rebuilt"
 
@@ -113,7 +113,7 @@ _FOREIGN_KEY = f"""
     REFERENCES customers (customer_key) ON DELETE CASCADE"""
 
 
-def _postgresql(session: Session, fill: object, times: dict[str, object]) -> str:
+def _postgresql(session: Session, fill: object, times: dict[str, object], *, scored_at: object) -> str:
     """``rebuilt``, or why the caller upserts: ``another_rebuild``, ``replaced_left``, ``gave_way``."""
     # Sorts and hashes of a million keys in memory (the index builds, the anti-joins below).
     _run(session, f"SET LOCAL maintenance_work_mem = '{WORK_MEM}'", f"SET LOCAL work_mem = '{WORK_MEM}'")
@@ -139,7 +139,8 @@ def _postgresql(session: Session, fill: object, times: dict[str, object]) -> str
         # Both locks below wait at most SWAP_WAIT: what arrives while one waits (customer writes,
         # then label reads) queues behind it, so the wait is short; past it the labels are upserted.
         _run(session, f"SET LOCAL lock_timeout = '{SWAP_WAIT}'")
-        _add_foreign_key(session)  # from here on customer writes wait for the commit
+        if _add_foreign_key(session):  # from here on customer writes wait for the commit
+            forget_erased_history(session, scored_at=scored_at)
         # From here on label readers wait for the commit too (~1-2 s): no label is written
         # meanwhile, so the labels the run did not score can be carried over.
         _run(session, "LOCK TABLE labels IN ACCESS EXCLUSIVE MODE")
@@ -166,8 +167,9 @@ def _postgresql(session: Session, fill: object, times: dict[str, object]) -> str
     return "rebuilt"
 
 
-def _add_foreign_key(session: Session) -> None:
-    """The foreign key, checked by one anti-join instead of a trigger per row."""
+def _add_foreign_key(session: Session) -> bool:
+    """The foreign key, checked by one anti-join instead of a trigger per row; True when rows
+    of customers erased since the staging were dropped for it."""
     try:
         with session.begin_nested():
             _run(session, _FOREIGN_KEY)
@@ -176,6 +178,22 @@ def _add_foreign_key(session: Session) -> None:
         # only. With customer writes held off, drop such rows and check again.
         log.info("labels.rebuild_dropped_erased")
         _run(session, "LOCK TABLE customers IN SHARE ROW EXCLUSIVE MODE", _ORPHANS, _FOREIGN_KEY)
+        return True
+    return False
+
+
+_ERASED_HISTORY = f"""
+    DELETE FROM label_history h USING {stage.TABLE} s
+    WHERE h.customer_key = s.customer_key AND h.scored_at = :scored_at AND s.changed
+      AND NOT EXISTS (SELECT 1 FROM customers c WHERE c.customer_key = s.customer_key)"""  # noqa: S608 - constants
+
+
+def forget_erased_history(session: Session, *, scored_at: object) -> None:
+    """Delete the history rows this rescore appended (at ``scored_at``, unjoined) for staged
+    customers erased since: the erasure deleted their history before these rows existed."""
+    session.execute(
+        text(_ERASED_HISTORY).bindparams(bindparam("scored_at", type_=_TIME)), {"scored_at": scored_at}
+    )
 
 
 def drop_replaced(store: Store) -> None:

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from services.scorer.adapters import label_stage as stage
 from services.scorer.adapters.aggregates import CHUNK_ROWS, KEY_BATCH, positions, row_positions
-from services.scorer.adapters.label_rebuild import rebuild_labels
+from services.scorer.adapters.label_rebuild import forget_erased_history, rebuild_labels
 from services.scorer.domain import LabelSnapshot, ScoredCustomers
 from shared.store.models import Label, LabelHistory
 from shared.store.types import UtcDateTime
@@ -41,12 +41,13 @@ def _upsert_sql(dialect: str) -> str:
         ON CONFLICT (customer_key) DO UPDATE SET {updates}"""
 
 
-def _history_sql(dialect: str) -> str:
+def _history_sql(dialect: str, *, only_known: bool = True) -> str:
     value = "NULLIF(s.value, 'NaN')" if dialect == "postgresql" else "s.value"
+    known = " JOIN customers c ON c.customer_key = s.customer_key" if only_known else ""
     return f"""
         INSERT INTO label_history (customer_key, label, stage, reasons, value, scored_at)
         SELECT s.customer_key, s.label, s.stage, s.reasons, {value}, :scored_at
-        FROM {stage.TABLE} s JOIN customers c ON c.customer_key = s.customer_key
+        FROM {stage.TABLE} s{known}
         WHERE s.changed"""  # noqa: S608 - constant fragments only
 
 
@@ -75,11 +76,15 @@ def write_labels(
         return
     dialect = session.get_bind().dialect.name
     stage.fill(session, scored, changed)
-    history = text(_history_sql(dialect)).bindparams(bindparam("scored_at", type_=_TIME))
-    session.execute(history, {"scored_at": scored_at})
-    rebuilt = (
-        rebuild and dialect == "postgresql" and rebuild_labels(session, as_of=as_of, scored_at=scored_at)
-    )
+    rebuilding = rebuild and dialect == "postgresql"
+    # A rebuild appends the history without joining customers (a first rescore's 1,000,000 rows:
+    # ~1.4 s less); the rows of customers erased since the staging are deleted where the rebuild
+    # meets them at its foreign key, or below when it upserts instead.
+    history = text(_history_sql(dialect, only_known=not rebuilding))
+    session.execute(history.bindparams(bindparam("scored_at", type_=_TIME)), {"scored_at": scored_at})
+    rebuilt = rebuilding and rebuild_labels(session, as_of=as_of, scored_at=scored_at)
+    if rebuilding and not rebuilt:
+        forget_erased_history(session, scored_at=scored_at)
     if not rebuilt:
         upsert = text(_upsert_sql(dialect))
         times = {"as_of": as_of, "scored_at": scored_at}

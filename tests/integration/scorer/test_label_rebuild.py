@@ -178,6 +178,42 @@ def test_a_label_whose_customer_was_erased_during_the_rebuild_is_dropped(postgre
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize("rebuilt", [True, False])
+def test_a_customer_erased_during_the_rebuild_keeps_no_new_label_history(
+    postgres_server: str, monkeypatch: pytest.MonkeyPatch, rebuilt: bool
+) -> None:
+    from services.scorer.adapters import label_rebuild
+    from services.scorer.adapters import labels as label_store
+
+    with _rescored_shop(postgres_server, 12) as (_url, store, names):
+        with store.transaction() as s:  # every label new again: each customer gets a history row
+            s.execute(text("TRUNCATE label_history, labels"))
+        erased = key(names[0])
+        add_foreign_key = label_rebuild._add_foreign_key
+
+        def erase(session: Any) -> None:  # after the rows were staged and the history appended
+            session.execute(delete(Customer).where(Customer.customer_key == erased))
+
+        def erased_then_checked(session: Any) -> bool:
+            erase(session)
+            return add_foreign_key(session)
+
+        def erased_then_gave_way(session: Any, **_: Any) -> bool:  # as when readers hold labels
+            erase(session)
+            return False
+
+        if rebuilt:
+            monkeypatch.setattr(label_rebuild, "_add_foreign_key", erased_then_checked)
+        else:
+            monkeypatch.setattr(label_store, "rebuild_labels", erased_then_gave_way)
+        full_rescore(store, DEFAULT_SCORING, as_of=AS_OF, announce=False)
+        with store.session() as s:
+            history = s.scalars(select(LabelHistory.customer_key)).all()
+            stored = s.scalars(select(Label.customer_key)).all()
+        assert sorted(history) == sorted(stored) == sorted(key(n) for n in names[1:])
+
+
+@pytest.mark.postgres
 def test_a_reader_holding_labels_past_the_wait_gets_an_upsert_instead(
     postgres_server: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
