@@ -30,6 +30,7 @@ from shared.store.models import (
     CustomerIdentifier,
     Erasure,
     Order,
+    Refund,
     SupportTicket,
 )
 
@@ -192,7 +193,9 @@ class FactsWriter:
         return erased
 
     def erase_orders(self, shop: str, order_ids: Iterable[str]) -> None:
-        """Delete specific orders (``orders_to_redact``)."""
+        """Delete specific orders (``orders_to_redact``) and their refunds (which name the order,
+        not its row: nothing cascades to them)."""
         ids = list(order_ids)
         if ids:
             self.session.execute(delete(Order).where(Order.shop == shop, Order.order_id.in_(ids)))
+            self.session.execute(delete(Refund).where(Refund.shop == shop, Refund.order_id.in_(ids)))

@@ -144,27 +144,23 @@ def write_orders(
             newest[ident] = (key, item)
     stored: dict[tuple[str, str], tuple[int, datetime]] = {}
     refunds: dict[tuple[str, str], Decimal] = {}
+    # A refund is stored only with its order (a refund naming none is refused, a redacted
+    # order's go with it), so one read of the stored orders brings their refund totals too.
+    refunded = (
+        select(func.sum(Refund.amount_base))
+        .where(Refund.shop == Order.shop, Refund.order_id == Order.order_id)
+        .scalar_subquery()
+    )
     for shop, chunk in shop_chunks(newest):
-        stored.update(
-            {
-                (s, o): (pk, at)
-                for pk, s, o, at in session.execute(
-                    select(Order.id, Order.shop, Order.order_id, Order.updated_at).where(
-                        Order.shop == shop, among(session, Order.order_id, chunk)
-                    )
-                )
-            }
+        found = session.execute(
+            select(Order.id, Order.shop, Order.order_id, Order.updated_at, refunded).where(
+                Order.shop == shop, among(session, Order.order_id, chunk)
+            )
         )
-        refunds.update(
-            {
-                (s, o): Decimal(str(total))
-                for s, o, total in session.execute(
-                    select(Refund.shop, Refund.order_id, func.sum(Refund.amount_base))
-                    .where(Refund.shop == shop, among(session, Refund.order_id, chunk))
-                    .group_by(Refund.shop, Refund.order_id)
-                )
-            }
-        )
+        for pk, s, o, at, total in found:
+            stored[(s, o)] = (pk, at)
+            if total is not None:
+                refunds[(s, o)] = Decimal(str(total))
     inserts, updates = [], []
     for ident, (key, item) in newest.items():
         values = _order_values(item, key, refunds.get(ident, Decimal(0)), now)

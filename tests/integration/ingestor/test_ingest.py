@@ -192,6 +192,36 @@ def test_refund_without_an_order_is_dead_lettered(store: Store, tmp_path: Path) 
     assert [(d.reason, d.field_path) for d in letters] == [("refund_without_order", "order_id")]
 
 
+def test_a_redacted_order_takes_its_refunds_and_a_later_version_starts_without_them(
+    store: Store, tmp_path: Path
+) -> None:
+    """``orders_to_redact`` may name an order of another key (a guest checkout): its refunds go
+    with it, and a version of it arriving later is not charged the deleted refunds."""
+    order = sample("orders_create.shopify_docs_2026-07.json")
+    refund = sample("refunds_create.shopify_docs_2026-07.json")
+    redact = {
+        "shop_id": 1,
+        "shop_domain": SHOP,
+        "customer": {"id": 999, "email": "someone.else@example.com", "phone": None},
+        "orders_to_redact": [order["id"]],
+    }
+    with pipeline(store, tmp_path) as p:
+        assert p.post("orders/create", order) == 200
+        assert p.post("refunds/create", refund) == 200
+        wait_for(lambda: p.handled() == 2)
+        with store.session() as s:
+            refunded = s.scalar(select(Order.refunded_base))
+        assert refunded is not None and refunded > 0  # the refund counted
+        assert p.post("customers/redact", redact) == 200
+        wait_for(lambda: p.handled() == 3)
+        with store.session() as s:
+            assert s.scalars(select(Order)).all() == [] and s.scalars(select(Refund)).all() == []
+        assert p.post("orders/updated", {**order, "updated_at": "2022-01-05T00:00:00-05:00"}) == 200
+        wait_for(lambda: p.handled() == 4)
+    with store.session() as s:
+        assert s.scalar(select(Order.refunded_base)) == 0
+
+
 def test_customer_redact_erases_facts_and_late_events_do_not_resurrect(store: Store, tmp_path: Path) -> None:
     order = _order(51, "2026-02-01T00:00:00Z", "60.00", email="erase.me@example.com")
     redact = {
