@@ -25,7 +25,8 @@ class UtcDateTime(TypeDecorator[datetime]):
     def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
         """On SQLite, straight to the text SQLAlchemy's ``DATETIME`` stores, in C (``isoformat``):
         the composed ``process_bind_param`` + ``DATETIME`` pair cost twice as much, and an ingest
-        binds every order's two timestamps (``tests/unit/store/test_types.py`` checks they agree)."""
+        binds every order's two timestamps (``tests/unit/foundation/test_utc_column.py`` checks
+        that they agree)."""
         if dialect.name != "sqlite":
             return super().bind_processor(dialect)
         return sqlite_text
