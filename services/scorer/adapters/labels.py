@@ -4,8 +4,8 @@ A million labels are written set-based: rows go into a temporary staging table
 (``label_stage``), then one ``INSERT .. SELECT .. ON CONFLICT DO UPDATE`` upserts ``labels``
 (building the features JSON in the database), or for a full rescore a new table is filled and
 swapped in (``label_rebuild``), and one ``INSERT .. SELECT`` appends ``label_history`` for the
-rows flagged as changed. Rows of customers deleted meanwhile
-(an erasure racing the rescore) are skipped by joining ``customers``.
+rows flagged as changed. Rows of customers deleted meanwhile (an erasure racing the rescore) are
+skipped by joining ``customers``; a rebuild drops them where it adds its foreign key instead.
 
 ``label_history`` holds exactly the changes announced on ``labels.changed`` (label, stage or a
 material value move), so "the label at time T" is the latest history row at or before T.
