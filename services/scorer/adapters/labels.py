@@ -103,17 +103,42 @@ def load_snapshot(session: Session, keys: npt.NDArray[np.object_]) -> LabelSnaps
     value = np.full(n, np.nan)
     if n == 0:
         return LabelSnapshot(keys, label, stage, value)
-    position = row_positions(keys)
+    ordered = _InOrder(keys)
     names: dict[Any, Any] = {}  # one str object per distinct label / stage, not a million copies
     for chunk in _stored_labels(session, keys, full=n > KEY_BATCH * 20):
         cols = list(zip(*chunk, strict=True))
-        found = positions(position, cols[0])
+        found = ordered.positions(cols[0])
         hit = found >= 0
         rows = found[hit]
         label[rows] = np.array([names.setdefault(v, v) for v in cols[1]], dtype=object)[hit]
         stage[rows] = np.array([names.setdefault(v, v) for v in cols[2]], dtype=object)[hit]
         value[rows] = np.array(cols[3], dtype=np.float64)[hit]
     return LabelSnapshot(keys, label, stage, value)
+
+
+class _InOrder:
+    """Rows of ``keys`` (sorted) for chunks of stored keys, often stored in the same order.
+
+    SQLite keeps the labels table in the order a first full rescore inserted it, by key, so a
+    chunk of its rows is most often a run of ``keys``: checked by comparing the run instead of
+    looking each key up (1,000,000 labels: ~0.9 s of ~2.8 s of CPU). Any other chunk (a rebuilt
+    PostgreSQL table is only nearly in key order, and its scans may start mid-table) is looked
+    up key by key.
+    """
+
+    def __init__(self, keys: npt.NDArray[np.object_]) -> None:
+        self.keys = keys
+        self.listed: list[str] = keys.tolist()
+        self.rows: dict[str, int] | None = None  # built for the first chunk out of order
+
+    def positions(self, stored: Sequence[str]) -> npt.NDArray[np.intp]:
+        """The rows of ``stored`` (-1 for a key not among ``keys``)."""
+        start = int(np.searchsorted(self.keys, stored[0])) if stored else 0
+        if self.listed[start : start + len(stored)] == list(stored):
+            return np.arange(start, start + len(stored), dtype=np.intp)
+        if self.rows is None:
+            self.rows = row_positions(self.keys)
+        return positions(self.rows, stored)
 
 
 def _stored_labels(session: Session, keys: npt.NDArray[np.object_], *, full: bool) -> Iterator[list[Any]]:
