@@ -256,24 +256,17 @@ def transactions(batch: Sequence[Delivery]) -> list[list[Received]]:
 def parsed_ahead(
     groups: Sequence[list[Received]], rates: Rates, worker: ParseWorker
 ) -> Iterator[list[Received]]:
-    """Each transaction's records with their items. Each transaction after the first is parsed
-    by the worker while the one before is written (at most two in its hands, bounding memory).
-    Nothing is written yet to overlap the first with: its first half is parsed here while the
-    worker, once running, parses the second (before, the whole first transaction was parsed
-    here: ~10 % of an import's time with polls of ~8 transactions). A poll of one transaction,
-    as when the ingestor keeps up, is parsed here and pays no pickling."""
+    """Each transaction's records with their items. The first is parsed here while the worker
+    takes the next (nothing is being written yet to overlap with, and a poll of one transaction,
+    as when the ingestor keeps up, pays no pickling); each later one by the worker while the one
+    before is written (at most two in its hands, bounding memory)."""
 
     def raws(group: list[Received]) -> list[RawReceived | None]:
         return [r.raw if isinstance(r.raw, RawReceived) else None for r in group]
 
-    if not groups:
-        return
-    first = groups[0]
-    half = len(first) // 2 if len(groups) > 1 and worker.running else len(first)
-    second_half = worker.submit(raws(first[half:]), rates)
     ahead: list[Pending] = [worker.submit(raws(group), rates) for group in groups[1:3]]
     for at, group in enumerate(groups):
-        parsed = parse_batch(raws(group[:half]), rates) + second_half() if at == 0 else ahead.pop(0)()
+        parsed = parse_batch(raws(group), rates) if at == 0 else ahead.pop(0)()
         if at and at + 2 < len(groups):
             ahead.append(worker.submit(raws(groups[at + 2]), rates))
         yield [Received(r.delivery, r.raw, r.index, p) for r, p in zip(group, parsed, strict=True)]

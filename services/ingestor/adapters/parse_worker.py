@@ -59,12 +59,6 @@ class ParseWorker:
         self._pool: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
 
-    @property
-    def running(self) -> bool:
-        """Whether the worker process is up (started by an earlier batch): handing it part of a
-        poll's first transaction then costs no start-up."""
-        return self._pool is not None
-
     def submit(self, raws: Sequence[RawReceived | None], rates: Rates) -> Pending:
         """Start parsing ``raws``; call the result to get them parsed."""
 
