@@ -5,6 +5,7 @@ A service's ``bootstrap`` supplies its handler and topics; this module owns the 
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +21,18 @@ log = get_logger(__name__)
 
 
 BACKGROUND_JOIN_SECONDS = 10.0  # a worker in a long platform wait is abandoned (daemon) after this
+
+
+# Python collects its youngest generation every 700 new container objects by default: a
+# process writing ingest batches allocates millions of short-lived rows while holding a poll's
+# records, and the collections re-walked them all (40k generic rows on PostgreSQL, handler
+# alone: writer CPU 5.5 -> 4.3 s). Cyclic garbage is rare there; it still goes, just later.
+BATCH_GC_THRESHOLDS = (50_000, 20, 100)
+
+
+def tune_gc_for_batches() -> None:
+    """Collect cyclic garbage less often, for a process that handles large batches."""
+    gc.set_threshold(*BATCH_GC_THRESHOLDS)
 
 
 def serve_metrics(settings: Settings, service: str) -> Callable[[], None]:

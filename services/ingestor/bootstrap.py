@@ -14,7 +14,7 @@ from shared.bus import topics
 from shared.bus.consumer import Handler
 from shared.bus.producer import Publisher
 from shared.config import Settings
-from shared.runtime import ConsumerService, run_consumer_service
+from shared.runtime import ConsumerService, run_consumer_service, tune_gc_for_batches
 from shared.store.db import Store
 
 RATES_REFRESH_SECONDS = 60.0
@@ -59,4 +59,5 @@ def service(settings: Settings) -> ConsumerService:
 
 def serve(settings: Settings) -> None:
     """Run the ingestor in the foreground until SIGTERM."""
+    tune_gc_for_batches()
     run_consumer_service(service(settings), settings)

@@ -24,6 +24,7 @@ from services.ingestor.parsing import Parsed, parse_batch
 from shared.config import Settings, env_bool
 from shared.log import configure_logging, get_logger
 from shared.messages import RawReceived
+from shared.runtime import tune_gc_for_batches
 
 log = get_logger(__name__)
 
@@ -37,6 +38,7 @@ def _start_worker() -> None:
     the ingestor (which stops it; no traceback of its own), and exit as soon as the process that
     started it is gone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    tune_gc_for_batches()
     settings = Settings.from_env()
     configure_logging(fmt=settings.log_format, level=settings.log_level, service="ingestor")
     parent = multiprocessing.parent_process()
