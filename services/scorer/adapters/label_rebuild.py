@@ -87,7 +87,7 @@ def rebuild_labels(session: Session, *, as_of: object, scored_at: object) -> boo
     rows = stage.labels_select("postgresql", only_known=False)
     fill = text(f"INSERT INTO {NEW} ({stage.LABEL_COLUMNS}) {rows}")
     fill = fill.bindparams(bindparam("as_of", type_=_TIME), bindparam("scored_at", type_=_TIME))
-    outcome = _postgresql(session, fill, {"as_of": as_of, "scored_at": scored_at}, scored_at=scored_at)
+    outcome = _postgresql(session, fill, {"as_of": as_of, "scored_at": scored_at})
     REBUILDS.labels(outcome).inc()
     return outcome == "rebuilt"
 
@@ -113,7 +113,7 @@ _FOREIGN_KEY = f"""
     REFERENCES customers (customer_key) ON DELETE CASCADE"""
 
 
-def _postgresql(session: Session, fill: object, times: dict[str, object], *, scored_at: object) -> str:
+def _postgresql(session: Session, fill: object, times: dict[str, object]) -> str:
     """``rebuilt``, or why the caller upserts: ``another_rebuild``, ``replaced_left``, ``gave_way``."""
     # Sorts and hashes of a million keys in memory (the index builds, the anti-joins below).
     _run(session, f"SET LOCAL maintenance_work_mem = '{WORK_MEM}'", f"SET LOCAL work_mem = '{WORK_MEM}'")
@@ -140,7 +140,7 @@ def _postgresql(session: Session, fill: object, times: dict[str, object], *, sco
         # then label reads) queues behind it, so the wait is short; past it the labels are upserted.
         _run(session, f"SET LOCAL lock_timeout = '{SWAP_WAIT}'")
         if _add_foreign_key(session):  # from here on customer writes wait for the commit
-            forget_erased_history(session, scored_at=scored_at)
+            forget_erased_history(session, scored_at=times["scored_at"])
         # From here on label readers wait for the commit too (~1-2 s): no label is written
         # meanwhile, so the labels the run did not score can be carried over.
         _run(session, "LOCK TABLE labels IN ACCESS EXCLUSIVE MODE")
