@@ -34,7 +34,7 @@ run: $(STAMP) ## the whole pipeline on a demo shop, then serve until Ctrl-C (ONC
 
 test: $(STAMP) browser ## run the test suite (unit, integration on SQLite and PostgreSQL, e2e, drills)
 	$(BIN)/pytest -n 3 -m "not drill"
-	$(BIN)/pytest -m drill
+	$(BIN)/pytest -n 2 --dist worksteal -m drill
 
 test-fast: $(STAMP) ## unit tests only
 	$(BIN)/pytest tests/unit -q

@@ -95,6 +95,10 @@ class Settings:
     database_url: str = ""
     kafka_bootstrap: str | None = None  # None: start the embedded broker
     kafka_partitions: int = 4
+    # How long the broker waits for a silent consumer before giving its partitions to another.
+    # A killed consumer's partitions move after this long; Tansu (the embedded broker) also
+    # holds a new group's first join for half of it.
+    kafka_session_timeout_ms: int = 10_000
     config_file: Path | None = None  # YAML with ICP rules and audience definitions
     log_format: str = "console"  # console | json
     log_level: str = "INFO"
@@ -141,6 +145,9 @@ class Settings:
             database_url=database_url,
             kafka_bootstrap=env.get("KAFKA_BOOTSTRAP_SERVERS") or None,
             kafka_partitions=partitions,
+            kafka_session_timeout_ms=int(
+                env_bounded(env, "KAFKA_SESSION_TIMEOUT_MS", 10_000, 3_000, 300_000)
+            ),
             config_file=Path(config_file) if config_file else None,
             log_format=log_format,
             log_level=log_level,
@@ -169,6 +176,7 @@ class Settings:
         env["AUDIENCESYNC_VAR_DIR"] = str(self.var_dir)
         env["DATABASE_URL"] = self.database_url
         env["KAFKA_PARTITIONS"] = str(self.kafka_partitions)
+        env["KAFKA_SESSION_TIMEOUT_MS"] = str(self.kafka_session_timeout_ms)
         env["LOG_FORMAT"] = self.log_format
         env["LOG_LEVEL"] = self.log_level
         env["SHOP"] = self.shop

@@ -120,6 +120,7 @@ def run_consumer_service(
             batch_size=service.batch_size,
             heartbeat_forward_to=service.heartbeat_forward_to,
             max_poll_interval_ms=service.max_poll_interval_ms,
+            session_timeout_ms=settings.kafka_session_timeout_ms,
         ),
         service.make_handler(store, publisher),
         publisher=publisher,

@@ -70,24 +70,25 @@ def stack(tmp_path: Path) -> Iterator[UpProcess]:
     assert processes_with_env(f"AUDIENCESYNC_VAR_DIR={up.var}") == [], "up left processes behind"
 
 
-def test_sigkill_of_each_service_in_a_burst_loses_nothing(stack: UpProcess) -> None:
-    """One stack, one 2,000-webhook burst per victim, each SIGKILLed in the middle of its burst."""
+def test_platform_answering_5xx_for_a_minute_then_recovering(stack: UpProcess) -> None:
+    # First in the file: the longest drill (a minute of waiting). `make test` runs the drills in
+    # two processes, each taking half of them in file order, then stealing from the other's.
     stack.start()
-    first = Burst()
-    for round_, victim in enumerate(("ingestor", "api", "broker", "syncer_meta", "scorer")):
-        sent = range(round_ * BURST, (round_ + 1) * BURST)
-        thread, result = _burst_in_background(stack, sent)
-        time.sleep(1.5)  # mid-burst
-        killed = stack.kill(victim)
-        thread.join()
-        got = result["burst"]
-        print(f"\nSIGKILL {victim}: {len(got.accepted)} acknowledged during the burst, {got.refused} refused")
-        first.accepted |= got.accepted
-        first.refused += got.refused
-        stack.wait_restarted(victim, killed)
-        # Shopify's retries of this burst, once the victim is back.
-        first.accepted |= retry_refused(stack.url, set(sent) - got.accepted)
-    _settle(stack, "SIGKILL ingestor, api, broker, syncer_meta, scorer", range(5 * BURST), first)
+    faults = f"{meta_sandbox_url(stack)}/_sandbox/faults"
+
+    def set_error_rate(rate: float) -> None:
+        body = f'{{"transient_error_rate": {rate}, "seed": 1}}'.encode()
+        request = urllib.request.Request(faults, data=body, method="POST")
+        request.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(request, timeout=10):
+            pass
+
+    set_error_rate(1.0)  # every Graph call fails with a transient error (HTTP 5xx)
+    first = burst(stack.url, range(BURST))
+    wait_stored(stack.database_url, first.accepted)
+    time.sleep(60)
+    set_error_rate(0.0)
+    _settle(stack, "Meta 5xx for 60 s", range(BURST), first)
 
 
 def test_sigkill_of_up_itself_then_restart_loses_nothing(stack: UpProcess) -> None:
@@ -120,23 +121,24 @@ def test_sigterm_of_up_under_load_stops_in_bounded_time_and_loses_nothing(stack:
     _settle(stack, "SIGTERM up, restart", sent, result["burst"])
 
 
-def test_platform_answering_5xx_for_a_minute_then_recovering(stack: UpProcess) -> None:
+def test_sigkill_of_each_service_in_a_burst_loses_nothing(stack: UpProcess) -> None:
+    """One stack, one 2,000-webhook burst per victim, each SIGKILLed in the middle of its burst."""
     stack.start()
-    faults = f"{meta_sandbox_url(stack)}/_sandbox/faults"
-
-    def set_error_rate(rate: float) -> None:
-        body = f'{{"transient_error_rate": {rate}, "seed": 1}}'.encode()
-        request = urllib.request.Request(faults, data=body, method="POST")
-        request.add_header("Content-Type", "application/json")
-        with urllib.request.urlopen(request, timeout=10):
-            pass
-
-    set_error_rate(1.0)  # every Graph call fails with a transient error (HTTP 5xx)
-    first = burst(stack.url, range(BURST))
-    wait_stored(stack.database_url, first.accepted)
-    time.sleep(60)
-    set_error_rate(0.0)
-    _settle(stack, "Meta 5xx for 60 s", range(BURST), first)
+    first = Burst()
+    for round_, victim in enumerate(("ingestor", "api", "broker", "syncer_meta", "scorer")):
+        sent = range(round_ * BURST, (round_ + 1) * BURST)
+        thread, result = _burst_in_background(stack, sent)
+        time.sleep(1.5)  # mid-burst
+        killed = stack.kill(victim)
+        thread.join()
+        got = result["burst"]
+        print(f"\nSIGKILL {victim}: {len(got.accepted)} acknowledged during the burst, {got.refused} refused")
+        first.accepted |= got.accepted
+        first.refused += got.refused
+        stack.wait_restarted(victim, killed)
+        # Shopify's retries of this burst, once the victim is back.
+        first.accepted |= retry_refused(stack.url, set(sent) - got.accepted)
+    _settle(stack, "SIGKILL ingestor, api, broker, syncer_meta, scorer", range(5 * BURST), first)
 
 
 def test_ten_thousand_webhooks_in_one_burst(stack: UpProcess) -> None:

@@ -12,6 +12,8 @@ from shared.bus.consumer import ConsumerRunner, Handler, RunnerConfig
 from shared.bus.producer import Publisher
 from shared.bus.records import DeadLetter, Delivery
 
+SESSION_TIMEOUT_MS = 4000  # the tests' consumers' session timeout (tests/conftest.py says why)
+
 
 @dataclass
 class MemorySeen:
@@ -63,7 +65,7 @@ def start_runner(
         bootstrap=bootstrap,
         batch_size=kwargs.pop("batch_size", 200),
         poll_timeout_ms=200,
-        session_timeout_ms=6000,
+        session_timeout_ms=SESSION_TIMEOUT_MS,
         backoff_base=0.05,
     )
     runner = ConsumerRunner(config, handler, publisher=publisher, **kwargs)

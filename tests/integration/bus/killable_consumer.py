@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from shared.bus.consumer import ConsumerRunner, RunnerConfig, install_stop_signals
 from shared.bus.producer import Publisher
 from shared.bus.records import Delivery
+from tests.integration.bus.harness import SESSION_TIMEOUT_MS
 
 
 def main(bootstrap: str, topic: str, group: str, db: str) -> None:
@@ -36,7 +37,7 @@ def main(bootstrap: str, topic: str, group: str, db: str) -> None:
         bootstrap=bootstrap,
         batch_size=200,
         poll_timeout_ms=200,
-        session_timeout_ms=6000,
+        session_timeout_ms=SESSION_TIMEOUT_MS,
     )
     runner = ConsumerRunner(config, handle, publisher=Publisher(bootstrap))
     install_stop_signals(runner.stop)

@@ -30,6 +30,7 @@ from shared.messages import CustomersChanged
 from shared.store.db import Store
 from shared.store.messages import SqlDeadLetterSink, SqlSeenMessages
 from shared.store.models import DeadLetterRecord, ProcessedMessage
+from tests.integration.bus.harness import SESSION_TIMEOUT_MS
 
 SECRET = "ingest-secret"
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "shopify"
@@ -131,7 +132,13 @@ def pipeline(store: Store, tmp_path: Path, *, default_shop: str = "default") -> 
         )
         runner = ConsumerRunner(
             RunnerConfig(
-                name="ingestor", topics=(ORDERS_RAW,), bootstrap=broker.bootstrap, poll_timeout_ms=100
+                name="ingestor",
+                topics=(ORDERS_RAW,),
+                bootstrap=broker.bootstrap,
+                poll_timeout_ms=100,
+                session_timeout_ms=SESSION_TIMEOUT_MS,
+                backoff_base=0.05,  # retries of a failing batch: the same steps, shorter waits
+                backoff_cap=1.0,
             ),
             handler,
             publisher=publisher,

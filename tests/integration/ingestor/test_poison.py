@@ -34,7 +34,7 @@ from shared.messages import RawReceived
 from shared.store.db import Store
 from shared.store.messages import SqlDeadLetterSink, SqlSeenMessages
 from shared.store.models import DeadLetterRecord, Order
-from tests.integration.bus.harness import wait_for
+from tests.integration.bus.harness import SESSION_TIMEOUT_MS, wait_for
 from tests.integration.ingestor.harness import sample
 
 pytestmark = pytest.mark.integration
@@ -178,7 +178,7 @@ def ingestor(
             topics=(topic,),
             bootstrap=broker.bootstrap,
             poll_timeout_ms=100,
-            session_timeout_ms=6000,
+            session_timeout_ms=SESSION_TIMEOUT_MS,
             backoff_base=0.05,
             backoff_cap=0.5,
         ),

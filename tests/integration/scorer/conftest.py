@@ -29,6 +29,7 @@ from shared.store.messages import SqlDeadLetterSink, SqlSeenMessages
 from shared.store.migrate import upgrade
 from shared.store.models import ProcessedMessage
 from tests.conftest import _postgres_schema_url
+from tests.integration.bus.harness import SESSION_TIMEOUT_MS
 
 DEMO_CUSTOMERS = 400
 DEMO_SEED = 11
@@ -61,7 +62,11 @@ def _import(store: Store, settings: Settings, files: list[tuple[Path, str]]) -> 
         declared = ingestor_service(live)
         runner = ConsumerRunner(
             RunnerConfig(
-                name=declared.name, topics=(ORDERS_RAW,), bootstrap=broker.bootstrap, poll_timeout_ms=100
+                name=declared.name,
+                topics=(ORDERS_RAW,),
+                bootstrap=broker.bootstrap,
+                poll_timeout_ms=100,
+                session_timeout_ms=SESSION_TIMEOUT_MS,
             ),
             declared.make_handler(store, publisher),
             publisher=publisher,

@@ -24,6 +24,7 @@ from shared.messages import CustomerChanged, LabelChanged
 from shared.store.db import Store
 from shared.store.messages import SqlDeadLetterSink, SqlSeenMessages
 from shared.store.models import Customer, DeadLetterRecord, Erasure, Label, ProcessedMessage
+from tests.integration.bus.harness import SESSION_TIMEOUT_MS
 from tests.integration.scorer.shop import ShopWriter, key, random_shop
 
 pytestmark = pytest.mark.integration
@@ -94,6 +95,7 @@ def running_scorer(store: Store) -> Iterator[Scorer]:
                 topics=declared.topics,
                 bootstrap=broker.bootstrap,
                 poll_timeout_ms=100,
+                session_timeout_ms=SESSION_TIMEOUT_MS,
                 heartbeat_forward_to=declared.heartbeat_forward_to,
             ),
             declared.make_handler(store, publisher),

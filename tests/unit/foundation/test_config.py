@@ -14,6 +14,7 @@ def test_defaults_give_the_embedded_mode() -> None:
     assert s.database_url == "sqlite:///var/audiencesync.db"
     assert s.kafka_bootstrap is None
     assert s.base_currency == "USD"
+    assert s.kafka_session_timeout_ms == 10_000
 
 
 @pytest.mark.parametrize(
@@ -21,6 +22,8 @@ def test_defaults_give_the_embedded_mode() -> None:
     [
         ({"KAFKA_PARTITIONS": "many"}, "KAFKA_PARTITIONS"),
         ({"KAFKA_PARTITIONS": "0"}, "KAFKA_PARTITIONS"),
+        ({"KAFKA_SESSION_TIMEOUT_MS": "1000"}, "KAFKA_SESSION_TIMEOUT_MS"),
+        ({"KAFKA_SESSION_TIMEOUT_MS": "10s"}, "KAFKA_SESSION_TIMEOUT_MS"),
         ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
         ({"LOG_FORMAT": "xml"}, "LOG_FORMAT"),
         ({"BASE_CURRENCY": "dollars"}, "BASE_CURRENCY"),
