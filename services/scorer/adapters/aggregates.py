@@ -356,13 +356,6 @@ def load_aggregates(
     return concat(parts) if parts else _empty()
 
 
-def counted_orders(session: Session, as_of: datetime) -> int:
-    """How many orders count by ``as_of``: the sum of every customer's ``n_orders``."""
-    query = f"SELECT COUNT(*) FROM orders o WHERE {sql.order_filter(after=False, keys=False)}"  # noqa: S608
-    found = session.execute(text(query).bindparams(bindparam("as_of", type_=_TIME)), {"as_of": as_of})
-    return int(found.scalar() or 0)
-
-
 def _empty() -> CustomerAggregates:
     none = np.array([], dtype=object)
     return CustomerAggregates.from_columns(

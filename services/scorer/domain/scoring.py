@@ -54,7 +54,6 @@ class Calibration:
     shop_interval_days: float  # median days between orders of repeat buyers
     customers: int
     value_choice: ValueChoice = BASELINE_ONLY  # which model gives ``value``, with the evidence
-    orders: int = 0  # the orders it was fitted on (0: stored before this was kept)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (NaN cutoffs become None)."""
@@ -66,7 +65,6 @@ class Calibration:
             "shop_interval_days": self.shop_interval_days,
             "customers": self.customers,
             "value_choice": self.value_choice.to_dict(),
-            "orders": self.orders,
         }
 
     @classmethod
@@ -82,7 +80,6 @@ class Calibration:
             value_choice=ValueChoice.from_dict(data["value_choice"])
             if data.get("value_choice")
             else BASELINE_ONLY,
-            orders=int(data.get("orders", 0)),
         )
 
 
@@ -202,7 +199,6 @@ def score(
             shop_interval_days=median_interval_days(f),
             customers=len(aggregates),
             value_choice=choice,
-            orders=int(aggregates.n_orders.sum()),
         )
     else:
         prediction = predict_value(calibration.model, f, config.model)

@@ -164,20 +164,6 @@ def test_a_shop_that_doubled_since_its_calibration_is_recalibrated(store: Store)
     assert rescore_customers(store, DEFAULT_SCORING, [key(names[1])], now=AS_OF).mode == "incremental"
 
 
-def test_a_shop_whose_orders_grew_by_a_quarter_is_recalibrated(store: Store) -> None:
-    # An import's history, then its recent orders: the same customers, many more orders.
-    names = random_shop(store, 60, seed=1)
-    full_rescore(store, DEFAULT_SCORING, as_of=AS_OF, announce=False)
-    with store.session() as s:
-        calibrated = s.scalars(select(ScoringRun)).one().calibration["orders"]
-    with store.transaction() as session:
-        shop = ShopWriter(session)
-        for i in range(int(calibrated * 0.25) + 60):  # a quarter more, and the 50 of slack
-            shop.order(names[i % len(names)], f"2024-06-{1 + i % 28:02d} 10:00", 40, lines=(("Home", 1),))
-    assert rescore_customers(store, DEFAULT_SCORING, [key(names[0])], now=AS_OF).mode == "full"
-    assert rescore_customers(store, DEFAULT_SCORING, [key(names[1])], now=AS_OF).mode == "incremental"
-
-
 def test_a_full_rescore_records_its_value_choice_and_incremental_rescoring_reuses_it(store: Store) -> None:
     random_shop(store, 400)
     config = load_scoring({"model": {"learned_min_buyers": 50, "learned_trees": 30}})
