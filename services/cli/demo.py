@@ -3,8 +3,9 @@
 1. A heartbeat through every topic and back (every service is consuming).
 2. A generated shop fed in as a brand would: its history by bulk import, its last days as
    signed Shopify webhooks to the api (``demo_feed``), stored by the ingestor service.
-3. The scorer labels every customer from ``customers.changed``; labels are compared with the
-   generator's planted truth (precision and recall).
+3. The scorer labels every customer from ``customers.changed``; then the first refresh (what a
+   brand runs once its history is in, and the scheduler nightly) recalibrates on the whole shop
+   and syncs every audience; labels are compared with the generator's planted truth.
 4. The Meta and Google syncers turn ``labels.changed`` into audiences on their sandboxes; each
    audience's size there is read back from the sandbox.
 5. An admin API token for the run, checked against the api.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -107,48 +109,118 @@ def _wait(
     return bool(predicate())
 
 
-def labels_stage(
-    console: Console, stack: DemoStack, truth_path: Path, stop: threading.Event, *, timeout: float = 180.0
-) -> bool:
-    """Wait until every customer is labelled; print label sizes and precision/recall vs the truth."""
-    import csv
-
+def _labels(store: Store, *, by_shop_id: bool = False) -> dict[str, str]:
+    """Each labelled customer's label, by customer key (or by the shop's customer id)."""
     from shared.store.models import Customer, Label
+
+    key = Customer.shop_customer_id if by_shop_id else Label.customer_key
+    query = select(key, Label.label).join(Customer, Label.customer_key == Customer.customer_key)
+    with store.session() as s:
+        return {str(cid): str(label) for cid, label in s.execute(query)}
+
+
+def _counts(store: Store) -> tuple[int, int]:
+    """Customers, and how many of them have a label."""
+    from shared.store.models import Customer, Label
+
+    with store.session() as s:
+        customers = int(s.scalar(select(func.count()).select_from(Customer)) or 0)
+        labelled = int(s.scalar(select(func.count()).select_from(Label)) or 0)
+    return customers, labelled
+
+
+def streamed_labels_stage(
+    console: Console, stack: DemoStack, stop: threading.Event, *, timeout: float = 180.0
+) -> bool:
+    """Wait until the scorer has labelled every customer the feed brought in (incrementally)."""
+    store = Store(stack.settings.database_url)
+    # Every customer with facts gets a label; wait until that holds, or until the count has
+    # been stable for a while (a customer known only from a ticket may have nothing to score).
+    history: list[int] = []
+
+    def settled() -> bool:
+        customers, labelled = _counts(store)
+        history.append(labelled)
+        stable = len(history) > 10 and labelled > 0 and len(set(history[-10:])) == 1
+        return (labelled >= customers > 0) or stable
+
+    try:
+        done = _wait(settled, timeout, stop)
+        labelled = _counts(store)[1]
+    finally:
+        store.dispose()
+    if not done and not stop.is_set():
+        console.print(f"[red]only {labelled:,} customers labelled in {timeout:.0f}s[/]")
+    return done
+
+
+def first_refresh_stage(
+    console: Console, stack: DemoStack, stop: threading.Event, *, timeout: float = 180.0
+) -> bool:
+    """The first refresh, as a brand runs it once its history is in (``audiencesync refresh``).
+
+    Labels streamed in reuse the scorer's last calibration, taken on the part of the shop that
+    had arrived then (``services.scorer.rescoring``); the refresh's full rescore recalibrates on
+    the whole shop, and its syncs bring every audience in line. Runs under the same lock as the
+    scheduler's, whose worker carries out the syncs it queues.
+    """
+    from services.scheduler import refresh
+    from services.scheduler.worker import FINE
+    from shared.store import sync_requests
+
+    settings = stack.settings
+    store = Store(settings.database_url)
+    started = time.perf_counter()
+    try:
+        streamed = _labels(store)
+        slot = datetime.now(UTC).replace(microsecond=0)
+        result = refresh.run_refresh(
+            settings, store, slot, "up --demo", refresh.Trigger.MANUAL, stopping=stop.is_set
+        )
+        if result is None:
+            if not stop.is_set():
+                console.print("[red]first refresh: another refresh holds the lock[/]")
+            return False
+        ids = result.request_ids
+        synced = _wait(lambda: sync_requests.finished(store, ids) >= len(ids), timeout, stop)
+        refreshed = _labels(store)
+        requests = [sync_requests.get(store, i) or {} for i in ids]
+    finally:
+        store.dispose()
+    moved = Counter((streamed.get(c), label) for c, label in refreshed.items() if streamed.get(c) != label)
+    failed = [
+        f"{item.get('audience')}/{item.get('platform')} {item.get('status')}"
+        for found in requests
+        for item in found.get("results") or []
+        if item.get("status") not in FINE
+    ]
+    console.print(
+        f"  first refresh in {time.perf_counter() - started:.1f}s (as the scheduler runs it nightly):"
+        f" every customer rescored on a model recalibrated on the whole shop, {moved.total():,} of"
+        f" {len(refreshed):,} labels moved from the streamed ones"
+        + "".join(f"; {n:,} {old or 'unlabelled'} -> {new}" for (old, new), n in moved.most_common(3))
+        + f". {len(ids)} syncs queued, {sum(bool(found.get('finished_at')) for found in requests)} finished",
+        highlight=False,
+    )
+    if failed:
+        console.print(f"[red]first refresh: {', '.join(failed)}[/]")
+    if not synced and not stop.is_set():
+        console.print(f"[red]first refresh: syncs not finished in {timeout:.0f}s[/]")
+    return synced and not failed
+
+
+def labels_stage(console: Console, stack: DemoStack, truth_path: Path) -> bool:
+    """Print label sizes and precision/recall against the generator's planted truth."""
+    import csv
 
     store = Store(stack.settings.database_url)
     try:
-
-        def counts() -> tuple[int, int]:
-            with store.session() as s:
-                customers = int(s.scalar(select(func.count()).select_from(Customer)) or 0)
-                labelled = int(s.scalar(select(func.count()).select_from(Label)) or 0)
-            return customers, labelled
-
-        # Every customer with facts gets a label; wait until that holds, or until the count has
-        # been stable for a while (a customer known only from a ticket may have nothing to score).
-        history: list[int] = []
-
-        def settled() -> bool:
-            customers, labelled = counts()
-            history.append(labelled)
-            stable = len(history) > 10 and labelled > 0 and len(set(history[-10:])) == 1
-            return (labelled >= customers > 0) or stable
-
-        done = _wait(settled, timeout, stop)
-        with store.session() as s:
-            got = {
-                cid: label
-                for cid, label in s.execute(
-                    select(Customer.shop_customer_id, Label.label).join(
-                        Label, Label.customer_key == Customer.customer_key
-                    )
-                )
-            }
+        got = _labels(store, by_shop_id=True)
     finally:
         store.dispose()
     with truth_path.open(encoding="utf-8") as handle:
         truth = {row["shop_customer_id"]: row["expected_label"] for row in csv.DictReader(handle)}
-    table = Table(title="3. labels (scorer) vs the planted truth")
+    table = Table(title="3. labels (scorer, after the first refresh) vs the planted truth")
     for column in ("label", "customers", "precision", "recall"):
         table.add_column(column, justify="right")
     for label in ("icp", "negative_icp", "neutral"):
@@ -159,9 +231,7 @@ def labels_stage(
         recall = f"{hit / len(actual):.2f}" if actual else "-"
         table.add_row(label, f"{len(predicted):,}", precision, recall)
     console.print(table)
-    if not done and not stop.is_set():
-        console.print(f"[red]only {len(got)} customers labelled in {timeout:.0f}s[/]")
-    return done
+    return bool(got)
 
 
 def _held(stack: DemoStack, platform: str, audience_id: str | None) -> int | None:
@@ -315,7 +385,9 @@ def run_demo(stack: DemoStack, stop: threading.Event, *, customers: int = DEMO_C
     stages: list[Callable[[], bool]] = [
         lambda: _print_heartbeat(console, heartbeat(bootstrap, stop=stop)),
         lambda: _print_feed(console, shop, feed(shop, settings, stack.api_url, stop)),
-        lambda: labels_stage(console, stack, shop.truth, stop),
+        lambda: streamed_labels_stage(console, stack, stop),
+        lambda: first_refresh_stage(console, stack, stop),
+        lambda: labels_stage(console, stack, shop.truth),
         lambda: audiences_stage(console, stack, stop),
         lambda: audiences_stage(console, stack, stop, platform="google"),
     ]

@@ -62,13 +62,14 @@ def _refresh(args: argparse.Namespace, settings: Settings) -> int:
                 return 2
             progress.update(syncing, total=len(result.request_ids), description="sync: audiences x platforms")
             worker = Worker(settings, store, name=f"cli-refresh-{slot:%H%M%S}")
+            ids = result.request_ids
             while worker.step() is not None:
-                progress.update(syncing, completed=_ended(store, result.request_ids))
+                progress.update(syncing, completed=sync_requests.finished(store, ids))
             deadline = time.monotonic() + WAIT_FOR_OTHERS
-            while _ended(store, result.request_ids) < len(result.request_ids) and time.monotonic() < deadline:
+            while sync_requests.finished(store, ids) < len(ids) and time.monotonic() < deadline:
                 time.sleep(1.0)  # claimed by the scheduler's worker meanwhile
-                progress.update(syncing, completed=_ended(store, result.request_ids))
-            progress.update(syncing, completed=_ended(store, result.request_ids))
+                progress.update(syncing, completed=sync_requests.finished(store, ids))
+            progress.update(syncing, completed=sync_requests.finished(store, ids))
         bad = 0
         for request_id in result.request_ids:
             found = sync_requests.get(store, request_id)
@@ -84,15 +85,3 @@ def _refresh(args: argparse.Namespace, settings: Settings) -> int:
         return 1 if bad or result.skipped else 0
     finally:
         store.dispose()
-
-
-def _ended(store: object, request_ids: list[int]) -> int:
-    from shared.store import sync_requests
-    from shared.store.db import Store
-
-    assert isinstance(store, Store)
-    ended = 0
-    for request_id in request_ids:
-        found = sync_requests.get(store, request_id)
-        ended += bool(found and found["finished_at"])
-    return ended

@@ -112,6 +112,15 @@ def get(store: Store, request_id: int) -> dict[str, Any] | None:
         return None if row is None else as_dict(row)
 
 
+def finished(store: Store, request_ids: Sequence[int]) -> int:
+    """How many of ``request_ids`` have ended (succeeded, failed or cancelled)."""
+    if not request_ids:
+        return 0
+    query = select(func.count()).where(SyncRequest.id.in_(request_ids), SyncRequest.finished_at.is_not(None))
+    with store.session() as session:
+        return int(session.scalar(query) or 0)
+
+
 def search(
     store: Store,
     *,
