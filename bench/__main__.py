@@ -8,11 +8,13 @@ import sys
 import time
 
 import bench
+from bench._machine import describe
 
 
 def main(argv: list[str]) -> int:
     """Run each named benchmark module's ``main()`` (all modules when none are named)."""
     names = argv or sorted(m.name for m in pkgutil.iter_modules(bench.__path__) if not m.name.startswith("_"))
+    print(describe(), flush=True)
     for name in names:
         print(f"\n=== bench: {name} ===", flush=True)
         started = time.perf_counter()
