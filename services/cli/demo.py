@@ -174,9 +174,13 @@ def first_refresh_stage(
     try:
         streamed = _labels(store)
         slot = datetime.now(UTC).replace(microsecond=0)
-        result = refresh.run_refresh(
-            settings, store, slot, "up --demo", refresh.Trigger.MANUAL, stopping=stop.is_set
-        )
+        try:
+            result = refresh.run_refresh(
+                settings, store, slot, "up --demo", refresh.Trigger.MANUAL, stopping=stop.is_set
+            )
+        except Exception as exc:  # recorded on the refresh's row; the demo says so and goes on
+            console.print(f"[red]first refresh failed: {exc}[/]", highlight=False)
+            return False
         if result is None:
             if not stop.is_set():
                 console.print("[red]first refresh: another refresh holds the lock[/]")
