@@ -135,8 +135,11 @@ def test_the_worker_records_runs_and_reports_a_platform_without_a_syncer(store: 
         ("meta", "succeeded"),
         ("google", "unavailable"),
     ]
-    # The audience is free again.
-    assert sync_requests.create(store, [("icp_seed", "meta")], "delta", "ops") > request_id
+    # The audience is free again, and only the ended request counts as finished.
+    later = sync_requests.create(store, [("icp_seed", "meta")], "delta", "ops")
+    assert later > request_id
+    assert sync_requests.finished(store, [request_id, later]) == 1
+    assert sync_requests.finished(store, []) == 0
 
 
 def test_a_cancel_stops_the_running_command(store: Store) -> None:
