@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from services.cli import stack_env
 from services.cli.supervisor import Child
 from services.syncer_google.config import GoogleSettings
 from services.syncer_meta.config import MetaSettings
@@ -107,10 +108,14 @@ class EmbeddedStack:
         if self.broker:
             self._refill()  # a previous broker's log died with it (or with a previous ``up``)
         env = settings.child_environ()
+        # What commands run beside the stack need and cannot know: the broker and sandboxes it started.
+        beside = {"KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap} if self.broker else {}
         if not MetaSettings.from_env(env).accounts:  # no real Meta account configured: use the sandbox
-            env.update(self._start_meta_sandbox(env))
+            beside.update(self._start_meta_sandbox(env))
         if not GoogleSettings.from_env(env).customers:  # nor Google: the Data Manager sandbox path
-            env.update(self._start_google_sandbox(env))
+            beside.update(self._start_google_sandbox(env))
+        env.update(beside)
+        stack_env.write(self.run_dir, beside)
         # Picked once the sandboxes listen: a port picked before could be handed to one of them.
         port = self.api_port or free_port()
         self.api_url = f"http://127.0.0.1:{port}"
@@ -276,6 +281,7 @@ class EmbeddedStack:
             self._stopped.set()  # the supervisor thread may end now (see ``_supervise``)
             if self._supervisor is not None and self._supervisor is not threading.current_thread():
                 self._supervisor.join(30)
+        stack_env.remove(self.run_dir)
         for name in ("broker.pid", "up.pid"):
             (self.run_dir / name).unlink(missing_ok=True)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -55,6 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     service = getattr(args, "service", None) or args.command
     configure_logging(fmt=settings.log_format, level=settings.log_level, service=service)
+    if args.command not in STACK_COMMANDS:
+        settings = _beside_running_stack(settings)
     from sqlalchemy.exc import OperationalError
 
     try:
@@ -66,6 +69,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"audiencesync: {_unreachable(settings.database_url, exc)}", file=sys.stderr)
         return 1
     return code
+
+
+STACK_COMMANDS = frozenset({"up", "serve", "sandbox"})  # the stack itself, started with its settings
+
+
+def _beside_running_stack(settings: Settings) -> Settings:
+    """A command run beside a live ``up`` on the same var dir uses its broker and sandboxes."""
+    from services.cli import stack_env
+
+    adopted = stack_env.adopt(settings.var_dir, os.environ)
+    if not adopted:
+        return settings
+    print(
+        f"audiencesync: using the running stack's {', '.join(sorted(adopted))}"
+        f" ({settings.var_dir / 'run' / stack_env.FILE})",
+        file=sys.stderr,
+    )
+    return Settings.from_env()
 
 
 def _unreachable(url: str, exc: Exception) -> str:

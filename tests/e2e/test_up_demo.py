@@ -202,6 +202,17 @@ def test_up_demo_serves_until_ctrl_c_then_stops_everything(tmp_path: Path) -> No
         )
         with urllib.request.urlopen(request, timeout=10) as response:
             assert json.loads(response.read())["status"] == "accepted"
+        # A command beside the stack, on its var dir, uses its broker and sandboxes: every sync
+        # of a refresh by hand succeeds, whichever worker (its own or the scheduler's) claims it.
+        refreshed = subprocess.run(
+            [sys.executable, "-m", "services.cli.main", "refresh"],
+            env=env, cwd=ROOT, capture_output=True, text=True, timeout=180,
+        )  # fmt: skip
+        assert refreshed.returncode == 0, refreshed.stdout + refreshed.stderr
+        adopted = re.findall(r"using the running stack's (.*) \(", refreshed.stderr)
+        assert adopted and "KAFKA_BOOTSTRAP_SERVERS" in adopted[0].split(", "), refreshed.stderr
+        results = refreshed.stdout.splitlines()
+        assert len(results) == 5 and all(line.endswith(" succeeded") for line in results), results
     finally:
         os.killpg(up.pid, signal.SIGINT)  # Ctrl-C: the terminal signals the whole foreground group
         code = up.wait(90)
