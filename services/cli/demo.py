@@ -198,12 +198,13 @@ def first_refresh_stage(
         for item in found.get("results") or []
         if item.get("status") not in FINE
     ]
+    changes = "".join(f"; {n:,} {old or 'unlabelled'} -> {new}" for (old, new), n in moved.most_common(3))
+    finished = sum(bool(found.get("finished_at")) for found in requests)
     console.print(
-        f"  first refresh in {time.perf_counter() - started:.1f}s (as the scheduler runs it nightly):"
-        f" every customer rescored on a model recalibrated on the whole shop, {moved.total():,} of"
-        f" {len(refreshed):,} labels moved from the streamed ones"
-        + "".join(f"; {n:,} {old or 'unlabelled'} -> {new}" for (old, new), n in moved.most_common(3))
-        + f". {len(ids)} syncs queued, {sum(bool(found.get('finished_at')) for found in requests)} finished",
+        f"  first refresh in {time.perf_counter() - started:.1f}s, as the scheduler runs it nightly: every"
+        f" customer rescored on a model recalibrated on the whole shop\n"
+        f"            {moved.total():,} of {len(refreshed):,} labels moved from the streamed ones{changes};"
+        f" {len(ids)} syncs queued, {finished} finished",
         highlight=False,
     )
     if failed:
@@ -407,7 +408,7 @@ def run_demo(stack: DemoStack, stop: threading.Event, *, customers: int = DEMO_C
     token, accepted = admin_token(stack)
     ok = ok and accepted
     verdict = "[green]pipeline OK[/]" if ok else "[red]pipeline INCOMPLETE[/]"
-    console.print(f"{verdict}: first refresh in {seconds:.1f}s")
+    console.print(f"{verdict}: from an empty stack to synced audiences in {seconds:.1f}s")
     console.print(
         f"  token     {token}\n"
         f"            admin scope, created for this run{'' if accepted else ' [red](the api refused it)[/]'};"

@@ -30,7 +30,7 @@ from sqlalchemy import func, select
 from shared.config import Settings
 from shared.store.db import Store
 
-DEMO_CUSTOMERS = 3_000  # ~10,500 orders: the first refresh in about a minute on two cores
+DEMO_CUSTOMERS = 3_000  # ~10,500 orders: fed, labelled, refreshed and synced in about a minute on two cores
 DEMO_SEED = 7
 RECENT_DAYS = 30  # orders this recent arrive by webhook (~6% of them), older ones by bulk import
 WEBHOOK_SENDERS = 4  # concurrent webhook deliveries (the api's waitress has more threads)

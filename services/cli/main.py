@@ -68,6 +68,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OperationalError as exc:  # the database is down or DATABASE_URL names none
         print(f"audiencesync: {_unreachable(settings.database_url, exc)}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # the reader left early (``... | head``): stop quietly, as cat does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit's flush
+        return 1
     return code
 
 
