@@ -19,7 +19,6 @@ from services.syncer_google.adapters.datamanager import DataManagerLists
 from services.syncer_google.adapters.platform import PLATFORM, DataManagerPlatform, GoogleAdsPlatform, Waiting
 from services.syncer_google.adapters.quota import Budget, SharedQuota
 from services.syncer_google.config import GoogleSettings
-from services.syncer_google.domain.consent import GoogleConsent
 from services.syncer_google.domain.rows import DATA_MANAGER_ROWS, GOOGLE_ADS_ROWS
 from services.syncer_google.service import GoogleSyncService
 from shared.config import Settings
@@ -28,6 +27,7 @@ from shared.definitions.audiences import AudienceDefinition
 from shared.runtime import ConsumerService
 from shared.store.db import Store
 from shared.sync.consumer import serve_syncer, syncer_service
+from shared.sync.google_consent import GoogleConsent
 from shared.sync.guardrails import Guardrails
 from shared.sync.membership import Destination, Target
 from shared.sync.null_platform import NullPlatform

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from services.syncer_google.domain.consent import Elsewhere
 from services.syncer_google.domain.members import ADS_MEMBERS_PER_REQUEST
 from shared.config import SettingsError, env_bool, env_bounded, read_secret
+from shared.sync.google_consent import Elsewhere
 
 DATAMANAGER_ENDPOINT = "datamanager.googleapis.com"
 GOOGLE_ADS_ENDPOINT = "googleads.googleapis.com"

@@ -4,14 +4,16 @@ For the customers an audience selects now, per country: the share with a valid e
 phone, a complete name + postcode + country (Google matches an address only whole), consent for
 each platform, and duplicates (customers sharing a hashed email or phone with another customer:
 the platform counts them once). Stored identifiers are the normalized, valid ones, so holding an
-identifier means it is valid; the values themselves are never read out.
+identifier means it is valid; the values themselves are never read out. Consent is each
+platform's upload rule as its syncer applies it (``META_CONSENT``, ``GOOGLE_CONSENT_ELSEWHERE``,
+the audience's role), so the share is who may be uploaded, not a stricter reading of it.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -19,6 +21,8 @@ from sqlalchemy import select
 from shared.definitions.audiences import AudienceDefinition
 from shared.store.db import Store
 from shared.store.models import Customer, CustomerIdentifier, Label
+from shared.sync.google_consent import Elsewhere, GoogleConsent
+from shared.sync.membership import Consent, CustomerView
 
 PLATFORM = "meta"  # the identifier set read: Meta's is a superset of Google's fields
 ADDRESS = frozenset({"FN", "LN", "ZIP", "COUNTRY"})
@@ -37,8 +41,44 @@ class Member:
     duplicate: bool
 
 
-def summarize(members: Iterable[Member]) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class UploadRules:
+    """Who each platform's syncer lets into a list of one role (``include`` or ``exclusion``)."""
+
+    role: str = "include"
+    meta: Consent = Consent.MARKETING
+    google: GoogleConsent = field(default_factory=GoogleConsent)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], role: str) -> UploadRules:
+        """The installation's policies, read as the syncers read them; ``ValueError`` names a bad one."""
+        meta = env.get("META_CONSENT", Consent.MARKETING.value)
+        elsewhere = env.get("GOOGLE_CONSENT_ELSEWHERE", Elsewhere.MARKETING.value)
+        try:
+            return cls(role, Consent(meta), GoogleConsent(Elsewhere(elsewhere)))
+        except ValueError:
+            raise ValueError(f"META_CONSENT={meta!r} or GOOGLE_CONSENT_ELSEWHERE={elsewhere!r}") from None
+
+    def allowed(self, member: Member) -> dict[str, bool]:
+        """Per platform, whether ``member`` may be uploaded."""
+        view = CustomerView(
+            key="",
+            label="",
+            stage=None,
+            value=None,
+            email_consent=member.email_marketing,
+            sms_consent=member.sms_marketing,
+            identifiers={},
+            country=member.country,
+            ad_user_data=member.ad_user_data,
+            ad_personalization=member.ad_personalization,
+        )
+        return {"meta": self.meta.allows(view, self.role), "google": self.google.allows(view, self.role)}
+
+
+def summarize(members: Iterable[Member], rules: UploadRules | None = None) -> list[dict[str, Any]]:
     """Per country (``null`` when unknown), largest first: counts and shares."""
+    rules = rules or UploadRules()
     groups: dict[str | None, list[Member]] = defaultdict(list)
     for member in members:
         groups[member.country].append(member)
@@ -57,8 +97,8 @@ def summarize(members: Iterable[Member]) -> list[dict[str, Any]]:
                 "valid_phone": share(sum("PHONE" in m.fields for m in group)),
                 "complete_address": share(sum(m.fields >= ADDRESS for m in group)),
                 "consent": {
-                    "meta": share(sum(bool(m.email_marketing or m.sms_marketing) for m in group)),
-                    "google": share(sum(bool(m.ad_user_data and m.ad_personalization) for m in group)),
+                    platform: share(sum(allowed[platform] for allowed in map(rules.allowed, group)))
+                    for platform in ("meta", "google")
                 },
                 "duplicates": share(sum(m.duplicate for m in group)),
             }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import marshmallow as ma
@@ -170,5 +171,9 @@ def audience_health(key: str) -> Response:
 def audience_quality(key: str) -> dict[str, Any]:
     """Identifier quality per country of the customers the audience selects now (before upload)."""
     audience = _known(key)
+    try:
+        rules = quality.UploadRules.from_env(os.environ, audience.role)
+    except ValueError as exc:
+        raise ApiError(500, "consent_policy_invalid", f"the consent policy is not valid: {exc}") from None
     members = quality.members(context.store(), audience)
-    return {"audience": key, "customers": len(members), "countries": quality.summarize(members)}
+    return {"audience": key, "customers": len(members), "countries": quality.summarize(members, rules)}

@@ -23,8 +23,8 @@ from google.ads.googleads.v26.resources.types import offline_user_data_job as jo
 from google.ads.googleads.v26.resources.types import user_list as lists
 from google.ads.googleads.v26.services.types import offline_user_data_job_service as job_service
 
-from services.syncer_google.domain.consent import AdConsent, Signal
 from services.syncer_google.domain.members import ADDRESS, ADS_IDENTIFIERS_PER_REQUEST, EMAIL, identifiers
+from shared.sync.google_consent import AdConsent, Signal
 
 _Status = consent_status.ConsentStatusEnum.ConsentStatus
 _STATUS = {

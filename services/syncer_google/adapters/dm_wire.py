@@ -13,8 +13,8 @@ from datetime import datetime
 from google.ads import datamanager_v1 as dm
 from google.protobuf import timestamp_pb2
 
-from services.syncer_google.domain.consent import AdConsent, Signal
 from services.syncer_google.domain.members import ADDRESS, EMAIL, consent_of, identifiers
+from shared.sync.google_consent import AdConsent, Signal
 
 MAX_MEMBERS = 10_000  # audience members per ingest or remove request
 REFERENCE = "list"  # the one destination's reference in every request

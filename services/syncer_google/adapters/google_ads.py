@@ -32,7 +32,7 @@ from google.api_core import grpc_helpers
 from services.syncer_google.adapters import ads_wire as wire
 from services.syncer_google.adapters.calls import GoogleCalls
 from services.syncer_google.adapters.datamanager import ListInfo
-from services.syncer_google.domain.consent import AdConsent
+from shared.sync.google_consent import AdConsent
 
 VERSION = "v26"
 DEFAULT_ENDPOINT = "googleads.googleapis.com"

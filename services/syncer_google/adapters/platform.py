@@ -28,12 +28,12 @@ from typing import TYPE_CHECKING, Any
 from services.syncer_google.adapters import dm_wire
 from services.syncer_google.adapters.calls import GoogleError
 from services.syncer_google.adapters.datamanager import DataManagerLists, ListInfo, RequestOutcome
-from services.syncer_google.domain.consent import AdConsent
 from services.syncer_google.domain.errors import GoogleFailure, GoogleKind, operator_message
 from services.syncer_google.domain.members import ADS_MEMBERS_PER_REQUEST, consent_of, identifiers, screened
 from shared.sync.batching import Batch
 from shared.sync.diff import Direction
 from shared.sync.errors import Failure, Kind, PlatformError, error_for
+from shared.sync.google_consent import AdConsent
 from shared.sync.ports import AudienceSpec, Caps, InvalidEntry, Readback, Receipt, SentBatch
 from shared.sync.rows import RowFormat
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from services.syncer_google.domain.consent import AdConsent, Signal
+from shared.sync.google_consent import AdConsent, Signal
 
 IDENTIFIER_COLUMNS = ("email", "phone", "first_name", "last_name", "country_code", "postal_code")
 CONSENT_COLUMNS = ("ad_user_data", "ad_personalization")

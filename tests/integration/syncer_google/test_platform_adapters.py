@@ -12,8 +12,8 @@ from google.oauth2.credentials import Credentials
 from services.syncer_google.adapters.calls import GoogleCalls, GoogleError
 from services.syncer_google.adapters.datamanager import DataManagerLists
 from services.syncer_google.adapters.google_ads import GoogleAdsLists
-from services.syncer_google.domain.consent import member_consent
 from services.syncer_google.domain.errors import GoogleKind
+from shared.sync.google_consent import member_consent
 
 pytestmark = pytest.mark.integration
 

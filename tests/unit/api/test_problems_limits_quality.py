@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.api.adapters.quality import Member, summarize
+from services.api.adapters.quality import Member, UploadRules, summarize
 from services.api.auth import effective_scope, grants
 from services.api.cache import TtlCache
 from services.api.errors import field_errors, problem
@@ -61,7 +61,12 @@ def test_scopes_include_the_ones_before_them(stored: list[str], needed: str, all
 
 
 def _member(
-    country: str | None, fields: set[str], *, meta: bool = True, google: bool = False, dup: bool = False
+    country: str | None,
+    fields: set[str],
+    *,
+    meta: bool = True,
+    google: bool | None = False,  # both ad signals; None: never stated
+    dup: bool = False,
 ) -> Member:
     return Member(country, frozenset(fields), meta, False, google, google, dup)
 
@@ -84,6 +89,27 @@ def test_quality_shares_per_country_largest_first() -> None:
         0.5,
     )
     assert us["consent"] == {"meta": 0.5, "google": 0.5}
+
+
+def test_quality_consent_is_who_each_syncer_may_upload() -> None:
+    """Email consent and no ad signals: in the US Google takes them by default, in Germany not."""
+    marketing_only = [_member("US", {"EMAIL"}, google=None), _member("DE", {"EMAIL"}, google=None)]
+    default = UploadRules.from_env({}, "include")
+    rows = {r["country"]: r["consent"] for r in summarize(marketing_only, default)}
+    assert rows == {"US": {"meta": 1.0, "google": 1.0}, "DE": {"meta": 1.0, "google": 0.0}}
+    strict = UploadRules.from_env({"GOOGLE_CONSENT_ELSEWHERE": "ad"}, "include")
+    google = {r["country"]: r["consent"]["google"] for r in summarize(marketing_only, strict)}
+    assert google == {"US": 0.0, "DE": 0.0}
+    # A suppression list takes customers without marketing consent on Meta (META_CONSENT=marketing),
+    # not under strict; Google applies one rule to every list. An ad signal denied: never on Google.
+    silent = [_member("US", {"EMAIL"}, meta=False, google=None)]
+    exclusion = UploadRules.from_env({}, "exclusion")
+    assert summarize(silent, exclusion)[0]["consent"] == {"meta": 1.0, "google": 0.0}
+    strict_meta = UploadRules.from_env({"META_CONSENT": "strict"}, "exclusion")
+    assert summarize(silent, strict_meta)[0]["consent"]["meta"] == 0.0
+    assert summarize([_member("US", {"EMAIL"}, google=False)], default)[0]["consent"]["google"] == 0.0
+    with pytest.raises(ValueError, match="META_CONSENT='loose'"):
+        UploadRules.from_env({"META_CONSENT": "loose"}, "include")
 
 
 def test_an_answer_is_kept_for_its_ttl_then_computed_again() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.syncer_google.domain.consent import Elsewhere, Signal, may_upload, member_consent
+from shared.sync.google_consent import Elsewhere, Signal, may_upload, member_consent
 
 Y, N, U = True, False, None
 

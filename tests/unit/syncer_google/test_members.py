@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from services.syncer_google.adapters import ads_wire, dm_wire
-from services.syncer_google.domain.consent import Signal
 from services.syncer_google.domain.members import ADDRESS, EMAIL, PHONE, consent_of, identifiers
+from shared.sync.google_consent import Signal
 
 H1, H2, H3 = "a" * 64, "b" * 64, "c" * 64
 FULL = (H1, H2, H3, H1, "DE", "10115", "granted", "")
