@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -60,7 +61,16 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     listing = dead_actions.add_parser("list", help="list dead letters (newest first)")
     listing.add_argument("--json", action="store_true", help="one JSON object per line")
     listing.add_argument("--limit", type=_positive, default=100, help="at most this many (default 100)")
+    listing.add_argument("--unresolved", action="store_true", help="only those not marked handled")
     listing.set_defaults(func=_dead_letters)
+    resolving = dead_actions.add_parser(
+        "resolve", help="mark unresolved dead letters handled (after fixing their cause), by filter"
+    )
+    resolving.add_argument("--consumer", help="e.g. ingestor")
+    resolving.add_argument("--reason", help="part of the reason, e.g. a currency code")
+    resolving.add_argument("--before", type=_moment, help="set aside before this ISO time (UTC if no zone)")
+    resolving.add_argument("--all", action="store_true", help="every unresolved one (no filter)")
+    resolving.set_defaults(func=_resolve_dead_letters)
 
     rates = sub.add_parser("rates", help="exchange rates to the base currency")
     rate_actions = rates.add_subparsers(dest="rates_command", metavar="ACTION", required=True)
@@ -281,9 +291,10 @@ def _dead_letters(args: argparse.Namespace, settings: Settings) -> int:
     store = Store(settings.database_url)
     try:
         with store.session() as session:
-            rows = session.scalars(
-                select(DeadLetterRecord).order_by(DeadLetterRecord.id.desc()).limit(args.limit)
-            ).all()
+            query = select(DeadLetterRecord).order_by(DeadLetterRecord.id.desc()).limit(args.limit)
+            if args.unresolved:
+                query = query.where(DeadLetterRecord.resolved_at.is_(None))
+            rows = session.scalars(query).all()
     finally:
         store.dispose()
     for row in rows:
@@ -301,4 +312,30 @@ def _dead_letters(args: argparse.Namespace, settings: Settings) -> int:
         else:
             where = f"{row.topic}[{row.partition}]@{row.offset}"
             print(f"{item['at']}  {where}  {row.field_path or '-'}: {row.reason}")
+    return 0
+
+
+def _moment(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO time: {text!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _resolve_dead_letters(args: argparse.Namespace, settings: Settings) -> int:
+    from services.api.adapters.dead_letters import resolve_matching
+    from shared.store.db import Store
+    from shared.store.migrate import upgrade
+
+    if not (args.all or args.consumer or args.reason or args.before):
+        print("audiencesync: name a filter (--consumer, --reason, --before), or --all", file=sys.stderr)
+        return 2
+    upgrade(settings.database_url)
+    store = Store(settings.database_url)
+    try:
+        count = resolve_matching(store, "cli", consumer=args.consumer, reason=args.reason, before=args.before)
+    finally:
+        store.dispose()
+    print(f"resolved {count:,} dead letters")
     return 0

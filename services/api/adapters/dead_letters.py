@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 
 from shared.bus.envelope import InvalidMessage, decode
 from shared.bus.producer import Publisher
@@ -96,6 +96,45 @@ def resolve(store: Store, letter_id: int, actor: str) -> dict[str, Any] | None:
             record(session, actor, "dead_letter.resolved", f"dead_letter:{letter_id}", None, at=now)
         session.flush()
         return _as_dict(row)
+
+
+def resolve_matching(
+    store: Store,
+    actor: str,
+    *,
+    consumer: str | None = None,
+    topic: str | None = None,
+    reason: str | None = None,
+    before: datetime | None = None,
+) -> int:
+    """Mark every unresolved dead letter that matches handled, in one statement; how many.
+
+    For the aftermath of a fixed cause (rates loaded, file corrected and imported again): the
+    letters of the failed attempt are history, and the dead-letter alert should stop counting
+    them. ``reason`` matches part of the reason. One audit entry names the filters and the count.
+    """
+    now = datetime.now(UTC)
+    where: list[ColumnElement[bool]] = [DeadLetterRecord.resolved_at.is_(None)]
+    if consumer:
+        where.append(DeadLetterRecord.consumer == consumer)
+    if topic:
+        where.append(DeadLetterRecord.topic == topic)
+    if reason:
+        where.append(DeadLetterRecord.reason.contains(reason, autoescape=True))
+    if before:
+        where.append(DeadLetterRecord.created_at < before)
+    matching = update(DeadLetterRecord).where(*where).values(resolved_at=now, resolved_by=actor)
+    filters = {
+        "consumer": consumer,
+        "topic": topic,
+        "reason": reason,
+        "before": before and before.isoformat(),
+    }
+    with store.transaction() as session:
+        count = int(session.execute(matching).rowcount or 0)  # type: ignore[attr-defined]
+        details = {"resolved": count, **{k: v for k, v in filters.items() if v}}
+        record(session, actor, "dead_letter.resolved_many", "dead_letters", details, at=now)
+    return count
 
 
 class Replay(enum.StrEnum):

@@ -69,6 +69,37 @@ def list_letters(args: dict[str, Any]) -> dict[str, Any]:
     return {"items": items, "total": total, "limit": args["limit"], "offset": args["offset"]}
 
 
+class ResolveManyArgs(ma.Schema):
+    """Which unresolved dead letters ``POST /dead-letters/resolve`` marks handled (all filters apply)."""
+
+    consumer = ma.fields.String(validate=ma.validate.Length(1, 64))
+    topic = ma.fields.String(validate=ma.validate.Length(1, 128))
+    reason = ma.fields.String(validate=ma.validate.Length(1, 500), metadata={"description": "part of it"})
+    before = ma.fields.AwareDateTime(default_timezone=None, metadata={"description": "set aside before"})
+    all = ma.fields.Boolean(load_default=False, metadata={"description": "no filter: every one unresolved"})
+
+    @ma.validates_schema
+    def _some_filter(self, data: dict[str, Any], **_: Any) -> None:
+        if not data["all"] and not {"consumer", "topic", "reason", "before"} & data.keys():
+            raise ma.ValidationError("name a filter (consumer, topic, reason, before), or all: true")
+
+
+class ResolvedManySchema(ma.Schema):
+    """How many dead letters were marked handled."""
+
+    resolved = ma.fields.Integer(required=True)
+
+
+@blp.route("/dead-letters/resolve", methods=["POST"])
+@requires("operate")
+@blp.arguments(ResolveManyArgs)
+@blp.response(200, ResolvedManySchema)
+def resolve_many(args: dict[str, Any]) -> dict[str, Any]:
+    """Mark every unresolved dead letter matching the filters handled (a fixed cause's aftermath)."""
+    args.pop("all")
+    return {"resolved": dead_letters.resolve_matching(context.store(), context.actor(), **args)}
+
+
 @blp.route("/dead-letters/<id:letter_id>/resolve", methods=["POST"])
 @requires("operate")
 @blp.response(200, DeadLetterSchema)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -9,6 +11,7 @@ from typing import Any
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
+from services.cli.main import main
 from shared.bus.broker import EmbeddedBroker
 from shared.bus.envelope import Envelope, decode
 from shared.bus.producer import Publisher
@@ -119,3 +122,60 @@ def test_replay_fetches_a_message_larger_than_kafka_pythons_default_frame(
     assert answer.status_code == 202 and answer.json["status"] == "replayed", answer.json
     # With kafka-python's default frame limit the fetch is dropped and retried (logged as errors).
     assert not [r for r in caplog.records if "Invalid frame length" in r.getMessage()]
+
+
+def _refused(store: Store, reason: str, *, consumer: str = "ingestor", at: datetime | None = None) -> int:
+    with store.transaction() as session:
+        row = DeadLetterRecord(
+            consumer=consumer,
+            topic="orders.raw",
+            partition=0,
+            offset=0,
+            reason=reason,
+            message_id=uuid.uuid4().hex,
+            created_at=at or datetime.now(UTC),
+        )
+        session.add(row)
+        session.flush()
+        return int(row.id)
+
+
+def _unresolved(api: Api) -> set[int]:
+    return {d["id"] for d in api.call("GET", "/dead-letters?resolved=false&limit=100", "read").json["items"]}
+
+
+def test_resolving_by_filter_marks_only_the_matching_unresolved_ones(
+    api: Api, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """After loading the missing rate and importing again, the failed attempt's letters are history."""
+    old = datetime(2026, 1, 1, tzinfo=UTC)
+    sek = [_refused(api.store, "no exchange rate for SEK on 2025-03-01") for _ in range(3)]
+    sek_old = _refused(api.store, "no exchange rate for SEK on 2025-03-01", at=old)
+    other = _refused(api.store, "email: not an email address")
+    scorer = _refused(api.store, "no exchange rate for SEK", consumer="scorer")
+    assert api.call("POST", "/dead-letters/resolve", "read", json={"reason": "SEK"}).status_code == 403
+    refused = api.call("POST", "/dead-letters/resolve", "operate", json={})
+    assert refused.status_code == 422 and "all: true" in refused.get_data(as_text=True)
+    before = {"reason": "for SEK", "consumer": "ingestor", "before": "2026-06-01T00:00:00+00:00"}
+    assert api.call("POST", "/dead-letters/resolve", "operate", json=before).json == {"resolved": 1}
+    assert _unresolved(api) == {*sek, other, scorer}
+    answer = api.call(
+        "POST", "/dead-letters/resolve", "operate", json={"reason": "SEK", "consumer": "ingestor"}
+    )
+    assert answer.json == {"resolved": 3} and _unresolved(api) == {other, scorer}
+    again = api.call(
+        "POST", "/dead-letters/resolve", "operate", json={"reason": "SEK", "consumer": "ingestor"}
+    )
+    assert again.json == {"resolved": 0}  # the resolved ones keep their first resolver and time
+    audit = api.call("GET", "/audit?target=dead_letters").json
+    assert audit["total"] == 3 and {e["details"]["resolved"] for e in audit["items"]} == {0, 1, 3}
+    assert sek_old not in _unresolved(api)
+    # The command line does the same, and refuses to resolve everything without --all.
+    monkeypatch.setenv("DATABASE_URL", api.store.url)
+    assert main(["dead-letters", "resolve"]) == 2
+    assert main(["dead-letters", "resolve", "--reason", "email"]) == 0
+    assert "resolved 1 dead letters" in capsys.readouterr().out
+    assert main(["dead-letters", "list", "--unresolved", "--json"]) == 0
+    listed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(d["consumer"], d["reason"]) for d in listed] == [("scorer", "no exchange rate for SEK")]
+    assert main(["dead-letters", "resolve", "--all"]) == 0 and _unresolved(api) == set()
