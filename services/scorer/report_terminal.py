@@ -9,7 +9,9 @@ from rich.table import Table
 
 from services.scorer.backtesting import BacktestRun, ModelComparison
 from services.scorer.domain.backtest import RANKING_METRICS
+from services.scorer.domain.value_choice import BASELINE
 from services.scorer.report_extras import ReportExtras
+from services.scorer.report_words import MODEL_WORDS
 from services.scorer.reporting import TRAIT_TITLES, IcpReport
 
 TOP_TRAITS = 3  # per trait in the terminal; the HTML file shows more
@@ -74,7 +76,8 @@ def print_backtest(console: Console, run: BacktestRun) -> None:
     """Capture of the following period's revenue by each list, and the negative-ICP check."""
     r = run.result
     console.print(
-        f"[bold]Backtest[/bold]: scored as of {run.calibration_end:%Y-%m-%d} ({run.method}), "
+        f"[bold]Backtest[/bold]: scored as of {run.calibration_end:%Y-%m-%d}"
+        f" ({MODEL_WORDS.get(run.method, run.method)}), "
         f"following period to {run.holdout_end:%Y-%m-%d}: {r.customers:,} customers who had bought, "
         f"{run.later_buyers:,} of them bought again, net revenue {r.revenue:,.2f}"
     )
@@ -107,14 +110,14 @@ def print_backtest(console: Console, run: BacktestRun) -> None:
     neg.add_row("later return rate (by value)", _pct(n.return_rate), _pct(n.rest_return_rate))
     console.print(neg)
     if run.models is not None:
-        print_model_comparison(console, run.models)
+        print_model_comparison(console, run.models, baseline=run.method)
 
 
-_MODEL_NAMES = {"bgnbd_gamma_gamma": "BG/NBD + Gamma-Gamma", "learned": "learned", "blend": "blend"}
+def print_model_comparison(console: Console, models: ModelComparison, *, baseline: str = BASELINE) -> None:
+    """The value models side by side on the holdout, with 95% bootstrap intervals, and the choice.
 
-
-def print_model_comparison(console: Console, models: ModelComparison) -> None:
-    """The value models side by side on the holdout, with 95% bootstrap intervals, and the choice."""
+    ``baseline``: the method BG/NBD + Gamma-Gamma actually ran as (a fallback on a small shop).
+    """
     table = _table(
         f"Value models on the following period (95% intervals, {models.samples} bootstrap resamples)",
         "model",
@@ -127,7 +130,8 @@ def print_model_comparison(console: Console, models: ModelComparison) -> None:
             value = metrics[m]
             text = "–" if math.isnan(value) else f"{value:.3f} [{low:.3f}, {high:.3f}]"
             cells.append(text)
-        label = _MODEL_NAMES.get(name, name) + (" (chosen)" if name == models.chosen else "")
+        label = MODEL_WORDS.get(baseline if name == BASELINE else name, name)
+        label += " (chosen)" if name == models.chosen else ""
         table.add_row(label, *cells)
     console.print(table)
     console.print(f"Choice on the shop's own latest window before the calibration end: {models.reason}")

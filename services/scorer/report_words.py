@@ -31,6 +31,16 @@ FEATURE_WORDS = {
     "expected_orders": "expected orders",
     "p_alive": "chance still active",
 }
+# Value models in words: the baseline runs as one of the first four (``domain/model.py`` falls
+# back when a fit is impossible), the backtest compares it with the learned model and the blend.
+MODEL_WORDS = {
+    "bgnbd_gamma_gamma": "BG/NBD + Gamma-Gamma",
+    "bgnbd_observed_spend": "BG/NBD + own order value (Gamma-Gamma not fitted)",
+    "historical_rate": "order rate x order value (BG/NBD not fitted)",
+    "none": "none (no buyers)",
+    "learned": "learned",
+    "blend": "blend",
+}
 MONEY = frozenset({"aov", "ltv", "value"})  # thresholds in the base currency
 FRACTIONS = frozenset(
     {"return_rate", "return_rate_orders", "discount_share", "mean_discount_depth", "min_discount_depth"}

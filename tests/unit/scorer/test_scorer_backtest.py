@@ -6,8 +6,11 @@ import math
 
 import numpy as np
 import pytest
+from rich.console import Console
 
-from services.scorer.domain.backtest import backtest, top
+from services.scorer.backtesting import ModelComparison
+from services.scorer.domain.backtest import RANKING_METRICS, backtest, top
+from services.scorer.report_terminal import print_model_comparison
 
 
 def test_top_takes_the_highest_scores_with_nan_last_and_ties_in_row_order() -> None:
@@ -56,3 +59,22 @@ def test_a_following_period_without_revenue_gives_nan_shares_not_errors() -> Non
     result = backtest(zeros, zeros, zeros, zeros, zeros, np.ones(3, dtype=bool), np.zeros(3, dtype=bool))
     assert all(math.isnan(c.revenue_share) for c in result.captures)
     assert math.isnan(result.negative.return_rate) and math.isnan(result.negative.revenue_per_customer)
+
+
+def test_the_model_table_names_the_baseline_as_it_ran() -> None:
+    """On a shop too small for Gamma-Gamma the baseline row says so, not "BG/NBD + Gamma-Gamma"."""
+    metrics = {m: 0.5 for m in RANKING_METRICS}
+    intervals = {m: (0.4, 0.6) for m in RANKING_METRICS}
+    models = ModelComparison(
+        "bgnbd_gamma_gamma",
+        "small shop",
+        {"bgnbd_gamma_gamma": metrics},
+        {"bgnbd_gamma_gamma": intervals},
+        10,
+    )
+    console = Console(record=True, width=200)
+    print_model_comparison(console, models, baseline="bgnbd_observed_spend")
+    text = console.export_text()
+    assert "BG/NBD + own order value (Gamma-Gamma not fitted) (chosen)" in text
+    print_model_comparison(console, models)
+    assert "BG/NBD + Gamma-Gamma (chosen)" in console.export_text()
