@@ -83,7 +83,9 @@ def _print_feed(console: Console, shop: DemoShop, figures: FeedFigures) -> bool:
     for column in ("path", "records", "sent", "accepted", "duplicate", "refused"):
         table.add_column(column, justify="right")
     for d in figures.deliveries:
-        table.add_row(d.path, d.what, f"{d.sent:,}", f"{d.accepted:,}", f"{d.duplicates:,}", f"{d.refused:,}")
+        # An import publishes; the ingestor finds its duplicates and refusals later (dead-lettered below).
+        after = ("-", "-") if d.path == "bulk import" else (f"{d.duplicates:,}", f"{d.refused:,}")
+        table.add_row(d.path, d.what, f"{d.sent:,}", f"{d.accepted:,}", *after)
     console.print(table)
     handled = "handled" if figures.complete else "[red]not yet handled[/]"
     console.print(
@@ -259,9 +261,12 @@ def _held(stack: DemoStack, platform: str, audience_id: str | None) -> int | Non
 
 
 CAPTIONS = {
-    "meta": "added, removed, api calls: over all sync runs; size: people Meta holds (rows that share"
-    " any hashed identifier are one person)",
-    "google": "added, removed, api calls: over all sync runs; size: members the list holds",
+    "meta": "added, removed, api calls: over all sync runs (a value-based seed re-sends members whose"
+    " value moved); size: people Meta holds (rows that share any hashed identifier are one person;"
+    " include lists take only customers with email or SMS consent, META_CONSENT)",
+    "google": "added, removed, api calls: over all sync runs; size: members the list holds (every list"
+    " takes only customers Google's consent policy allows: both ad signals in the EEA, UK and"
+    " Switzerland, email or SMS consent elsewhere, GOOGLE_CONSENT_ELSEWHERE)",
 }
 
 
