@@ -18,6 +18,9 @@ from shared.sync.status import FINE, RunStatus
 
 HISTORY = 30  # snapshots and runs per destination in a sparkline
 RECENT = 10  # rows in the recent-runs, failures and dead-letter tables
+# Meta never reveals an audience under 1,000 people: it reports 1,000..1,000 (the Meta sandbox
+# does the same). Shown as "≤ 1,000", not as a size of 1,000.
+META_SIZE_FLOOR = 1_000
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,9 @@ def destinations(store: Store) -> list[DestinationView]:
             if not any(r is not None for r in rates):  # platforms that report it per run instead
                 rates = [match_rate((r.feedback or {}).get("match_rate")) for r in runs if r.status in FINE]
             latest = snaps[-1] if snaps else None
+            lower, upper = (latest.size_lower, latest.size_upper) if latest else (None, None)
+            if dest.platform == "meta" and lower == upper == META_SIZE_FLOOR:
+                lower = None
             known_rates = [r for r in rates if r is not None]
             out.append(
                 DestinationView(
@@ -128,8 +134,8 @@ def destinations(store: Store) -> list[DestinationView]:
                     dest.account_id,
                     dest.kind + (f" {dest.variant}" if dest.variant else ""),
                     dest.status,
-                    latest.size_lower if latest else None,
-                    latest.size_upper if latest else None,
+                    lower,
+                    upper,
                     [s.size_upper if s.size_upper is not None else s.size_lower for s in snaps],
                     known_rates[-1] if known_rates else None,
                     rates,

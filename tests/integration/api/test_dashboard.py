@@ -161,3 +161,26 @@ def test_failures_and_open_dead_letters_are_listed(api: Api) -> None:
     assert f"#{failed}" in failures and "auth error" in failures
     assert "1 unresolved" in page
     assert "invalid payload at offset 7" in page and "offset 8" not in page  # resolved ones are done
+
+
+def test_meta_sizes_under_its_floor_read_as_at_most_the_floor(api: Api) -> None:
+    """Meta reports any audience under 1,000 people as 1,000..1,000; the dashboard says "≤ 1,000"."""
+    from datetime import UTC, datetime
+
+    from shared.store.models import AudienceSnapshot, SyncRun
+
+    sizes = {("icp_seed", "meta"): (1_000, 1_000), ("negative_icp_exclusion", "meta"): (4_900, 5_100)}
+    sizes[("icp_seed", "google")] = (1_000, 1_000)  # Google's sizes are counts: shown as they are
+    now = datetime.now(UTC)
+    for (audience, platform), (lower, upper) in sizes.items():
+        run_id = add_run(api.store, audience, platform)
+        with api.store.transaction() as session:
+            run = session.get(SyncRun, run_id)
+            assert run is not None
+            at = run.destination_audience_id
+            session.add(
+                AudienceSnapshot(destination_audience_id=at, at=now, size_lower=lower, size_upper=upper)
+            )
+    _login(api, api.tokens["read"])
+    cells = re.findall(r'data-label="size" class="num">([^<]*)<', api.client.get("/").get_data(as_text=True))
+    assert sorted(cells) == sorted(["≤ 1,000", "4,900–5,100", "1,000"]), cells
