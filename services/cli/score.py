@@ -59,7 +59,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     icp.set_defaults(func=_report)
 
     back = sub.add_parser("backtest", help="score as of a past date and measure the lists on what followed")
-    back.add_argument("--calibration-end", type=end_of_day, required=True, metavar="YYYY-MM-DD")
+    back.add_argument("--calibration-end", type=end_of_day, required=True, metavar="YYYY-MM-DD",
+                      help="score as of the end of this day, with only the facts known then "
+                           "(e.g. 6 months before the last order)")  # fmt: skip
     back.add_argument("--holdout-end", type=end_of_day, default=None, metavar="YYYY-MM-DD",
                       help="end of the following period (default: the last stored order)")  # fmt: skip
     back.set_defaults(func=_backtest)

@@ -117,7 +117,11 @@ class Worker:
         outcome = Outcome()
         request_id = int(request["id"])
         log.info(
-            "sync_request.started", request=request_id, mode=request["mode"], audiences=request["audiences"]
+            "sync_request.started",
+            request=request_id,
+            mode=request["mode"],
+            audiences=request["audiences"],
+            platforms=request["destinations"],
         )
         for audience in request["audiences"]:
             for platform in request["destinations"]:

@@ -177,7 +177,8 @@ def full_rescore(
         )
     with result.timed("drop_replaced"):
         drop_replaced(store)
-    log.info("rescore.full", customers=result.customers, changed=result.changed, **result.seconds)
+    seconds = {stage: round(value, 3) for stage, value in result.seconds.items()}
+    log.info("rescore.full", customers=result.customers, changed=result.changed, **seconds)
     return result, scored
 
 
