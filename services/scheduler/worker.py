@@ -195,9 +195,14 @@ class Worker:
     def _subprocess(self, argv: list[str], go_on: Callable[[], bool]) -> tuple[int, str, str]:
         """Run ``argv`` with this worker's settings and the definitions in force, beating."""
         env = self.settings.child_environ()
-        # The definitions in force, API versions included, as the file the command reads.
-        env["AUDIENCESYNC_CONFIG"] = str(self._definitions_file())
-        return run_beating(argv, env, go_on)
+        # The definitions in force, API versions included, as the file the command reads (and
+        # only while it runs: a file per worker name would otherwise pile up in var/run).
+        definitions = self._definitions_file()
+        env["AUDIENCESYNC_CONFIG"] = str(definitions)
+        try:
+            return run_beating(argv, env, go_on)
+        finally:
+            definitions.unlink(missing_ok=True)
 
 
 def run_pending(worker: Worker, *, limit: int = 100) -> Sequence[int]:

@@ -166,6 +166,7 @@ def test_the_worker_runs_the_real_sync_command(store: Store, tmp_path: Any) -> N
     assert done is not None and done["status"] == "failed"
     (result,) = done["results"]
     assert result["status"] == "error" and "META_ACCOUNTS" in result["message"]
+    assert list((tmp_path / "run").glob("definitions-*.yaml")) == []  # kept only while the command ran
 
 
 def test_commands_read_the_definitions_in_force_api_versions_included(store: Store, tmp_path: Any) -> None:
