@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from datetime import date, datetime
 from typing import Any
@@ -97,6 +98,7 @@ def create_app(
     settings: Settings, *, store: Store | None = None, publisher: Publisher | None = None
 ) -> Flask:
     """Build the app for ``settings``; adapters may be injected (tests, the embedded stack)."""
+    from services.api.adapters.quality import UploadRules
     from services.api.auth import authenticate
     from services.api.dashboard import install_dashboard
     from services.api.openapi import build_api
@@ -106,6 +108,8 @@ def create_app(
     app = Flask("audiencesync", static_folder=None)  # no static route: it served the working directory
     app.json = IsoJson(app)
     app.config["SETTINGS"] = settings
+    # The syncers' consent policies, for the identifier-quality report: read (and refused) at start.
+    app.config["UPLOAD_RULES"] = UploadRules.from_env(os.environ)
     app.config["MAX_CONTENT_LENGTH"] = MAX_RAW_BODY_BYTES  # 413 above it, before any receipt
     app.extensions["audiencesync"] = Resources(settings, store=store, publisher=publisher)
     api = build_api(app)  # problem details for every HTTPException (404, 405, 413, 422...)

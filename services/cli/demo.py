@@ -166,8 +166,9 @@ def first_refresh_stage(
     the whole shop, and its syncs bring every audience in line. Runs under the same lock as the
     scheduler's, whose worker carries out the syncs it queues.
     """
+    from rich.markup import escape
+
     from services.scheduler import refresh
-    from services.scheduler.worker import FINE
     from shared.store import sync_requests
 
     settings = stack.settings
@@ -181,7 +182,7 @@ def first_refresh_stage(
                 settings, store, slot, "up --demo", refresh.Trigger.MANUAL, stopping=stop.is_set
             )
         except Exception as exc:  # recorded on the refresh's row; the demo says so and goes on
-            console.print(f"[red]first refresh failed: {exc}[/]", highlight=False)
+            console.print(f"[red]first refresh failed: {escape(str(exc))}[/]", highlight=False)
             return False
         if result is None:
             if not stop.is_set():
@@ -190,18 +191,18 @@ def first_refresh_stage(
         ids = result.request_ids
         synced = _wait(lambda: sync_requests.finished(store, ids) >= len(ids), timeout, stop)
         refreshed = _labels(store)
-        requests = [sync_requests.get(store, i) or {} for i in ids]
+        ended = refresh.outcomes(store, result)
+        finished = sync_requests.finished(store, ids)
     finally:
         store.dispose()
-    moved = Counter((streamed.get(c), label) for c, label in refreshed.items() if streamed.get(c) != label)
-    failed = [
-        f"{item.get('audience')}/{item.get('platform')} {item.get('status')}"
-        for found in requests
-        for item in found.get("results") or []
-        if item.get("status") not in FINE
-    ]
-    changes = "".join(f"; {n:,} {old or 'unlabelled'} -> {new}" for (old, new), n in moved.most_common(3))
-    finished = sum(bool(found.get("finished_at")) for found in requests)
+    moved = Counter(
+        (streamed.get(key), refreshed.get(key))
+        for key in streamed.keys() | refreshed.keys()
+        if streamed.get(key) != refreshed.get(key)
+    )
+    changes = "".join(
+        f"; {n:,} {old or 'unlabelled'} -> {new or 'unlabelled'}" for (old, new), n in moved.most_common(3)
+    )
     console.print(
         f"  first refresh in {time.perf_counter() - started:.1f}s, as the scheduler runs it nightly: every"
         f" customer rescored on a model recalibrated on the whole shop\n"
@@ -209,8 +210,9 @@ def first_refresh_stage(
         f" {len(ids)} syncs queued, {finished} finished",
         highlight=False,
     )
+    failed = [outcome.line for outcome in ended if not outcome.ok]
     if failed:
-        console.print(f"[red]first refresh: {', '.join(failed)}[/]")
+        console.print(f"[red]first refresh: {escape(', '.join(failed))}[/]", highlight=False)
     if not synced and not stop.is_set():
         console.print(f"[red]first refresh: syncs not finished in {timeout:.0f}s[/]")
     return synced and not failed
@@ -263,10 +265,10 @@ def _held(stack: DemoStack, platform: str, audience_id: str | None) -> int | Non
 CAPTIONS = {
     "meta": "added, removed, api calls: over all sync runs (a value-based seed re-sends members whose"
     " value moved); size: people Meta holds (rows that share any hashed identifier are one person;"
-    " include lists take only customers with email or SMS consent, META_CONSENT)",
+    " by default include lists take only customers with email or SMS consent: META_CONSENT)",
     "google": "added, removed, api calls: over all sync runs; size: members the list holds (every list"
     " takes only customers Google's consent policy allows: both ad signals in the EEA, UK and"
-    " Switzerland, email or SMS consent elsewhere, GOOGLE_CONSENT_ELSEWHERE)",
+    " Switzerland; elsewhere, by default, email or SMS consent: GOOGLE_CONSENT_ELSEWHERE)",
 }
 
 

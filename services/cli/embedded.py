@@ -275,13 +275,13 @@ class EmbeddedStack:
         Services stop first so a sync in flight finishes against a live sandbox and broker.
         """
         self._stopping.set()
+        stack_env.remove(self.run_dir)  # first: commands started from now on must not adopt a dying stack
         try:
             self._stop_processes(grace)
         finally:
             self._stopped.set()  # the supervisor thread may end now (see ``_supervise``)
             if self._supervisor is not None and self._supervisor is not threading.current_thread():
                 self._supervisor.join(30)
-        stack_env.remove(self.run_dir)
         for name in ("broker.pid", "up.pid"):
             (self.run_dir / name).unlink(missing_ok=True)
 

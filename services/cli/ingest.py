@@ -67,6 +67,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "resolve", help="mark unresolved dead letters handled (after fixing their cause), by filter"
     )
     resolving.add_argument("--consumer", help="e.g. ingestor")
+    resolving.add_argument("--topic", help="e.g. orders.raw")
     resolving.add_argument("--reason", help="part of the reason, e.g. a currency code")
     resolving.add_argument("--before", type=_moment, help="set aside before this ISO time (UTC if no zone)")
     resolving.add_argument("--all", action="store_true", help="every unresolved one (no filter)")
@@ -328,13 +329,23 @@ def _resolve_dead_letters(args: argparse.Namespace, settings: Settings) -> int:
     from shared.store.db import Store
     from shared.store.migrate import upgrade
 
-    if not (args.all or args.consumer or args.reason or args.before):
-        print("audiencesync: name a filter (--consumer, --reason, --before), or --all", file=sys.stderr)
+    if not (args.all or args.consumer or args.topic or args.reason or args.before):
+        print(
+            "audiencesync: name a filter (--consumer, --topic, --reason, --before), or --all", file=sys.stderr
+        )
         return 2
     upgrade(settings.database_url)
     store = Store(settings.database_url)
     try:
-        count = resolve_matching(store, "cli", consumer=args.consumer, reason=args.reason, before=args.before)
+        count = resolve_matching(
+            store,
+            "cli",
+            consumer=args.consumer,
+            topic=args.topic,
+            reason=args.reason,
+            before=args.before,
+            everything=args.all,
+        )
     finally:
         store.dispose()
     print(f"resolved {count:,} dead letters")

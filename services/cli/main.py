@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import select
 import sys
 from collections.abc import Sequence
 
@@ -45,8 +46,45 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# The stack itself (started with its own settings), and commands that need no stack.
+STACK_COMMANDS = frozenset({"up", "serve", "sandbox", "broker", "version", "hash", "demo-data", "config"})
+
+
+def console() -> int:
+    """The ``audiencesync`` command: ``main`` beside a running ``up``, with its broker and sandboxes.
+
+    Adopting changes this process's environment, which its children inherit (the sync commands
+    a refresh starts), so it happens here, once per process, and not in ``main``, which tests
+    and other callers run in their own process.
+    """
+    argv = sys.argv[1:]
+    command = next((arg for arg in argv if not arg.startswith("-")), None)
+    if command is not None and command not in STACK_COMMANDS:
+        _beside_running_stack()
+    return main(argv)
+
+
+def _beside_running_stack() -> None:
+    """Adopt what a live ``up`` on this var dir recorded (``stack_env``), and say so on stderr."""
+    from services.cli import stack_env
+
+    try:
+        var_dir = Settings.from_env().var_dir
+    except SettingsError:
+        return  # main reports it
+    adopted, skipped = stack_env.adopt(var_dir, os.environ)
+    record = var_dir / "run" / stack_env.FILE
+    if adopted:
+        print(f"audiencesync: using the running stack's {', '.join(adopted)} ({record})", file=sys.stderr)
+    for group in skipped:
+        print(
+            f"audiencesync: your {group} settings are used, not the running stack's ({record})",
+            file=sys.stderr,
+        )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Console-script entry point."""
+    """Parse, read the settings, run the command; configuration and database errors in one line."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -56,8 +94,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     service = getattr(args, "service", None) or args.command
     configure_logging(fmt=settings.log_format, level=settings.log_level, service=service)
-    if args.command not in STACK_COMMANDS:
-        settings = _beside_running_stack(settings)
     from sqlalchemy.exc import OperationalError
 
     try:
@@ -68,28 +104,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OperationalError as exc:  # the database is down or DATABASE_URL names none
         print(f"audiencesync: {_unreachable(settings.database_url, exc)}", file=sys.stderr)
         return 1
-    except BrokenPipeError:  # the reader left early (``... | head``): stop quietly, as cat does
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit's flush
+    except BrokenPipeError:
+        if not _stdout_gone():
+            raise  # a socket of the command's own, not its reader: a real error
         return 1
     return code
 
 
-STACK_COMMANDS = frozenset({"up", "serve", "sandbox"})  # the stack itself, started with its settings
+def _stdout_gone() -> bool:
+    """Whether stdout's reader left (``... | head``); if so, later writes go nowhere, quietly.
 
-
-def _beside_running_stack(settings: Settings) -> Settings:
-    """A command run beside a live ``up`` on the same var dir uses its broker and sandboxes."""
-    from services.cli import stack_env
-
-    adopted = stack_env.adopt(settings.var_dir, os.environ)
-    if not adopted:
-        return settings
-    print(
-        f"audiencesync: using the running stack's {', '.join(sorted(adopted))}"
-        f" ({settings.var_dir / 'run' / stack_env.FILE})",
-        file=sys.stderr,
-    )
-    return Settings.from_env()
+    Asked of stdout itself (a pipe without a reader polls as an error): a broken pipe on a socket
+    of the command's own is a real error and must not be taken for a reader that left.
+    """
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        gone = any(event & (select.POLLERR | select.POLLHUP) for _, event in poller.poll(0))
+    except (AttributeError, OSError, ValueError):  # no poll, or stdout is no file
+        return False
+    if gone:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit's flush
+    return gone
 
 
 def _unreachable(url: str, exc: Exception) -> str:
@@ -102,4 +138,4 @@ def _unreachable(url: str, exc: Exception) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(console())

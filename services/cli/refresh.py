@@ -32,7 +32,7 @@ def _refresh(args: argparse.Namespace, settings: Settings) -> int:
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from services.scheduler import refresh
-    from services.scheduler.worker import FINE, Worker
+    from services.scheduler.worker import Worker
     from shared.store import sync_requests
     from shared.store.db import Store
     from shared.store.migrate import upgrade
@@ -70,18 +70,9 @@ def _refresh(args: argparse.Namespace, settings: Settings) -> int:
                 time.sleep(1.0)  # claimed by the scheduler's worker meanwhile
                 progress.update(syncing, completed=sync_requests.finished(store, ids))
             progress.update(syncing, completed=sync_requests.finished(store, ids))
-        bad = 0
-        for request_id in result.request_ids:
-            found = sync_requests.get(store, request_id)
-            assert found is not None
-            for item in found["results"] or [{"audience": found["audiences"][0], "status": found["status"]}]:
-                line = f"{item.get('audience')} {item.get('platform', '')} {item.get('status')}"
-                if item.get("message"):
-                    line += f": {item['message']}"
-                print(line)
-                bad += item.get("status") not in FINE
-        for skipped in result.skipped:
-            print(f"skipped {skipped}")
-        return 1 if bad or result.skipped else 0
+        ended = refresh.outcomes(store, result)
+        for outcome in ended:
+            print(outcome.line)
+        return 0 if all(outcome.ok for outcome in ended) else 1
     finally:
         store.dispose()

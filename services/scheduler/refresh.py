@@ -22,6 +22,7 @@ from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from services.scheduler.child import STOPPED, run_beating
+from services.scheduler.worker import FINE
 from shared.config import Settings
 from shared.definitions.stored import load_effective
 from shared.log import get_logger
@@ -161,6 +162,31 @@ def queue_syncs(settings: Settings, store: Store, mode: str = "delta") -> tuple[
             except AlreadySyncingError as exc:
                 skipped.append(f"{audience.key}/{platform} (sync {exc.request_id} running)")
     return queued, skipped
+
+
+@dataclass(frozen=True)
+class SyncOutcome:
+    """How one sync a refresh queued ended (or why an audience was skipped), as one line."""
+
+    line: str  # "icp_seed meta succeeded", "icp_seed google error: ...", "skipped ..."
+    ok: bool
+
+
+def outcomes(store: Store, result: RefreshResult) -> list[SyncOutcome]:
+    """Every queued sync's ending and every skipped audience (never ok: it was not synced).
+
+    A request that ended without per-destination results (cancelled, or failed before its first
+    slot) reads as its own status.
+    """
+    found: list[SyncOutcome] = []
+    for request_id in result.request_ids:
+        request = sync_requests.get(store, request_id) or {"audiences": ["?"], "status": "unknown"}
+        fallback = {"audience": request["audiences"][0], "status": request["status"]}
+        for item in request.get("results") or [fallback]:
+            line = f"{item.get('audience')} {item.get('platform', '')} {item.get('status')}"
+            message = item.get("message")
+            found.append(SyncOutcome(line + (f": {message}" if message else ""), item.get("status") in FINE))
+    return found + [SyncOutcome(f"skipped {skipped}", False) for skipped in result.skipped]
 
 
 def run_refresh(

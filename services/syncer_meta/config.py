@@ -12,11 +12,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from shared.config import SettingsError, env_bool, env_bounded, read_secret
+from shared.sync.membership import Consent
 
 META_GRAPH_URL = "https://graph.facebook.com"
 META_API_VERSION = "v26.0"  # what facebook-business 26.0.3 sends by default
 META_MAX_BATCH = 10_000  # Meta: at most 10,000 rows per /users or /usersreplace request
-META_CONSENT_POLICIES = ("marketing", "strict", "any")
+META_CONSENT_POLICIES = tuple(Consent)  # the engine's rule, by its values
 _META_ACCOUNT = re.compile(r"^(act_)?([0-9]{1,20})$")
 
 

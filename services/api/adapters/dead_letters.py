@@ -106,13 +106,18 @@ def resolve_matching(
     topic: str | None = None,
     reason: str | None = None,
     before: datetime | None = None,
+    everything: bool = False,
 ) -> int:
     """Mark every unresolved dead letter that matches handled, in one statement; how many.
 
     For the aftermath of a fixed cause (rates loaded, file corrected and imported again): the
     letters of the failed attempt are history, and the dead-letter alert should stop counting
-    them. ``reason`` matches part of the reason. One audit entry names the filters and the count.
+    them. ``reason`` matches part of the reason, in any case (the same on SQLite and PostgreSQL).
+    Without a filter nothing is resolved unless ``everything`` says so. One audit entry names the
+    filters and the count.
     """
+    if not (consumer or topic or reason or before or everything):
+        raise ValueError("name a filter, or everything=True")
     now = datetime.now(UTC)
     where: list[ColumnElement[bool]] = [DeadLetterRecord.resolved_at.is_(None)]
     if consumer:
@@ -120,7 +125,7 @@ def resolve_matching(
     if topic:
         where.append(DeadLetterRecord.topic == topic)
     if reason:
-        where.append(DeadLetterRecord.reason.contains(reason, autoescape=True))
+        where.append(DeadLetterRecord.reason.icontains(reason, autoescape=True))
     if before:
         where.append(DeadLetterRecord.created_at < before)
     matching = update(DeadLetterRecord).where(*where).values(resolved_at=now, resolved_by=actor)

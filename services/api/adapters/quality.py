@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from shared.config import SettingsError
 from shared.definitions.audiences import AudienceDefinition
 from shared.store.db import Store
 from shared.store.models import Customer, CustomerIdentifier, Label
@@ -50,14 +51,17 @@ class UploadRules:
     google: GoogleConsent = field(default_factory=GoogleConsent)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str], role: str) -> UploadRules:
-        """The installation's policies, read as the syncers read them; ``ValueError`` names a bad one."""
+    def from_env(cls, env: Mapping[str, str], role: str = "include") -> UploadRules:
+        """The installation's policies, read as the syncers read them (the api reads them once,
+        at start); ``SettingsError`` names a bad one."""
         meta = env.get("META_CONSENT", Consent.MARKETING.value)
         elsewhere = env.get("GOOGLE_CONSENT_ELSEWHERE", Elsewhere.MARKETING.value)
-        try:
-            return cls(role, Consent(meta), GoogleConsent(Elsewhere(elsewhere)))
-        except ValueError:
-            raise ValueError(f"META_CONSENT={meta!r} or GOOGLE_CONSENT_ELSEWHERE={elsewhere!r}") from None
+        if meta not in set(Consent):
+            raise SettingsError(f"META_CONSENT: expected one of {', '.join(Consent)}, got {meta!r}")
+        if elsewhere not in set(Elsewhere):
+            allowed = ", ".join(Elsewhere)
+            raise SettingsError(f"GOOGLE_CONSENT_ELSEWHERE: expected one of {allowed}, got {elsewhere!r}")
+        return cls(role, Consent(meta), GoogleConsent(Elsewhere(elsewhere)))
 
     def allowed(self, member: Member) -> dict[str, bool]:
         """Per platform, whether ``member`` may be uploaded."""

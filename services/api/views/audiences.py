@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
+from dataclasses import replace
 from typing import Any
 
 import marshmallow as ma
-from flask import Response, request
+from flask import Response, current_app, request
 from flask_smorest import Blueprint
 from sqlalchemy.exc import IntegrityError
 
@@ -171,9 +171,6 @@ def audience_health(key: str) -> Response:
 def audience_quality(key: str) -> dict[str, Any]:
     """Identifier quality per country of the customers the audience selects now (before upload)."""
     audience = _known(key)
-    try:
-        rules = quality.UploadRules.from_env(os.environ, audience.role)
-    except ValueError as exc:
-        raise ApiError(500, "consent_policy_invalid", f"the consent policy is not valid: {exc}") from None
+    rules = replace(current_app.config["UPLOAD_RULES"], role=audience.role)
     members = quality.members(context.store(), audience)
     return {"audience": key, "customers": len(members), "countries": quality.summarize(members, rules)}

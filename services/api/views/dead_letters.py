@@ -96,8 +96,9 @@ class ResolvedManySchema(ma.Schema):
 @blp.response(200, ResolvedManySchema)
 def resolve_many(args: dict[str, Any]) -> dict[str, Any]:
     """Mark every unresolved dead letter matching the filters handled (a fixed cause's aftermath)."""
-    args.pop("all")
-    return {"resolved": dead_letters.resolve_matching(context.store(), context.actor(), **args)}
+    everything = args.pop("all")
+    resolved = dead_letters.resolve_matching(context.store(), context.actor(), everything=everything, **args)
+    return {"resolved": resolved}
 
 
 @blp.route("/dead-letters/<id:letter_id>/resolve", methods=["POST"])

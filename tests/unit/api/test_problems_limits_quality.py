@@ -9,6 +9,7 @@ from services.api.auth import effective_scope, grants
 from services.api.cache import TtlCache
 from services.api.errors import field_errors, problem
 from services.api.ratelimit import RateLimiter
+from shared.config import SettingsError
 
 
 @pytest.mark.parametrize(
@@ -108,8 +109,10 @@ def test_quality_consent_is_who_each_syncer_may_upload() -> None:
     strict_meta = UploadRules.from_env({"META_CONSENT": "strict"}, "exclusion")
     assert summarize(silent, strict_meta)[0]["consent"]["meta"] == 0.0
     assert summarize([_member("US", {"EMAIL"}, google=False)], default)[0]["consent"]["google"] == 0.0
-    with pytest.raises(ValueError, match="META_CONSENT='loose'"):
-        UploadRules.from_env({"META_CONSENT": "loose"}, "include")
+    with pytest.raises(SettingsError, match="META_CONSENT: expected one of marketing, strict, any"):
+        UploadRules.from_env({"META_CONSENT": "loose"})
+    with pytest.raises(SettingsError, match="GOOGLE_CONSENT_ELSEWHERE"):
+        UploadRules.from_env({"GOOGLE_CONSENT_ELSEWHERE": "anywhere"})
 
 
 def test_an_answer_is_kept_for_its_ttl_then_computed_again() -> None:
