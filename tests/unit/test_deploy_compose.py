@@ -215,7 +215,7 @@ def test_each_check_catches_its_defect(
 def test_the_image_runs_the_audiencesync_console_script() -> None:
     pyproject = (ROOT / "pyproject.toml").read_text()
     assert entrypoint() == ["audiencesync"]
-    assert 'audiencesync = "services.cli.main:main"' in pyproject
+    assert 'audiencesync = "services.cli.main:console"' in pyproject
     cmd = next(ln for ln in DOCKERFILE.read_text().splitlines() if ln.startswith("CMD"))
     parse(json.loads(cmd.removeprefix("CMD")))
 
