@@ -6,10 +6,14 @@ Defaults give the embedded mode: SQLite under ``./var/``, an embedded broker, th
 
 from __future__ import annotations
 
+import enum
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TypeVar
+
+Choice = TypeVar("Choice", bound=enum.StrEnum)
 
 
 class SettingsError(ValueError):
@@ -68,6 +72,15 @@ def env_bounded(
             f"{name}: must be between {low:g} and {high:g}" if high else f"{name}: must be >= {low:g}"
         )
     return value
+
+
+def env_choice(env: Mapping[str, str], name: str, choices: type[Choice], default: Choice) -> Choice:
+    """One of ``choices`` (a string enum) from ``name``; an error names the variable and the choices."""
+    raw = env.get(name, default.value)
+    try:
+        return choices(raw)
+    except ValueError:
+        raise SettingsError(f"{name}: expected one of {', '.join(choices)}, got {raw!r}") from None
 
 
 def _refresh_settings(env: Mapping[str, str]) -> dict[str, str]:

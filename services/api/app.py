@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from datetime import date, datetime
 from typing import Any
@@ -109,7 +108,7 @@ def create_app(
     app.json = IsoJson(app)
     app.config["SETTINGS"] = settings
     # The syncers' consent policies, for the identifier-quality report: read (and refused) at start.
-    app.config["UPLOAD_RULES"] = UploadRules.from_env(os.environ)
+    app.config["UPLOAD_RULES"] = UploadRules.from_env()
     app.config["MAX_CONTENT_LENGTH"] = MAX_RAW_BODY_BYTES  # 413 above it, before any receipt
     app.extensions["audiencesync"] = Resources(settings, store=store, publisher=publisher)
     api = build_api(app)  # problem details for every HTTPException (404, 405, 413, 422...)

@@ -329,11 +329,6 @@ def _resolve_dead_letters(args: argparse.Namespace, settings: Settings) -> int:
     from shared.store.db import Store
     from shared.store.migrate import upgrade
 
-    if not (args.all or args.consumer or args.topic or args.reason or args.before):
-        print(
-            "audiencesync: name a filter (--consumer, --topic, --reason, --before), or --all", file=sys.stderr
-        )
-        return 2
     upgrade(settings.database_url)
     store = Store(settings.database_url)
     try:
@@ -346,6 +341,11 @@ def _resolve_dead_letters(args: argparse.Namespace, settings: Settings) -> int:
             before=args.before,
             everything=args.all,
         )
+    except ValueError:  # no filter: resolving everything takes --all
+        print(
+            "audiencesync: name a filter (--consumer, --topic, --reason, --before), or --all", file=sys.stderr
+        )
+        return 2
     finally:
         store.dispose()
     print(f"resolved {count:,} dead letters")

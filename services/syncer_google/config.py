@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from services.syncer_google.domain.members import ADS_MEMBERS_PER_REQUEST
-from shared.config import SettingsError, env_bool, env_bounded, read_secret
+from shared.config import SettingsError, env_bool, env_bounded, env_choice, read_secret
 from shared.sync.google_consent import Elsewhere
 
 DATAMANAGER_ENDPOINT = "datamanager.googleapis.com"
@@ -78,10 +78,7 @@ class GoogleSettings:
             )
         )
         login = env.get("GOOGLE_LOGIN_CUSTOMER", "").strip()
-        elsewhere = env.get("GOOGLE_CONSENT_ELSEWHERE", Elsewhere.MARKETING.value)
-        if elsewhere not in {e.value for e in Elsewhere}:
-            allowed = ", ".join(e.value for e in Elsewhere)
-            raise SettingsError(f"GOOGLE_CONSENT_ELSEWHERE: expected one of {allowed}, got {elsewhere!r}")
+        elsewhere = env_choice(env, "GOOGLE_CONSENT_ELSEWHERE", Elsewhere, Elsewhere.MARKETING)
         ca = env.get("GOOGLE_CA_FILE", "").strip()
         if ca and not Path(ca).is_file():
             raise SettingsError(f"GOOGLE_CA_FILE: {ca} is not a readable file")
@@ -97,7 +94,7 @@ class GoogleSettings:
             requests_per_minute=int(env_bounded(env, "GOOGLE_REQUESTS_PER_MINUTE", 300, 1)),
             requests_per_day=int(env_bounded(env, "GOOGLE_REQUESTS_PER_DAY", 100_000, 1)),
             ads_operations_per_day=int(env_bounded(env, "GOOGLE_ADS_OPERATIONS_PER_DAY", 15_000, 0)),
-            consent_elsewhere=Elsewhere(elsewhere),
+            consent_elsewhere=elsewhere,
             batch_size=int(env_bounded(env, "GOOGLE_BATCH_SIZE", MAX_BATCH, 1, MAX_BATCH)),
             flush_size=int(env_bounded(env, "GOOGLE_FLUSH_SIZE", 1_000, 1)),
             flush_seconds=env_bounded(env, "GOOGLE_FLUSH_SECONDS", 30.0, 0),

@@ -11,13 +11,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from shared.config import SettingsError, env_bool, env_bounded, read_secret
+from shared.config import SettingsError, env_bool, env_bounded, env_choice, read_secret
 from shared.sync.membership import Consent
 
 META_GRAPH_URL = "https://graph.facebook.com"
 META_API_VERSION = "v26.0"  # what facebook-business 26.0.3 sends by default
 META_MAX_BATCH = 10_000  # Meta: at most 10,000 rows per /users or /usersreplace request
-META_CONSENT_POLICIES = tuple(Consent)  # the engine's rule, by its values
 _META_ACCOUNT = re.compile(r"^(act_)?([0-9]{1,20})$")
 
 
@@ -98,10 +97,7 @@ class MetaSettings:
         version = env.get("META_API_VERSION", META_API_VERSION)
         if not re.fullmatch(r"v[0-9]+\.[0-9]+", version):
             raise SettingsError(f"META_API_VERSION: expected a Graph version like v26.0, got {version!r}")
-        consent = env.get("META_CONSENT", "marketing")
-        if consent not in META_CONSENT_POLICIES:
-            allowed = ", ".join(META_CONSENT_POLICIES)
-            raise SettingsError(f"META_CONSENT: expected one of {allowed}, got {consent!r}")
+        consent = env_choice(env, "META_CONSENT", Consent, Consent.MARKETING).value
         return cls(
             graph_url=graph_url,
             api_version=version,

@@ -11,6 +11,7 @@ the audience's role), so the share is who may be uploaded, not a stricter readin
 
 from __future__ import annotations
 
+import os
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from shared.config import SettingsError
+from shared.config import env_choice
 from shared.definitions.audiences import AudienceDefinition
 from shared.store.db import Store
 from shared.store.models import Customer, CustomerIdentifier, Label
@@ -51,17 +52,13 @@ class UploadRules:
     google: GoogleConsent = field(default_factory=GoogleConsent)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str], role: str = "include") -> UploadRules:
+    def from_env(cls, environ: Mapping[str, str] | None = None, role: str = "include") -> UploadRules:
         """The installation's policies, read as the syncers read them (the api reads them once,
         at start); ``SettingsError`` names a bad one."""
-        meta = env.get("META_CONSENT", Consent.MARKETING.value)
-        elsewhere = env.get("GOOGLE_CONSENT_ELSEWHERE", Elsewhere.MARKETING.value)
-        if meta not in set(Consent):
-            raise SettingsError(f"META_CONSENT: expected one of {', '.join(Consent)}, got {meta!r}")
-        if elsewhere not in set(Elsewhere):
-            allowed = ", ".join(Elsewhere)
-            raise SettingsError(f"GOOGLE_CONSENT_ELSEWHERE: expected one of {allowed}, got {elsewhere!r}")
-        return cls(role, Consent(meta), GoogleConsent(Elsewhere(elsewhere)))
+        env = os.environ if environ is None else environ
+        meta = env_choice(env, "META_CONSENT", Consent, Consent.MARKETING)
+        elsewhere = env_choice(env, "GOOGLE_CONSENT_ELSEWHERE", Elsewhere, Elsewhere.MARKETING)
+        return cls(role, meta, GoogleConsent(elsewhere))
 
     def allowed(self, member: Member) -> dict[str, bool]:
         """Per platform, whether ``member`` may be uploaded."""
