@@ -318,7 +318,7 @@ class SyncRun(Base):
     destination_audience_id: Mapped[int] = mapped_column(
         ForeignKey("destination_audiences.id", ondelete="CASCADE"), index=True
     )
-    mode: Mapped[str] = mapped_column(String(16))  # incremental | full | repair | dry_run
+    mode: Mapped[str] = mapped_column(String(16))  # incremental | delta (was: full) | repair | dry_run
     status: Mapped[str] = mapped_column(String(24), index=True)
     started_at: Mapped[datetime] = mapped_column(Stamp)
     finished_at: Mapped[datetime | None] = mapped_column(Stamp)

@@ -151,7 +151,10 @@ class DestinationSync:
         unfinished = self.runs.unfinished(record.id)
         scope = None if unfinished else options.scope  # a resumed run's scope is unknown: widen
         repair = unfinished.mode == "repair" if unfinished else options.repair and self.platform.caps.replace
-        mode = "repair" if repair else ("incremental" if scope is not None else "full")
+        # As a sync request names them: ``delta`` compares the whole audience with the ledger and
+        # sends the differences (runs recorded before 2026-12-06 say ``full`` for it); ``repair``
+        # replaces it (a request's ``full``); ``incremental`` is a micro-batch's scope only.
+        mode = "repair" if repair else ("incremental" if scope is not None else "delta")
         size_before = self.ledger.size(record.id)
         stream: Iterable[Change] | None = None
         counting = size_before == 0 and not repair and unfinished is None

@@ -90,7 +90,7 @@ def test_the_commands_print_the_plan_the_runs_and_their_status(
     assert main(["sync", "status", "--json"]) == 0
     runs = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [(r["audience_key"], r["mode"], r["status"]) for r in runs][:2] == [
-        ("icp_seed", "full", "succeeded"),
+        ("icp_seed", "delta", "succeeded"),
         ("retarget", "dry_run", "dry_run"),
     ]
     assert runs[0]["added"] == 12
