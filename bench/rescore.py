@@ -15,6 +15,10 @@ Target: at most 60 s and 1.5 GB per full rescore. ``BENCH_SCALE=0.1`` runs a ten
 ``BENCH_DATABASES=sqlite`` (or ``postgresql``) runs one database only. ``BENCH_KEEP=DIR`` keeps
 the generated shops (SQLite in DIR, PostgreSQL in schema ``bench_rescore_<customers>``) and
 reuses them on the next run, labels cleared (generating a million customers takes minutes).
+``BENCH_VALUE=blend`` (or ``learned``) times the value model's dearest path: the generated shop
+has nothing BG/NBD cannot see, so its backtest keeps BG/NBD and the final training and the
+learned predictions for every customer never run; this makes the choice as if the backtest had
+picked that candidate (the figures it printed stay the measured ones).
 PostgreSQL: ``BENCH_POSTGRES_URL`` (default the test server), in a throwaway schema dropped
 afterwards. Prints figures only; asserts nothing. Run: ``python -m bench rescore``.
 """
@@ -30,7 +34,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -38,6 +42,7 @@ POSTGRES = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1
 SCALE = float(os.environ.get("BENCH_SCALE", "1"))
 DATABASES = os.environ.get("BENCH_DATABASES", "postgresql,sqlite").split(",")  # which to run
 KEEP = os.environ.get("BENCH_KEEP", "")  # a folder: keep the generated shops and reuse them
+FORCED_VALUE = os.environ.get("BENCH_VALUE", "")  # blend | learned: time the dearest value path
 CUSTOMERS = int(1_000_000 * SCALE)
 AS_OF = datetime(2025, 6, 30, 23, 59, 59, tzinfo=UTC)
 CHUNK = 200_000
@@ -241,6 +246,8 @@ def _rescore(url: str, label: str) -> None:
     from shared.definitions.scoring import DEFAULT_SCORING
     from shared.store.db import Store
 
+    if FORCED_VALUE:
+        _force_value_choice(FORCED_VALUE)
     application = f"bench_rescore_{uuid.uuid4().hex[:8]}"
     if url.startswith("postgresql"):
         url += f"&application_name={application}"
@@ -266,6 +273,22 @@ def _rescore(url: str, label: str) -> None:
         f"value {result.value_choice.get('method')} ({result.value_choice.get('reason')})",
         flush=True,
     )
+
+
+def _force_value_choice(method: str) -> None:
+    """The backtest's decision made ``method`` whatever it measured, with full confidence."""
+    from services.scorer.domain import value_choice
+
+    if method not in ("blend", "learned"):
+        raise SystemExit(f"BENCH_VALUE: expected blend or learned, got {method!r}")
+    chosen = cast("value_choice.Choice", method)
+
+    def decide(figures: dict[str, dict[str, float]]) -> tuple[value_choice.Choice, str]:
+        del figures  # measured and kept; only the decision is forced
+        return chosen, f"forced by BENCH_VALUE={method}"
+
+    value_choice._decide = decide
+    value_choice._confidence = lambda *_args: 1.0
 
 
 def _child(target: Any, *args: Any) -> None:
@@ -304,7 +327,8 @@ def _run(url: str, schema: str | None, *, kept: bool = False) -> None:
 
 def main() -> None:
     """Generate the shop on each database, rescore it twice, print the figures."""
-    print(f"{CUSTOMERS:,} customers, ~{CUSTOMERS * 5:,} orders (BENCH_SCALE={SCALE:g})")
+    forced = f", value model forced: {FORCED_VALUE} (BENCH_VALUE)" if FORCED_VALUE else ""
+    print(f"{CUSTOMERS:,} customers, ~{CUSTOMERS * 5:,} orders (BENCH_SCALE={SCALE:g}){forced}")
     if "postgresql" in DATABASES:
         _postgresql()
     if "sqlite" in DATABASES:
