@@ -133,8 +133,7 @@ def _rates_load(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _import(args: argparse.Namespace, settings: Settings) -> int:
-    from services.ingestor.bulk import ImportStalledError, run_import
-    from services.ingestor.importer import ImportInputError
+    from services.ingestor.importer import ImportInputError, ImportStalledError, check_import
     from shared.bus.producer import PublishError
     from shared.log import configure_logging
 
@@ -149,15 +148,20 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
     try:
         rates = _read_rates(settings, args.rates) if args.rates else None
         with _progress(args.file.name) as bars:
+            checked = check_import(
+                args.file, args.kind, args.fmt, args.shop, settings.shop, on_bytes=bars.checking
+            )
+            # The broker, the ingestor and the store's modules only for a file that passed.
+            from services.ingestor.bulk import run_import
+
             result = run_import(
                 settings,
                 args.file,
                 args.kind,
-                shop=args.shop,
                 rates=rates,
                 on_progress=bars.importing,
-                on_check=bars.checking,
                 fmt=args.fmt,
+                checked=checked,
             )
     except ImportInputError as exc:
         return _refuse(str(exc))

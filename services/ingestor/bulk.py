@@ -26,12 +26,12 @@ from services.ingestor.adapters.rates_store import save_rates
 from services.ingestor.bootstrap import service as ingestor_service
 from services.ingestor.domain import Rates
 from services.ingestor.importer import (
+    CheckedFile,
+    ImportStalledError,
     Published,
-    check_file,
-    import_shop,
+    check_import,
     publish_batches,
     read_records,
-    record_unit,
 )
 from services.ingestor.verdict import MIN_HANDLED, Verdict, judge
 from shared.bus.broker import EmbeddedBroker, ensure_topics
@@ -52,10 +52,6 @@ _CHUNK = 500  # ids per IN (...) lookup
 _LOOKUPS = 20  # chunks looked up per refresh: progress without a query per record
 
 Progress = Callable[[int, int], None]  # (records handled, or published when others ingest; records in file)
-
-
-class ImportStalledError(RuntimeError):
-    """The in-process ingestor stopped, or handled nothing for ``STALL_SECONDS``."""
 
 
 @dataclass
@@ -148,18 +144,19 @@ def run_import(
     on_progress: Progress | None = None,
     fmt: str = "auto",
     on_check: Progress | None = None,
+    checked: CheckedFile | None = None,
 ) -> ImportResult:
     """Import ``path`` (``kind``: orders, refunds, customers, tickets, checkouts; ``fmt``: its format,
     ``auto`` to tell from the file) for ``shop`` (``--shop``; None: ``SHOP``). ``on_check`` hears
     the file check's bytes read of the file's size, ``on_progress`` the records handled of the total.
+    ``checked``: the file's check, already made (``check_import``), for a caller that checks first.
 
     Raises ``ImportInputError`` for a file or shop that cannot be imported, before any broker
     starts or anything is stored (``rates`` are saved only after the file passed its check);
     ``ImportStalledError`` when the in-process ingestor stops.
     """
-    shop = import_shop(shop, settings.shop)
-    total = check_file(path, kind, fmt, on_bytes=on_check)
-    unit = record_unit(path, kind, fmt)
+    checked = checked or check_import(path, kind, fmt, shop, settings.shop, on_bytes=on_check)
+    shop, total, unit = checked.shop, checked.records, checked.unit
     started = time.perf_counter()
     loaded = save_rates_to_store(settings, rates) if rates is not None else None
     progress = on_progress or (lambda _done, _total: None)

@@ -22,6 +22,7 @@ from typing import IO, Any
 from services.ingestor import layouts
 from services.ingestor.file_check import (
     ImportInputError,
+    Ticker,
     check_file,
     check_text_file,
     csv_rows,
@@ -51,9 +52,12 @@ BATCH_BYTES = 512 << 10
 
 __all__ = [
     "KINDS",
+    "CheckedFile",
     "ImportInputError",
+    "ImportStalledError",
     "Published",
     "check_file",
+    "check_import",
     "check_text_file",
     "import_shop",
     "publish_batches",
@@ -61,6 +65,30 @@ __all__ = [
     "read_records",
     "record_unit",
 ]
+
+
+class ImportStalledError(RuntimeError):
+    """The in-process ingestor stopped, or handled nothing for ``bulk.STALL_SECONDS``."""
+
+
+@dataclass(frozen=True)
+class CheckedFile:
+    """A file that passed its check: the shop it is imported for, its records and what one is."""
+
+    shop: str
+    records: int
+    unit: str  # "order" for an export whose orders span lines, else "record"
+
+
+def check_import(
+    path: Path, kind: str, fmt: str, shop: str | None, setting: str, *, on_bytes: Ticker | None = None
+) -> CheckedFile:
+    """The file and shop checked before anything starts (``--shop`` else the ``SHOP`` setting);
+    raises ``ImportInputError`` with one line. Apart from the import itself, so that a refusal
+    costs neither the broker nor the ingestor's modules (``audiencesync import`` loads them after)."""
+    stored_as = import_shop(shop, setting)
+    records = check_file(path, kind, fmt, on_bytes=on_bytes)
+    return CheckedFile(stored_as, records, record_unit(path, kind, fmt))
 
 
 def import_shop(flag: str | None, setting: str) -> str:
