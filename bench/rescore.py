@@ -279,8 +279,6 @@ def _force_value_choice(method: str) -> None:
     """The backtest's decision made ``method`` whatever it measured, with full confidence."""
     from services.scorer.domain import value_choice
 
-    if method not in ("blend", "learned"):
-        raise SystemExit(f"BENCH_VALUE: expected blend or learned, got {method!r}")
     chosen = cast("value_choice.Choice", method)
 
     def decide(figures: dict[str, dict[str, float]]) -> tuple[value_choice.Choice, str]:
@@ -327,6 +325,8 @@ def _run(url: str, schema: str | None, *, kept: bool = False) -> None:
 
 def main() -> None:
     """Generate the shop on each database, rescore it twice, print the figures."""
+    if FORCED_VALUE not in ("", "blend", "learned"):  # before minutes of generating the shop
+        raise SystemExit(f"BENCH_VALUE: expected blend or learned, got {FORCED_VALUE!r}")
     forced = f", value model forced: {FORCED_VALUE} (BENCH_VALUE)" if FORCED_VALUE else ""
     print(f"{CUSTOMERS:,} customers, ~{CUSTOMERS * 5:,} orders (BENCH_SCALE={SCALE:g}){forced}")
     if "postgresql" in DATABASES:

@@ -153,9 +153,12 @@ def undated_sql(d: Dialect, *, after: bool, keys: bool, below: bool = False) -> 
         " WHERE r.shop = o.shop AND r.order_id = o.order_id)"
     )
     scan = "" if keys or below else d.full_scan
+    # Added up as stored (exact decimals on PostgreSQL), then cast once per customer: a sum of
+    # floats depends on the order the rows arrive in.
     return f"""
-        SELECT o.customer_key, SUM(o.undated), SUM(CASE WHEN o.undated > 0 THEN 1 ELSE 0 END)
-        FROM (SELECT o.customer_key, {_MONEY.format(f"o.refunded_base - {recorded}")} AS undated
+        SELECT o.customer_key, {_MONEY.format("SUM(o.undated)")},
+               SUM(CASE WHEN o.undated > 0 THEN 1 ELSE 0 END)
+        FROM (SELECT o.customer_key, o.refunded_base - {recorded} AS undated
               FROM orders o{scan}
               WHERE o.refunded_base > 0 AND o.updated_at <= :as_of AND {order_filter(after, keys, below)}) o
         GROUP BY o.customer_key"""  # noqa: S608

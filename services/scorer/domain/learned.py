@@ -4,8 +4,8 @@ value = P(buys again within the horizon) x E[net spend over the horizon | buys],
 models trained on an earlier cut of the same shop (features as of the cut, target = net revenue
 after returns over the following period). It sees what BG/NBD + Gamma-Gamma cannot: returns,
 discounts, support load, recent windows, channel, country, category, and it gets BG/NBD's own
-expectation and P(alive) as features. Seeded, one thread, deterministic: the same facts give the
-same model and the same values.
+expectation and P(alive) as features. Seeded, trained on one thread, deterministic: the same
+facts give the same model and the same values (predictions use every core: each row's is its own).
 """
 
 from __future__ import annotations
