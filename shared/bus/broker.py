@@ -23,6 +23,7 @@ from typing import Any
 
 from kafka.errors import KafkaError
 
+from shared.bus.topics import TOPIC_CONFIGS
 from shared.log import get_logger
 
 log = get_logger(__name__)
@@ -141,7 +142,8 @@ def topic_partitions(bootstrap: str, topics: Iterable[str]) -> dict[str, int]:
 def ensure_topics(
     bootstrap: str, topics: Iterable[str], *, partitions: int, replication_factor: int = 1
 ) -> list[str]:
-    """Create the topics that do not exist yet (idempotent); returns the names it asked to create.
+    """Create the topics that do not exist yet (idempotent), with their ``TOPIC_CONFIGS``; returns
+    the names it asked to create.
 
     Existing topics are left as they are: adding partitions would move keys to other partitions
     and break per-customer ordering. A topic created concurrently by someone else is not an error.
@@ -157,7 +159,12 @@ def ensure_topics(
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
     try:
         new = [
-            NewTopic(name=t, num_partitions=partitions, replication_factor=replication_factor)
+            NewTopic(
+                name=t,
+                num_partitions=partitions,
+                replication_factor=replication_factor,
+                topic_configs=TOPIC_CONFIGS.get(t, {}),
+            )
             for t in missing
         ]
         with contextlib.suppress(TopicAlreadyExistsError):

@@ -31,6 +31,15 @@ ALL_TOPICS: tuple[str, ...] = (
 )
 
 
+# Settings a topic is created with (``ensure_topics``; a topic that exists is left as it is).
+# ``orders.raw`` carries raw personal data, which an erasure cannot take off the broker: a week
+# bounds how long an erased customer's webhooks stay readable there (Kafka's default, written
+# down so that a broker-wide setting cannot keep them longer), and ingestors may still be down
+# that long without losing what was acknowledged.
+RAW_RETENTION_MS = 7 * 24 * 3600 * 1000
+TOPIC_CONFIGS: dict[str, dict[str, str]] = {ORDERS_RAW: {"retention.ms": str(RAW_RETENTION_MS)}}
+
+
 # Consumer groups that must handle a message before the outbox forgets it (group ids as the
 # services declare them in their ``bootstrap``).
 CONSUMER_GROUPS: dict[str, tuple[str, ...]] = {

@@ -13,6 +13,7 @@ from services.api.adapters import customers
 from services.api.adapters.customers import Erased
 from services.api.auth import requires
 from services.api.errors import ApiError
+from shared.bus.topics import ORDERS_RAW, RAW_RETENTION_MS
 
 blp = Blueprint("customers", __name__, description="Customers by hashed key; erasure")
 
@@ -67,5 +68,9 @@ def erase_customer(key: str) -> tuple[dict[str, Any], int]:
         return {"customer_key": key, "status": outcome.value, "detail": "erased before"}, 200
     if context.settings().kafka_bootstrap:
         current_app.extensions["audiencesync"].relay.wake()  # the erasure announcement goes out now
-    detail = "facts deleted; removed from platform audiences on the next sync"
+    detail = (  # the raw webhooks on the broker cannot be erased there: say when they go
+        "facts deleted; removed from platform audiences on the next sync; webhooks already on the"
+        f" broker's {ORDERS_RAW} topic expire with its retention ({RAW_RETENTION_MS // 86_400_000}"
+        " days) or when an embedded broker stops"
+    )
     return {"customer_key": key, "status": outcome.value, "detail": detail}, 202

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from shared.bus.broker import EmbeddedBroker, free_port, topic_partitions
-from shared.bus.topics import ALL_TOPICS
+from shared.bus.topics import ALL_TOPICS, ORDERS_RAW, RAW_RETENTION_MS
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[3]
@@ -37,6 +37,20 @@ def _ensure(*flags: str, env: dict[str, str] | None = None) -> subprocess.Comple
     )
 
 
+def _topic_settings(bootstrap: str, topic: str) -> dict[str, str]:
+    """The settings the broker reports for ``topic`` (DescribeConfigs)."""
+    from kafka import KafkaAdminClient
+    from kafka.admin import ConfigResource, ConfigResourceType
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
+    try:
+        (response,) = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+    finally:
+        admin.close()
+    (resource,) = response.resources
+    return {entry[0]: entry[1] for entry in resource[4]}
+
+
 def test_creates_every_topic_with_the_partitions_asked_and_is_idempotent(
     fresh_broker: EmbeddedBroker,
 ) -> None:
@@ -44,6 +58,8 @@ def test_creates_every_topic_with_the_partitions_asked_and_is_idempotent(
     assert first.returncode == 0, first.stderr
     assert topic_partitions(fresh_broker.bootstrap, ALL_TOPICS) == dict.fromkeys(ALL_TOPICS, 3)
     assert f"({len(ALL_TOPICS)} created)" in first.stdout
+    # The raw webhooks, which an erasure cannot reach on the broker, are kept a bounded time.
+    assert _topic_settings(fresh_broker.bootstrap, ORDERS_RAW)["retention.ms"] == str(RAW_RETENTION_MS)
 
     again = _ensure("--bootstrap", fresh_broker.bootstrap, "--partitions", "5")
     assert again.returncode == 0, again.stderr
