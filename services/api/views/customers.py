@@ -70,7 +70,7 @@ def erase_customer(key: str) -> tuple[dict[str, Any], int]:
         current_app.extensions["audiencesync"].relay.wake()  # the erasure announcement goes out now
     detail = (  # the raw webhooks on the broker cannot be erased there: say when they go
         "facts deleted; removed from platform audiences on the next sync; webhooks already on the"
-        f" broker's {ORDERS_RAW} topic expire with its retention ({RAW_RETENTION_MS // 86_400_000}"
-        " days) or when an embedded broker stops"
+        f" broker's {ORDERS_RAW} topic go with its retention ({RAW_RETENTION_MS // 86_400_000} days"
+        " on Kafka; the embedded broker keeps them in memory until it stops)"
     )
     return {"customer_key": key, "status": outcome.value, "detail": detail}, 202
