@@ -90,6 +90,7 @@ def summarize(members: Iterable[Member], rules: UploadRules | None = None) -> li
         def share(count: int, n: int = n) -> float:
             return round(count / n, 4) if n else 0.0
 
+        allowed = [rules.allowed(m) for m in group]  # once per member, both platforms
         rows.append(
             {
                 "country": country,
@@ -98,8 +99,7 @@ def summarize(members: Iterable[Member], rules: UploadRules | None = None) -> li
                 "valid_phone": share(sum("PHONE" in m.fields for m in group)),
                 "complete_address": share(sum(m.fields >= ADDRESS for m in group)),
                 "consent": {
-                    platform: share(sum(allowed[platform] for allowed in map(rules.allowed, group)))
-                    for platform in ("meta", "google")
+                    platform: share(sum(a[platform] for a in allowed)) for platform in ("meta", "google")
                 },
                 "duplicates": share(sum(m.duplicate for m in group)),
             }
